@@ -1,0 +1,1 @@
+"""Analysis on canonical frames: incident window, what changed, signatures, hypotheses, severity, timeline."""

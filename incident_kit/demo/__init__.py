@@ -1,0 +1,1 @@
+"""The demo environment: a real local incident to investigate (see :mod:`incident_kit.demo.environment`)."""

@@ -1,0 +1,31 @@
+"""Shared fixtures: real services on loopback, started once per session and stopped by pid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The ../shared folder beside the project (real data no one here wrote)."""
+    if not SHARED.is_dir():
+        pytest.fail(f"{SHARED} is missing: tests need ../shared beside the project")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A real throwaway PostgreSQL cluster (pg_stat_statements loaded) for the whole session."""
+    from incident_kit.demo.pgcluster import PostgresCluster
+
+    cluster = PostgresCluster(max_connections=40).start()
+    try:
+        cluster.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        yield cluster
+    finally:
+        cluster.stop()
