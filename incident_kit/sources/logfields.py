@@ -1,0 +1,273 @@
+"""Field names, units, levels and timestamps: from what a log says to the canonical logs frame.
+
+The alias table maps field names found in logs (``timestamp``, ``msg``, ``status_code``,
+``request_time``...) to canonical columns, with the unit of durations. Users override it with
+``aliases={"my_field": "service", "took": ("latency_ms", "s"), "noise": None}``.
+Everything here works on Arrow tables, column at a time.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..errors import ConfigError
+
+TS_TYPE = pa.timestamp("ns", tz="UTC")
+
+# raw name -> (canonical column, unit for durations or None). Earlier names win when several are present.
+ALIASES: dict[str, tuple[str, str | None]] = {}
+_ALIAS_LISTS: dict[str, list[tuple[str, str | None]]] = {
+    "ts": [(n, None) for n in ("ts", "timestamp", "@timestamp", "time", "datetime", "date", "t", "asctime",
+                               "time_local", "time_iso8601", "eventTime", "event_time", "_time", "__REALTIME_TIMESTAMP")],
+    "level": [(n, None) for n in ("level", "severity", "lvl", "loglevel", "log_level", "levelname", "log.level",
+                                  "severity_text", "PRIORITY")],
+    "service": [(n, None) for n in ("service", "service_name", "service.name", "app", "application", "app_name",
+                                    "SYSLOG_IDENTIFIER", "_SYSTEMD_UNIT")],
+    "status": [(n, None) for n in ("status", "status_code", "statusCode", "http_status", "http_status_code",
+                                   "response_code", "http.response.status_code", "http.status_code")],
+    "latency_ms": [
+        *[(n, "ms") for n in ("latency_ms", "duration_ms", "elapsed_ms", "response_time_ms", "took_ms", "time_ms")],
+        *[(n, "s") for n in ("duration", "latency", "request_time", "elapsed", "response_time", "duration_s",
+                             "latency_s", "elapsed_s", "request_duration")],
+        *[(n, "us") for n in ("duration_us", "latency_us", "elapsed_us", "duration_micros")],
+        *[(n, "ns") for n in ("duration_ns", "latency_ns", "event.duration")],
+        ("took", "ms"),
+    ],
+    "method": [(n, None) for n in ("method", "http_method", "request_method", "verb", "http.request.method", "http.method")],
+    "path": [(n, None) for n in ("path", "uri", "request_uri", "url", "endpoint", "route", "url.path", "http.target")],
+    "client": [(n, None) for n in ("client", "client_ip", "remote_addr", "remote_ip", "ip", "clientip", "client.ip",
+                                   "source.ip", "client_addr", "x_forwarded_for")],
+    "message": [(n, None) for n in ("message", "msg", "MESSAGE", "log", "text", "event.original", "body")],
+}
+for _canon, _names in _ALIAS_LISTS.items():
+    for _raw, _unit in _names:
+        ALIASES.setdefault(_raw, (_canon, _unit))
+
+CANONICAL = ("ts", "level", "service", "status", "latency_ms", "method", "path", "client", "message", "source")
+_UNIT_TO_MS = {"ns": 1e-6, "us": 1e-3, "µs": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60000.0, "min": 60000.0, "h": 3600000.0}
+
+_LEVELS = {
+    "warn": "warning", "err": "error", "eror": "error", "crit": "critical", "fatal": "critical",
+    "emerg": "emergency", "panic": "emergency", "information": "info", "informational": "info",
+    "dbg": "debug", "severe": "error", "trace": "trace",
+}
+SYSLOG_SEVERITIES = ("emergency", "alert", "critical", "error", "warning", "notice", "info", "debug")
+
+
+def alias_table(overrides: Mapping[str, Any] | None = None) -> dict[str, tuple[str, str | None]]:
+    """Return the alias table with ``overrides`` applied (``None`` removes a name).
+
+    An override value is a canonical column name or ``(column, unit)``; raises ConfigError otherwise.
+    """
+    table = dict(ALIASES)
+    for raw, target in (overrides or {}).items():
+        if target is None:
+            table.pop(raw, None)
+            continue
+        column, unit = (target, None) if isinstance(target, str) else tuple(target)  # type: ignore[misc]
+        if unit is not None and unit not in _UNIT_TO_MS:
+            raise ConfigError(f"aliases[{raw!r}]: unit {unit!r} is not one of {', '.join(_UNIT_TO_MS)}")
+        if column == "latency_ms" and unit is None:
+            unit = "ms"
+        table[raw] = (column, unit)
+    return table
+
+
+def normalize_level(values: pa.Array) -> pa.Array:
+    """Return levels lower-cased with common synonyms unified (``WARN`` -> ``warning``); syslog numbers named."""
+    if pa.types.is_integer(values.type):
+        idx = pc.if_else(pc.and_(pc.greater_equal(values, 0), pc.less_equal(values, 7)), values, None)
+        return pc.take(pa.array(SYSLOG_SEVERITIES), idx)
+    text = pc.utf8_lower(pc.utf8_trim_whitespace(values.cast(pa.string())))
+    numeric = pc.match_substring_regex(text, r"^[0-7]$")
+    if pc.any(numeric).as_py():
+        text = pc.if_else(numeric, pc.take(pa.array(SYSLOG_SEVERITIES), pc.cast(pc.if_else(numeric, text, "0"), pa.int64())), text)
+    for raw, canon in _LEVELS.items():
+        if raw != canon:
+            text = pc.replace_substring_regex(text, f"^{raw}$", canon)
+    return text
+
+
+def level_value(value: Any) -> str:
+    """Return one level as :func:`normalize_level` would write it (for filters)."""
+    return normalize_level(pa.array([str(value)])).to_pylist()[0]
+
+
+def _epoch_to_ts(values: pa.Array) -> pa.Array:
+    numbers = pc.cast(values, pa.float64())
+    valid = numbers.drop_null()
+    if len(valid) == 0:
+        return pa.nulls(len(values), TS_TYPE)
+    magnitude = float(np.nanmedian(np.abs(valid.to_numpy(zero_copy_only=False))))
+    scale = 1e9 if magnitude < 1e11 else 1e6 if magnitude < 1e14 else 1e3 if magnitude < 1e17 else 1.0
+    if pa.types.is_integer(values.type) and scale == 1.0:
+        return pc.cast(values, pa.int64()).cast(TS_TYPE)
+    if pa.types.is_integer(values.type):
+        return pc.multiply(pc.cast(values, pa.int64()), int(scale)).cast(TS_TYPE)
+    return pc.cast(pc.round(pc.multiply(numbers, scale)), pa.int64()).cast(TS_TYPE)
+
+
+def to_timestamp(values: pa.Array, *, time_format: str | None = None, tz: str = "UTC") -> pa.Array:
+    """Return ``values`` as ``timestamp[ns, UTC]``; what cannot be read becomes null.
+
+    Accepts Arrow timestamps, epoch numbers (s/ms/us/ns told apart by magnitude), ISO 8601
+    strings (naive ones taken in ``tz``) and, with ``time_format``, strptime formats.
+    """
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    t = values.type
+    if pa.types.is_timestamp(t):
+        if t.tz is None:
+            values = pc.assume_timezone(values, tz, ambiguous="earliest", nonexistent="earliest") if tz != "UTC" else values
+        return values.cast(pa.timestamp("ns", tz="UTC"))
+    if pa.types.is_integer(t) or pa.types.is_floating(t):
+        return _epoch_to_ts(values)
+    if pa.types.is_null(t):
+        return pa.nulls(len(values), TS_TYPE)
+    text = values.cast(pa.string())
+    if time_format:
+        has_zone = "%z" in time_format or "%Z" in time_format
+        parsed = pc.strptime(text, format=time_format, unit="ns", error_is_null=True)
+        if not has_zone:
+            parsed = _localize(parsed, tz)
+        return parsed.cast(TS_TYPE)
+    try:
+        return text.cast(TS_TYPE)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    try:
+        return _localize(text.cast(pa.timestamp("ns")), tz).cast(TS_TYPE)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    return _slow_timestamps(text, tz)
+
+
+def _localize(values: pa.Array, tz: str) -> pa.Array:
+    if tz == "UTC":
+        return values.cast(pa.timestamp("ns", tz="UTC"))
+    return pc.assume_timezone(values, tz, ambiguous="earliest", nonexistent="earliest")
+
+
+def _slow_timestamps(text: pa.Array, tz: str) -> pa.Array:
+    """Mixed or unusual time strings: pandas vectorised ISO 8601 first, then element by element."""
+    import pandas as pd
+
+    series = pd.Series(text.to_pylist(), dtype=object)
+    out = pd.to_datetime(series, format="ISO8601", errors="coerce", utc=True)
+    if tz != "UTC":
+        naive = series.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True, na=True) == False  # noqa: E712
+        if naive.any():
+            local = pd.to_datetime(series[naive], format="ISO8601", errors="coerce")
+            out[naive] = local.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
+    for idx in out.index[out.isna() & series.notna()]:
+        out[idx] = _one_timestamp(series[idx], tz)
+    return pa.array(out.astype("datetime64[ns, UTC]"), type=TS_TYPE, from_pandas=True)
+
+
+def _one_timestamp(value: Any, tz: str) -> Any:
+    import pandas as pd
+
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is not None:
+        return _epoch_to_ts(pa.array([number])).to_pylist()[0]
+    try:
+        ts = pd.Timestamp(str(value).replace(",", "."))
+    except (ValueError, TypeError, OverflowError):
+        return pd.NaT
+    if ts is pd.NaT:
+        return ts
+    return ts.tz_localize(tz).tz_convert("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def duration_to_ms(values: pa.Array, unit: str | None) -> pa.Array:
+    """Return durations in milliseconds as float64; strings like ``12.5ms`` or ``1.2s`` carry their own unit."""
+    factor = _UNIT_TO_MS.get(unit or "ms", 1.0)
+    if pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
+        return pc.multiply(pc.cast(values, pa.float64()), factor)
+    if pa.types.is_null(values.type):
+        return pa.nulls(len(values), pa.float64())
+    text = pc.utf8_trim_whitespace(values.cast(pa.string()))
+    parts = pc.extract_regex(text, r"^(?P<n>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(?P<u>ns|us|µs|ms|s|m|min|h)?$")
+    number = pc.cast(pc.if_else(pc.equal(parts.field("n"), ""), None, parts.field("n")), pa.float64())
+    result = pc.multiply(number, factor)
+    units = parts.field("u")
+    for u, f in _UNIT_TO_MS.items():
+        result = pc.if_else(pc.equal(units, u), pc.multiply(number, f), result)
+    return result
+
+
+def _to_int(values: pa.Array) -> pa.Array:
+    if pa.types.is_integer(values.type):
+        return values.cast(pa.int64())
+    if pa.types.is_floating(values.type):
+        return pc.cast(pc.round(values), pa.int64())
+    text = pc.utf8_trim_whitespace(values.cast(pa.string()))
+    ok = pc.match_substring_regex(text, r"^[-+]?\d{1,18}$")
+    return pc.cast(pc.if_else(ok, text, None), pa.int64())
+
+
+def _to_text(values: pa.Array) -> pa.Array:
+    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        return values
+    if pa.types.is_struct(values.type) or pa.types.is_list(values.type) or pa.types.is_map(values.type):
+        import json
+
+        return pa.array([None if v is None else json.dumps(v, default=str) for v in values.to_pylist()], pa.string())
+    return values.cast(pa.string())
+
+
+def canonicalize(table: pa.Table, aliases: Mapping[str, tuple[str, str | None]], *,
+                 time_format: str | None = None, tz: str = "UTC") -> pa.Table:
+    """Return ``table`` with raw fields renamed to canonical columns and typed (ts still may hold nulls).
+
+    The first alias present wins for each canonical column; later ones stay as extra columns.
+    A raw ``source`` field is kept as ``source_field`` (``source`` names the file).
+    """
+    names = table.column_names
+    rank = {raw: i for i, raw in enumerate(ALIASES)}
+    chosen: dict[str, tuple[str, str | None]] = {}
+    best: dict[str, int] = {}
+    for raw in names:
+        target = aliases.get(raw)
+        if target is None or target[0] == "source":
+            continue
+        # user overrides (absent from the built-in table) outrank built-in names
+        r = rank.get(raw, -1) if ALIASES.get(raw) == target else -1
+        if target[0] not in best or r < best[target[0]]:
+            best[target[0]] = r
+            chosen[target[0]] = (raw, target[1])
+    columns: dict[str, pa.Array] = {}
+    used = {raw for raw, _ in chosen.values()}
+    for canon, (raw, unit) in chosen.items():
+        col = table.column(raw).combine_chunks() if isinstance(table.column(raw), pa.ChunkedArray) else table.column(raw)
+        if canon == "ts":
+            col = to_timestamp(col, time_format=time_format, tz=tz)
+        elif canon == "status":
+            col = _to_int(col)
+        elif canon == "latency_ms":
+            col = duration_to_ms(col, unit)
+        elif canon == "level":
+            col = normalize_level(col)
+        else:
+            col = _to_text(col)
+        columns[canon] = col
+    out: dict[str, pa.Array] = {c: columns[c] for c in CANONICAL if c in columns}
+    for raw in names:
+        if raw in used:
+            continue
+        name = "source_field" if raw == "source" else raw
+        while name in out:
+            name = f"{name}_"
+        out[name] = table.column(raw)
+    return pa.table(out) if out else pa.table({"ts": pa.nulls(table.num_rows, TS_TYPE)})
+
+
+__all__ = ["ALIASES", "CANONICAL", "TS_TYPE", "SYSLOG_SEVERITIES", "alias_table", "normalize_level",
+           "level_value", "to_timestamp", "duration_to_ms", "canonicalize"]
