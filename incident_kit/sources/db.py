@@ -1,0 +1,227 @@
+"""Read-only SQL on any SQLAlchemy URL: the session every database source uses, and ``query``.
+
+Every statement is checked by :mod:`incident_kit.sqlguard` before it is sent, then run in its
+own transaction that is made read-only on the server (``SET TRANSACTION READ ONLY`` on
+PostgreSQL, ``SET SESSION TRANSACTION READ ONLY`` on MySQL/MariaDB, ``mode=ro`` plus
+``PRAGMA query_only`` on SQLite), with a statement timeout and a row limit, and always rolled
+back. Connections are not pooled: each session opens one connection and closes it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from typing import Any, Mapping
+
+import pandas as pd
+
+from .. import sqlguard
+from ..errors import ConfigError, IncidentKitError, SourceError, SourceTimeout
+from ..secrets import mask_url, resolve
+from ._base import source
+
+DEFAULT_TIMEOUT_S = 10.0
+DEFAULT_LIMIT = 10_000
+APPLICATION_NAME = "incident-kit"
+
+
+def backend_of(url: str) -> str:
+    """Return the SQLAlchemy backend name of ``url`` (``postgresql``, ``mysql``, ``sqlite``, ...)."""
+    return str(url).split("://", 1)[0].split("+", 1)[0].lower()
+
+
+def _scrub(text: str, url: str) -> str:
+    """Return ``text`` on one line without the password of ``url``."""
+    text = " ".join(str(text).split())
+    m = re.match(r"[^:/]+://[^:/@]*:([^@/]+)@", url)
+    if m and m.group(1):
+        text = text.replace(m.group(1), "***")
+    text = text.split("(Background on this error")[0].split("[SQL:")[0].strip()
+    return mask_url(text)
+
+
+def _with_driver(url: str) -> str:
+    """Default drivers: psycopg (3) for PostgreSQL, PyMySQL for MySQL/MariaDB."""
+    scheme, sep, rest = url.partition("://")
+    if scheme in ("postgresql", "postgres"):
+        return f"postgresql+psycopg://{rest}"
+    if scheme in ("mysql", "mariadb"):
+        return f"mysql+pymysql://{rest}"
+    return url
+
+
+def _sqlite_read_only(url: str) -> str:
+    """Return a SQLite URL that opens the file read-only (``mode=ro``), keeping ``:memory:`` as is."""
+    scheme, _, rest = url.partition("://")
+    path = rest[1:] if rest.startswith("/") else rest
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return url
+    path, _, query = path.partition("?")
+    extra = f"&{query}" if query else ""
+    return f"{scheme}:///file:{path}?mode=ro&uri=true{extra}"
+
+
+class ReadOnlySession:
+    """One connection to a database on which only checked reads run, each in a read-only transaction.
+
+    Use as a context manager. ``source`` names the source in errors, ``timeout_s`` bounds the
+    connection and every statement, ``limit`` the rows fetched per statement.
+    Raises :class:`SourceError` (masked target, one line) when the database cannot be reached.
+    """
+
+    def __init__(self, url: str, *, source: str = "db", timeout_s: float = DEFAULT_TIMEOUT_S,
+                 limit: int = DEFAULT_LIMIT) -> None:
+        if not url:
+            raise ConfigError(f"{source}: no database URL given (expected a SQLAlchemy URL or env:/file: reference)")
+        self.reference = str(url)
+        self.url = _with_driver(str(resolve(url, field=f"{source} url")))
+        self.target = mask_url(self.reference)
+        self.source = source
+        self.timeout_s = float(timeout_s)
+        self.limit = int(limit)
+        self.backend = backend_of(self.url)
+        self.dialect = sqlguard.dialect_for(self.backend)
+        self._engine: Any = None
+        self._conn: Any = None
+
+    # -- errors ---------------------------------------------------------------------------
+    def error(self, exc: BaseException) -> SourceError:
+        """Return ``exc`` as a one-line SourceError (SourceTimeout for timeouts) with no secret in it."""
+        text = _scrub(f"{type(exc).__name__}: {exc}", self.url)
+        low = text.lower()
+        timed_out = any(k in low for k in ("timeout", "timed out", "max_statement_time", "max_execution_time",
+                                          "interrupted"))
+        cls = SourceTimeout if timed_out else SourceError
+        return cls(self.source, self.target, text)
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def _connect_args(self) -> dict[str, Any]:
+        t = max(1, math.ceil(self.timeout_s))
+        if self.backend == "postgresql":
+            return {"connect_timeout": t, "application_name": APPLICATION_NAME}
+        if self.backend in ("mysql", "mariadb"):
+            return {"connect_timeout": t, "read_timeout": t + 2, "write_timeout": t + 2,
+                    "init_command": "SET SESSION TRANSACTION READ ONLY"}
+        if self.backend == "sqlite":
+            return {"timeout": self.timeout_s}
+        return {}
+
+    def __enter__(self) -> "ReadOnlySession":
+        from sqlalchemy import create_engine
+        from sqlalchemy.pool import NullPool
+
+        url = _sqlite_read_only(self.url) if self.backend == "sqlite" else self.url
+        try:
+            self._engine = create_engine(url, poolclass=NullPool, connect_args=self._connect_args())
+            self._conn = self._engine.connect()
+            self._prepare_session()
+        except IncidentKitError:
+            self.close()
+            raise
+        except Exception as exc:  # noqa: BLE001 - every driver error becomes one line
+            self.close()
+            raise self.error(exc) from exc
+        return self
+
+    def _prepare_session(self) -> None:
+        driver = self._conn.connection.driver_connection
+        if self.backend == "sqlite":
+            driver.execute("PRAGMA query_only = ON")
+        elif self.backend in ("mysql", "mariadb"):
+            cur = driver.cursor()
+            try:  # MariaDB (seconds) first, then MySQL (milliseconds, SELECT only)
+                cur.execute(f"SET SESSION max_statement_time = {self.timeout_s:.3f}")
+            except Exception:  # noqa: BLE001
+                cur.execute(f"SET SESSION max_execution_time = {int(self.timeout_s * 1000)}")
+            finally:
+                cur.close()
+            self._conn.rollback()
+
+    def close(self) -> None:
+        """Close the connection and dispose of the engine (safe to call twice)."""
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:  # noqa: BLE001 - closing a broken connection
+                pass
+            self._conn = None
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reads ----------------------------------------------------------------------------
+    def _begin(self) -> None:
+        if self.backend == "postgresql":
+            ms = int(self.timeout_s * 1000)
+            self._conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+            self._conn.exec_driver_sql(f"SET LOCAL statement_timeout = {ms}")
+            self._conn.exec_driver_sql(f"SET LOCAL lock_timeout = {ms}")
+            self._conn.exec_driver_sql("SET LOCAL idle_in_transaction_session_timeout = 0")
+        elif self.backend == "sqlite":
+            deadline = time.monotonic() + self.timeout_s
+            self._conn.connection.driver_connection.set_progress_handler(
+                lambda: 1 if time.monotonic() > deadline else 0, 10_000)
+
+    def rows(self, sql: str, params: Mapping[str, Any] | None = None, *,
+             limit: int | None = None) -> tuple[list[str], list[tuple[Any, ...]], bool]:
+        """Return ``(columns, rows, truncated)`` of one checked read (at most ``limit`` rows).
+
+        Raises :class:`MutationRefused` before sending anything that is not a plain read, and
+        :class:`SourceError`/:class:`SourceTimeout` when the database fails.
+        """
+        from sqlalchemy import text
+
+        checked = sqlguard.check(sql, self.dialect, source=self.source, target=self.target)
+        limit = self.limit if limit is None else int(limit)
+        trans = self._conn.begin()
+        try:
+            self._begin()
+            result = self._conn.execute(text(checked), dict(params or {}))
+            if not result.returns_rows:
+                return [], [], False
+            columns = list(result.keys())
+            fetched = result.fetchmany(limit + 1)
+            truncated = len(fetched) > limit
+            return columns, [tuple(r) for r in fetched[:limit]], truncated
+        except IncidentKitError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise self.error(exc) from exc
+        finally:
+            try:
+                trans.rollback()
+            except Exception:  # noqa: BLE001 - the connection may be gone already
+                pass
+
+    def frame(self, sql: str, params: Mapping[str, Any] | None = None, *, limit: int | None = None) -> pd.DataFrame:
+        """Return one checked read as a DataFrame; ``attrs['truncated']`` says whether rows were cut."""
+        columns, rows, truncated = self.rows(sql, params, limit=limit)
+        out = pd.DataFrame.from_records(rows, columns=columns) if columns else pd.DataFrame()
+        out.attrs.update({"source": f"{self.source}:{self.target}", "truncated": truncated, "rejected": 0})
+        return out
+
+    def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        """Return the first column of the first row of one checked read (``None`` when no row)."""
+        _, rows, _ = self.rows(sql, params, limit=1)
+        return rows[0][0] if rows else None
+
+
+@source("db", "table")
+def query(url: str, sql: str, *, timeout_s: float = DEFAULT_TIMEOUT_S, limit: int = DEFAULT_LIMIT,
+          **params: Any) -> pd.DataFrame:
+    """Run one read-only statement on any SQLAlchemy URL and return its rows as a DataFrame.
+
+    ``url`` may be an ``env:``/``file:`` reference; ``params`` are bound as ``:name``
+    parameters. At most ``limit`` rows are returned (``attrs['truncated']`` tells).
+    Raises :class:`MutationRefused` for anything but a single plain read (nothing is sent),
+    :class:`SourceError` when the database fails or does not answer within ``timeout_s``.
+    """
+    with ReadOnlySession(url, source="db", timeout_s=timeout_s, limit=limit) as session:
+        return session.frame(sql, params)
+
+
+__all__ = ["ReadOnlySession", "query", "backend_of", "DEFAULT_TIMEOUT_S", "DEFAULT_LIMIT"]

@@ -1,0 +1,180 @@
+"""The one place SQL is checked before it is sent: only a single plain read gets through.
+
+Statements are parsed with sqlglot (in the dialect of the target database) and refused
+unless they are one ``SELECT``/``WITH``/``VALUES``/``TABLE``/``SHOW``/``DESCRIBE``/``EXPLAIN``
+(without ``ANALYZE`` of a write) containing no data-changing node anywhere in the tree
+(writable CTEs, ``SELECT ... INTO``, locking clauses such as ``FOR UPDATE``) and no call to a
+function that changes the server (``pg_terminate_backend``, ``set_config``, ``lo_*``,
+``dblink*``, advisory locks, ``nextval``, ``GET_LOCK``, ...).
+A statement sqlglot cannot parse is refused too: it cannot be proven to be a read.
+
+The sources also run every statement in a read-only transaction, so the server itself is the
+second line of defence; this module is the first, and the only one for functions such as
+``pg_terminate_backend`` that a read-only transaction allows.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from .errors import MutationRefused
+
+#: SQLAlchemy backend name -> sqlglot dialect.
+DIALECTS: dict[str, str] = {
+    "postgresql": "postgres",
+    "postgres": "postgres",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+    "sqlite": "sqlite",
+    "mssql": "tsql",
+    "oracle": "oracle",
+    "duckdb": "duckdb",
+    "clickhouse": "clickhouse",
+    "snowflake": "snowflake",
+    "bigquery": "bigquery",
+    "redshift": "redshift",
+    "trino": "trino",
+}
+
+#: Functions that change the server, a session or files even inside a read-only transaction.
+REFUSED_FUNCTIONS: frozenset[str] = frozenset({
+    # PostgreSQL
+    "pg_terminate_backend", "pg_cancel_backend", "pg_reload_conf", "set_config", "pg_rotate_logfile",
+    "pg_switch_wal", "pg_switch_xlog", "pg_create_restore_point", "pg_promote", "pg_wal_replay_pause",
+    "pg_wal_replay_resume", "pg_start_backup", "pg_stop_backup", "pg_backup_start", "pg_backup_stop",
+    "pg_create_physical_replication_slot", "pg_create_logical_replication_slot", "pg_drop_replication_slot",
+    "pg_replication_slot_advance", "pg_copy_physical_replication_slot", "pg_copy_logical_replication_slot",
+    "pg_logical_emit_message", "pg_logical_slot_get_changes", "pg_logical_slot_get_binary_changes",
+    "pg_replication_origin_create", "pg_replication_origin_drop", "pg_file_write", "pg_file_rename",
+    "pg_file_unlink", "pg_file_sync", "pg_stat_reset", "pg_stat_reset_shared", "pg_stat_reset_single_table_counters",
+    "pg_stat_reset_single_function_counters", "pg_stat_reset_slru", "pg_stat_reset_replication_slot",
+    "pg_stat_reset_subscription_stats", "pg_stat_statements_reset", "pg_import_system_collations",
+    "pg_log_backend_memory_contexts", "pg_notify", "nextval", "setval", "txid_current", "pg_current_xact_id",
+    "pg_advisory_lock", "pg_advisory_lock_shared", "pg_advisory_xact_lock", "pg_advisory_xact_lock_shared",
+    "pg_try_advisory_lock", "pg_try_advisory_lock_shared", "pg_try_advisory_xact_lock",
+    "pg_try_advisory_xact_lock_shared", "pg_advisory_unlock", "pg_advisory_unlock_shared", "pg_advisory_unlock_all",
+    "pg_prewarm", "pg_sequence_last_value_reset", "query_to_xml", "query_to_xml_and_xmlschema",
+    "table_to_xml", "cursor_to_xml",
+    # MySQL / MariaDB
+    "get_lock", "release_lock", "release_all_locks", "sys_exec", "sys_eval", "load_file", "master_pos_wait",
+    "source_pos_wait", "setval", "lastval",
+})
+#: Function name prefixes refused as a family (large objects, dblink, foreign servers).
+REFUSED_PREFIXES: tuple[str, ...] = ("lo_", "dblink", "pg_catalog.lo_", "pg_catalog.pg_terminate",
+                                     "pg_catalog.pg_cancel", "pg_catalog.set_config")
+
+_EXPLAIN_OPTIONS = re.compile(
+    r"^\s*explain\s+(?:\((?P<opts>[^)]*)\)\s*|(?:(?:analyze|analyse|verbose|costs|buffers|format\s+\w+|extended|partitions)\s+)*)",
+    re.IGNORECASE,
+)
+
+
+def dialect_for(url_or_backend: str | None) -> str | None:
+    """Return the sqlglot dialect for a SQLAlchemy URL or backend name (``None`` for generic SQL)."""
+    if not url_or_backend:
+        return None
+    backend = str(url_or_backend).split("://", 1)[0].split("+", 1)[0].lower()
+    return DIALECTS.get(backend)
+
+
+def _short(sql: str, n: int = 60) -> str:
+    text = " ".join(sql.split())
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def _refuse(sql: str, why: str, target: str = "") -> MutationRefused:
+    return MutationRefused("sqlguard", target, f"refused {_short(sql)!r}: {why}; only a single plain read is allowed")
+
+
+def _function_name(node: object) -> str:
+    from sqlglot import exp
+
+    if isinstance(node, exp.Anonymous):
+        return str(node.name).lower()
+    if isinstance(node, exp.Func):
+        return node.sql_name().lower()
+    return ""
+
+
+def _check_tree(tree: object, sql: str, target: str) -> None:
+    from sqlglot import exp
+
+    writes = (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter, exp.Copy,
+              exp.Grant, exp.TruncateTable, exp.Set, exp.Command, exp.Transaction, exp.Commit, exp.Rollback)
+    revoke = getattr(exp, "Revoke", None)
+    for node in tree.walk():  # type: ignore[attr-defined]
+        if isinstance(node, writes) or (revoke is not None and isinstance(node, revoke)):
+            raise _refuse(sql, f"it contains {type(node).__name__.upper()}", target)
+        if isinstance(node, exp.Into):
+            raise _refuse(sql, "SELECT ... INTO writes a table or variable", target)
+        if isinstance(node, exp.Lock):
+            raise _refuse(sql, "a locking clause (FOR UPDATE/FOR SHARE) takes row locks", target)
+        name = _function_name(node)
+        if name and (name in REFUSED_FUNCTIONS or name.startswith(REFUSED_PREFIXES)):
+            raise _refuse(sql, f"function {name}() changes the server", target)
+
+
+def check(sql: str, dialect: str | None = None, *, source: str = "sql", target: str = "") -> str:
+    """Return ``sql`` (stripped of a trailing ``;``) when it is a single plain read.
+
+    ``dialect`` is a sqlglot dialect (see :func:`dialect_for`); ``source`` and ``target`` (a
+    masked URL) name the database in the error. Raises :class:`MutationRefused` (one line,
+    naming what was found) otherwise.
+    """
+    try:
+        return _check(sql, dialect, target)
+    except MutationRefused as exc:
+        raise MutationRefused(source, target, exc.reason) from None
+
+
+def _check(sql: str, dialect: str | None, target: str) -> str:
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import SqlglotError
+
+    if not isinstance(sql, str) or not sql.strip():
+        raise _refuse(str(sql), "the statement is empty", target)
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
+    text = sql.strip().rstrip(";").strip()
+    try:
+        statements = [s for s in sqlglot.parse(text, read=dialect) if s is not None]
+    except SqlglotError as exc:
+        reason = " ".join(str(exc).split())[:120]
+        raise _refuse(sql, f"it cannot be parsed as {dialect or 'SQL'} ({reason})", target) from None
+    if len(statements) != 1:
+        raise _refuse(sql, f"it holds {len(statements)} statements", target)
+    tree = statements[0]
+    if isinstance(tree, exp.Command):
+        verb = str(tree.this).upper()
+        if verb == "SHOW":
+            return text
+        if verb == "EXPLAIN":
+            m = _EXPLAIN_OPTIONS.match(text)
+            inner = text[m.end():] if m else ""
+            _check(inner, dialect, target)
+            return text
+        raise _refuse(sql, f"{verb} is not a read", target)
+    reads = (exp.Query, exp.Values, exp.Show, exp.Describe)
+    if isinstance(tree, exp.Pragma):
+        if "=" in text or "(" in text and not re.match(
+            r"(?i)^pragma\s+(table_x?info|index_x?info|index_list|foreign_key_list|integrity_check|quick_check)\b", text
+        ):
+            raise _refuse(sql, "a PRAGMA with a value can change the database", target)
+        return text
+    if not isinstance(tree, reads):
+        raise _refuse(sql, f"{text.split()[0].upper()} is not a read", target)
+    _check_tree(tree, sql, target)
+    return text
+
+
+def is_read_only(sql: str, dialect: str | None = None) -> bool:
+    """Return True when :func:`check` accepts ``sql``."""
+    try:
+        check(sql, dialect)
+    except MutationRefused:
+        return False
+    return True
+
+
+__all__ = ["DIALECTS", "REFUSED_FUNCTIONS", "check", "dialect_for", "is_read_only"]

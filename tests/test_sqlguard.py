@@ -1,0 +1,118 @@
+"""sqlguard: only one plain read gets through; every kind of write is refused before it is sent."""
+
+from __future__ import annotations
+
+import pytest
+
+from incident_kit import sqlguard
+from incident_kit.errors import MutationRefused
+
+READS = [
+    "SELECT 1",
+    "select 1;",
+    "SELECT a->>'b', x::regclass, now() - interval '1 min' FROM t WHERE y = ANY(ARRAY[1, 2])",
+    "WITH x AS (SELECT * FROM t) SELECT count(*) FROM x",
+    "SELECT pid, pg_blocking_pids(pid) FROM pg_stat_activity",
+    "SELECT * FROM t WHERE id = :id",
+    "TABLE t",
+    "VALUES (1), (2)",
+    "SHOW max_connections",
+    "EXPLAIN SELECT * FROM t",
+    "EXPLAIN (ANALYZE, BUFFERS) SELECT 1",
+    "SELECT 1 -- ; DROP TABLE t",
+    "SELECT ';DROP TABLE t' AS s",
+    "SELECT 1 UNION ALL SELECT 2",
+]
+
+WRITES = {
+    "INSERT INTO t VALUES (1)": "INSERT",
+    "UPDATE t SET v = 1": "UPDATE",
+    "DELETE FROM t": "DELETE",
+    "MERGE INTO t USING s ON t.a = s.a WHEN MATCHED THEN DELETE": "MERGE",
+    "CREATE TABLE x (a int)": "CREATE",
+    "DROP TABLE t": "DROP",
+    "ALTER TABLE t ADD COLUMN b int": "ALTER",
+    "TRUNCATE t": "TRUNCATE",
+    "GRANT SELECT ON t TO u": "GRANT",
+    "REVOKE ALL ON t FROM u": "REVOKE",
+    "COPY t TO '/tmp/x'": "COPY",
+    "CALL p()": "CALL",
+    "DO $$ BEGIN END $$": "DO",
+    "VACUUM t": "VACUUM",
+    "ANALYZE t": "ANALYZE",
+    "LOCK TABLE t": "LOCK",
+    "REFRESH MATERIALIZED VIEW v": "REFRESH",
+    "SET TRANSACTION READ WRITE": "SET",
+    "BEGIN": "BEGIN",
+    "COMMIT": "COMMIT",
+    "WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d": "DELETE",
+    "WITH u AS (UPDATE t SET v = 2 RETURNING *) SELECT * FROM u": "UPDATE",
+    "SELECT * INTO x FROM t": "INTO",
+    "SELECT * FROM t FOR UPDATE": "locking clause",
+    "SELECT * FROM t FOR SHARE": "locking clause",
+    "SELECT pg_terminate_backend(123)": "pg_terminate_backend",
+    "SELECT pg_catalog.pg_cancel_backend(123)": "pg_cancel_backend",
+    "SELECT pg_reload_conf()": "pg_reload_conf",
+    "SELECT set_config('work_mem', '1GB', false)": "set_config",
+    "SELECT lo_import('/etc/passwd')": "lo_import",
+    "SELECT dblink_exec('host=x', 'DROP TABLE t')": "dblink_exec",
+    "SELECT nextval('s')": "nextval",
+    "SELECT pg_advisory_lock(1)": "pg_advisory_lock",
+    "SELECT 1; DELETE FROM t": "2 statements",
+    "SELECT 1; SELECT 2": "2 statements",
+    "EXPLAIN ANALYZE DELETE FROM t": "DELETE",
+    "": "empty",
+    "SELEC 1 FROM": "",
+}
+
+
+@pytest.mark.parametrize("sql", READS)
+def test_plain_reads_pass(sql: str) -> None:
+    assert sqlguard.check(sql, "postgres") == sql.strip().rstrip(";").strip()
+
+
+@pytest.mark.parametrize("sql,named", list(WRITES.items()))
+def test_writes_are_refused_with_one_line_reason(sql: str, named: str) -> None:
+    with pytest.raises(MutationRefused) as info:
+        sqlguard.check(sql, "postgres", source="postgres", target="postgresql://u:***@db/x")
+    text = str(info.value)
+    assert "\n" not in text
+    assert text.startswith("postgres postgresql://u:***@db/x: refused")
+    assert named.lower() in text.lower()
+
+
+@pytest.mark.parametrize("sql", [
+    "SHOW FULL PROCESSLIST",
+    "SELECT * FROM information_schema.innodb_lock_waits",
+    "SELECT sleep(0.1)",
+])
+def test_mysql_reads_pass(sql: str) -> None:
+    assert sqlguard.is_read_only(sql, "mysql")
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT 1 INTO @x",
+    "SELECT * FROM t INTO OUTFILE '/tmp/x'",
+    "SELECT * FROM t LOCK IN SHARE MODE",
+    "SELECT get_lock('a', 1)",
+    "HANDLER t OPEN",
+    "REPLACE INTO t VALUES (1)",
+    "SET GLOBAL max_connections = 1",
+])
+def test_mysql_writes_refused(sql: str) -> None:
+    assert not sqlguard.is_read_only(sql, "mysql")
+
+
+def test_sqlite_pragmas() -> None:
+    assert sqlguard.is_read_only("PRAGMA page_count", "sqlite")
+    assert sqlguard.is_read_only("PRAGMA table_info(t)", "sqlite")
+    assert not sqlguard.is_read_only("PRAGMA journal_mode = WAL", "sqlite")
+    assert not sqlguard.is_read_only("PRAGMA query_only(0)", "sqlite")
+
+
+def test_dialect_for_urls() -> None:
+    assert sqlguard.dialect_for("postgresql+psycopg://u@h/db") == "postgres"
+    assert sqlguard.dialect_for("mysql+pymysql://u@h/db") == "mysql"
+    assert sqlguard.dialect_for("mariadb://u@h/db") == "mysql"
+    assert sqlguard.dialect_for("sqlite:///x.db") == "sqlite"
+    assert sqlguard.dialect_for("unknownthing://x") is None
