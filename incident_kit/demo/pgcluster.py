@@ -136,10 +136,12 @@ class PostgresCluster:
         pw = self.password if password is None else password
         return f"{driver}://{user}:{pw}@127.0.0.1:{self.port}/{dbname}"
 
-    def psql(self, sql: str, dbname: str = "postgres") -> str:
-        """Run ``sql`` with psql over the unix socket as superuser; returns stdout; raises RunError."""
+    def psql(self, *statements: str, dbname: str = "postgres") -> str:
+        """Run each statement (its own ``-c``, so its own transaction) with psql over the unix socket
+        as superuser; returns stdout; raises RunError with psql's message."""
+        commands = [arg for sql in statements for arg in ("-c", sql)]
         r = self._cmd([str(pg_bindir() / "psql"), "-h", str(self.dir), "-p", str(self.port), "-U", "postgres",
-                       "-d", dbname, "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql])
+                       "-d", dbname, "-v", "ON_ERROR_STOP=1", "-qAt", *commands])
         if r.returncode != 0:
             raise RunError(f"psql failed: {r.stderr.strip()}")
         return r.stdout

@@ -1,0 +1,186 @@
+"""The demo environment: a real incident on local services, started and always stopped.
+
+:class:`DemoEnvironment` starts a throwaway PostgreSQL cluster with the shop schema, writes two
+hours of log history with a bad deploy in a real git repository, starts the shop service (running
+the faulty version) and sends it live traffic. ``.parameters`` points a scenario at all of it;
+the database URL is passed as a ``file:`` secret reference, never as a value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ..errors import RunError
+from . import shop
+from .history import Story, write_history
+from .pgcluster import PostgresCluster, free_port
+from .traffic import Traffic
+
+#: Where `incident-kit demo` puts its files, so notebook defaults can point at a running demo.
+DEMO_HOME = Path(os.environ.get("INCIDENT_KIT_DEMO_HOME", "/tmp/incident-kit-demo"))
+DEMO_PG_PORT = 54329
+DEMO_HTTP_PORT = 8790
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+class DemoEnvironment:
+    """Start with :meth:`start` (or ``with``), read :attr:`parameters`, end with :meth:`stop`.
+
+    ``workdir=None`` uses a new temp dir (removed on stop); ``well_known=True`` uses ``DEMO_HOME``
+    and the fixed ports the notebooks' defaults point at, when they are free.
+    """
+
+    def __init__(self, workdir: Path | None = None, *, well_known: bool = False, warmup_s: float = 6.0,
+                 rps: float = 6.0, version: str = shop.BAD_VERSION) -> None:
+        self.well_known = well_known
+        self._own_dir = workdir is None and not well_known
+        self.workdir = Path(workdir) if workdir else (DEMO_HOME if well_known else Path(tempfile.mkdtemp(prefix="ik-demo-")))
+        self.warmup_s = warmup_s
+        self.rps = rps
+        self.version = version
+        self.cluster: PostgresCluster | None = None
+        self.service: subprocess.Popen[bytes] | None = None
+        self.traffic: Traffic | None = None
+        self.story: Story | None = None
+        self.http_port = 0
+        self.parameters: dict[str, Any] = {}
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> "DemoEnvironment":
+        """Start everything; returns self. Raises RunError (after stopping what started) on failure."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        if self.well_known and self.workdir.exists():
+            shutil.rmtree(self.workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        pg_port = DEMO_PG_PORT if self.well_known and _port_free(DEMO_PG_PORT) else None
+        self.cluster = PostgresCluster(port=pg_port, max_connections=120).start()
+        reader_pw = os.urandom(9).hex()
+        app_pw = os.urandom(9).hex()
+        self.cluster.psql(
+            f"CREATE ROLE shop LOGIN PASSWORD '{app_pw}'",
+            f"CREATE ROLE incident_reader LOGIN PASSWORD '{reader_pw}' IN ROLE pg_monitor, pg_read_all_data",
+            "ALTER ROLE shop SET idle_in_transaction_session_timeout = '60s'",
+            "CREATE DATABASE shop OWNER shop",
+        )
+        self.cluster.psql("CREATE EXTENSION pg_stat_statements;", dbname="shop")
+        self.cluster.psql(f"SET ROLE shop; {shop.SCHEMA_SQL}", dbname="shop")
+        secrets_dir = self.workdir / "secrets"
+        secrets_dir.mkdir(exist_ok=True)
+        os.chmod(secrets_dir, 0o700)
+        (secrets_dir / "database_url").write_text(self.cluster.url("shop", "incident_reader", reader_pw) + "\n")
+        (secrets_dir / "app_dsn").write_text(f"host=127.0.0.1 port={self.cluster.port} dbname=shop user=shop password={app_pw}\n")
+
+        self.story = write_history(self.workdir)
+        self.http_port = DEMO_HTTP_PORT if self.well_known and _port_free(DEMO_HTTP_PORT) else free_port()
+        logs = self.workdir / "logs"
+        self.service = subprocess.Popen(
+            [sys.executable, "-m", "incident_kit.demo.service", "--port", str(self.http_port),
+             "--dsn-file", str(secrets_dir / "app_dsn"), "--access-log", str(logs / "access.log"),
+             "--app-log", str(logs / "app.log"), "--version", self.version],
+            stdout=subprocess.DEVNULL, stderr=open(self.workdir / "service.stderr", "wb"),
+        )
+        base = f"http://127.0.0.1:{self.http_port}"
+        self._wait_ready(base + "/health")
+        self.traffic = Traffic(base, rps=self.rps).start()
+        self.parameters = {
+            "service": shop.SERVICE,
+            "logs": [str(logs / "access.log")],
+            "database_url": f"file:{secrets_dir / 'database_url'}",
+            "probe_targets": [f"{base}/health", f"{base}/api/products"],
+            "git_repo": str(self.workdir / "repo"),
+            "deploy_events": str(self.workdir / "deploys.jsonl"),
+        }
+        time.sleep(self.warmup_s)
+
+    def _wait_ready(self, url: str, timeout_s: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.service is not None and self.service.poll() is not None:
+                err = (self.workdir / "service.stderr").read_text(errors="replace").strip().splitlines()
+                raise RunError(f"demo service exited: {err[-1] if err else self.service.returncode}")
+            try:
+                if httpx.get(url, timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RunError(f"demo service did not answer {url} within {timeout_s:.0f}s")
+
+    def deploy(self, version: str) -> None:
+        """Switch the running service to ``version`` (``shop.BAD_VERSION`` carries the fault)."""
+        httpx.post(f"http://127.0.0.1:{self.http_port}/admin/deploy", json={"version": version}, timeout=5)
+
+    def stop(self) -> None:
+        """Stop traffic, the service (by pid) and PostgreSQL; remove a temp workdir. Safe to call twice."""
+        if self.traffic is not None:
+            self.traffic.stop()
+            self.traffic = None
+        if self.service is not None:
+            if self.service.poll() is None:
+                self.service.send_signal(signal.SIGTERM)
+                try:
+                    self.service.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    self.service.kill()
+                    self.service.wait()
+            self.service = None
+        if self.cluster is not None:
+            self.cluster.stop()
+            self.cluster = None
+        if self._own_dir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> "DemoEnvironment":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def cli_demo(args: argparse.Namespace) -> int:
+    """``incident-kit demo``: stage the incident, run the scenario, print the report path; returns the exit code."""
+    from rich.console import Console
+
+    from ..runner import run
+
+    console = Console(stderr=True)
+    previous = signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    env = DemoEnvironment(well_known=True)
+    try:
+        with console.status("starting the demo environment (PostgreSQL, shop service, 2 h of logs, live traffic)"):
+            env.start()
+        console.print(f"demo: shop-api on 127.0.0.1:{env.http_port}, PostgreSQL on 127.0.0.1:{env.cluster.port if env.cluster else '?'}")
+        result = run(args.scenario, dict(env.parameters), out_dir=args.out, progress=True)
+        if args.keep:
+            console.print(f"demo services keep running (files in {env.workdir}); Ctrl-C to stop them")
+            while True:
+                time.sleep(3600)
+    finally:
+        env.stop()
+        signal.signal(signal.SIGTERM, previous)
+    print(result.report)
+    return 0 if result.status != "failed" else 1

@@ -1,0 +1,190 @@
+"""The recorder a scenario notebook keeps: sources collected, findings, severity, timeline.
+
+Every change is written at once to ``<output_dir>/summary.partial.json``, so what was found
+before a failing cell survives into the run's summary.json. Without ``output_dir`` (an
+interactive session) nothing is written.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from . import frames
+from .errors import IncidentKitError
+from .timeutil import iso, window
+
+PARTIAL_NAME = "summary.partial.json"
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | str | int):
+        return value
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, pd.Timestamp):
+        return iso(value)
+    if value is pd.NaT or value is pd.NA:
+        return None
+    if is_dataclass(value) and not isinstance(value, type):
+        return _jsonable(asdict(value))
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, pd.DataFrame):
+        return [_jsonable(r) for r in value.to_dict("records")]
+    if hasattr(value, "item"):
+        return _jsonable(value.item())
+    return str(value)
+
+
+def _display_markdown(text: str) -> None:
+    try:
+        from IPython.display import Markdown, display
+    except ImportError:  # pragma: no cover - outside IPython
+        print(text)
+        return
+    display(Markdown(text))
+
+
+def _unconfigured(value: Any) -> bool:
+    return value is None or (isinstance(value, str | list | tuple | dict) and len(value) == 0)
+
+
+class Investigation:
+    """Collects a scenario's evidence and conclusions; see the module docstring."""
+
+    def __init__(self, scenario: str, *, output_dir: str | Path | None = None, start: Any = None,
+                 end: Any = None) -> None:
+        self.scenario = scenario
+        self.output_dir = Path(output_dir) if output_dir else None
+        self.start, self.end = window(start, end)
+        self.sources: list[dict[str, Any]] = []
+        self.data: dict[str, Any] = {
+            "headline": None, "severity": None, "severity_reason": None, "impact": {}, "findings": [],
+            "hypotheses": [], "timeline": [], "notes": [],
+        }
+        self.save()
+
+    # -- sources -------------------------------------------------------------------------------
+    def collect(self, name: str, fn: Callable[..., pd.DataFrame], *args: Any, **kwargs: Any) -> pd.DataFrame:
+        """Run source ``fn(*args, **kwargs)`` and record how it went; returns its frame.
+
+        A first argument that is empty or None means "not configured": the source is recorded as
+        skipped. A source that raises is recorded as failed with its one-line reason, a "not
+        available" note is shown, and an empty canonical frame is returned, so the notebook goes on.
+        """
+        kind = getattr(fn, "frame_kind", None)
+        record: dict[str, Any] = {"name": name, "kind": getattr(fn, "source_name", kind or name), "status": "ok",
+                                  "rows": 0, "truncated": False, "rejected": 0, "error": None, "seconds": None}
+        started = time.perf_counter()
+        if args and _unconfigured(args[0]):
+            record.update(status="skipped", error="not configured")
+            self._add_source(record)
+            self.say(f"*{name}: not available (not configured).*")
+            return frames.empty(kind, name) if kind in frames.SCHEMAS else pd.DataFrame()
+        try:
+            frame = fn(*args, **kwargs)
+        except IncidentKitError as exc:
+            return self._failed(record, name, kind, str(exc), started)
+        except Exception as exc:  # noqa: BLE001 - an undecorated helper must not stop the notebook
+            return self._failed(record, name, kind, f"{type(exc).__name__}: {' '.join(str(exc).split())}", started)
+        record.update(
+            status="ok" if len(frame) else "empty", rows=int(len(frame)),
+            truncated=bool(frame.attrs.get("truncated", False)), rejected=int(frame.attrs.get("rejected", 0) or 0),
+            seconds=round(time.perf_counter() - started, 3),
+        )
+        self._add_source(record)
+        return frame
+
+    def _failed(self, record: dict[str, Any], name: str, kind: str | None, reason: str, started: float) -> pd.DataFrame:
+        record.update(status="failed", error=reason, seconds=round(time.perf_counter() - started, 3))
+        self._add_source(record)
+        self.say(f"**{name}: not available** ({reason})")
+        empty = frames.empty(kind, name) if kind in frames.SCHEMAS else pd.DataFrame()
+        empty.attrs["error"] = reason
+        return empty
+
+    def _add_source(self, record: dict[str, Any]) -> None:
+        self.sources = [s for s in self.sources if s["name"] != record["name"]] + [record]
+        self.save()
+
+    @property
+    def degraded(self) -> list[str]:
+        """Return the one-line reasons of the sources that failed."""
+        return [f"{s['name']}: {s['error']}" for s in self.sources if s["status"] == "failed"]
+
+    # -- conclusions ---------------------------------------------------------------------------
+    def say(self, text: str) -> None:
+        """Show ``text`` (Markdown) as the answer of the current cell."""
+        _display_markdown(text)
+
+    def set_window(self, start: Any, end: Any = None) -> None:
+        """Record the incident window (``end`` None while ongoing)."""
+        self.start = pd.Timestamp(start) if start is not None else None
+        self.end = pd.Timestamp(end) if end is not None else None
+        self.save()
+
+    def headline(self, text: str) -> None:
+        """Record the one-sentence headline."""
+        self.data["headline"] = " ".join(str(text).split())
+        self.save()
+
+    def severity(self, level: str | None, reason: str | None = None) -> None:
+        """Record severity ``level`` ("P0".."P3") and its reason; accepts an object with .level/.reason."""
+        if not isinstance(level, str | type(None)):
+            level, reason = getattr(level, "level", None), getattr(level, "reason", reason)
+        self.data["severity"], self.data["severity_reason"] = level, reason
+        self.save()
+
+    def impact(self, **values: Any) -> None:
+        """Record impact figures (requests_total, requests_failed, error_rate, users_affected, ...)."""
+        self.data["impact"].update(values)
+        self.save()
+
+    def finding(self, kind: str, title: str, detail: str = "", evidence: Any = "", score: float | None = None) -> None:
+        """Record a finding; findings are kept ranked by score, best first."""
+        self.data["findings"].append({"kind": kind, "title": title, "detail": detail, "evidence": evidence, "score": score})
+        self.data["findings"].sort(key=lambda f: -(f["score"] if f["score"] is not None else -1))
+        self.save()
+
+    def hypotheses(self, ranked: pd.DataFrame | list[dict[str, Any]]) -> None:
+        """Record ranked hypotheses (cause, evidence, score, ...), best first."""
+        rows = ranked.to_dict("records") if isinstance(ranked, pd.DataFrame) else list(ranked)
+        self.data["hypotheses"] = rows
+        self.save()
+
+    def timeline(self, events: pd.DataFrame | list[dict[str, Any]]) -> None:
+        """Record the timeline (ts, source, kind, text), sorted by ts."""
+        rows = events.to_dict("records") if isinstance(events, pd.DataFrame) else list(events)
+        self.data["timeline"] = sorted(rows, key=lambda r: str(iso(r.get("ts")) or ""))
+        self.save()
+
+    # -- persistence ---------------------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        """Return what was recorded, JSON-ready (the runner adds run metadata and status)."""
+        return _jsonable({
+            "scenario": self.scenario,
+            "window": {"start": iso(self.start), "end": iso(self.end)},
+            **self.data,
+            "sources": self.sources,
+        })
+
+    def save(self) -> None:
+        """Write ``summary.partial.json`` into ``output_dir`` (no-op without one)."""
+        if self.output_dir is None:
+            return
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.output_dir / (PARTIAL_NAME + ".tmp")
+        tmp.write_text(json.dumps(self.summary(), indent=1), encoding="utf-8")
+        tmp.replace(self.output_dir / PARTIAL_NAME)
+
+
+__all__ = ["Investigation", "PARTIAL_NAME"]
