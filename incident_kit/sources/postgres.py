@@ -391,3 +391,24 @@ def ping(url: str, *, timeout_s: float = 5.0) -> pd.DataFrame:
 __all__ = ["activity", "connections", "locks", "blocking_chains", "long_queries", "long_transactions",
            "idle_in_transaction", "top_queries", "sizes", "stats", "cache_hit_ratio", "rates",
            "snapshot_rates", "replication", "ping"]
+
+
+@source("postgres", "metrics")
+def connection_trend(url: str, samples: int = 3, interval_s: float = 2.0, *, by: str = "state",
+                     timeout_s: float = DEFAULT_TIMEOUT_S) -> pd.DataFrame:
+    """Return ``samples`` snapshots of :func:`connections`, ``interval_s`` apart, as one metrics frame.
+
+    Shows whether connections in a state (say, idle in transaction) are rising right now.
+    Raises :class:`SourceError` (ConfigError for fewer than one sample).
+    """
+    if samples < 1:
+        raise ConfigError(f"postgres.connection_trend: samples={samples}; expected 1 or more")
+    snapshots = []
+    for i in range(samples):
+        if i:
+            time.sleep(interval_s)
+        snapshots.append(connections(url, by=by, timeout_s=timeout_s))
+    frame = pd.concat(snapshots, ignore_index=True)
+    frame = conform(frame, "metrics", source=snapshots[-1].attrs.get("source", "postgres"))
+    frame.attrs.update({k: v for k, v in snapshots[-1].attrs.items() if k not in frame.attrs})
+    return frame
