@@ -1,0 +1,306 @@
+"""Candidate causes, one finder per kind; each returns hypotheses as dicts (cause, evidence, score, kind, ref).
+
+Scores are on one scale (0..1) so that the finders can be ranked together: evidence that ties a
+cause to the start of the incident scores high, mere presence scores low.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..timeutil import iso
+from .context import Incident, related, words
+
+Hypothesis = dict[str, Any]
+
+#: Event kinds that are not changes (they never become a change hypothesis).
+NOT_CHANGES = frozenset({"alert", "alert_resolved", "resolved", "firing", "note", "mitigation", "recovery", "incident", "page"})
+_LOCK = re.compile(r"lock timeout|lock wait|deadlock|could not obtain lock|canceling statement due to lock|"
+                   r"could not serialize|lock not available|waiting for lock", re.I)
+_HOST = re.compile(r"\b(?:https?|grpc|wss?|tcp|redis|postgres(?:ql)?|mysql|amqp)://([^/\s:\"'<>]+)|"
+                   r"\b((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:com|net|org|io|dev|cloud|co|app|ai|"
+                   r"internal|local|svc|cluster\.local|amazonaws\.com|googleapis\.com))\b", re.I)
+_FAILURE_WORDS = re.compile(r"timed? ?out|refused|unreachable|unavailable|reset by peer|no route|"
+                            r"name resolution|ssl|tls|certificate|5\d\d|bad gateway", re.I)
+_RESOURCE = re.compile(r"disk|filesystem|fs_|volume|memory|mem_|ram|swap|cpu|inode", re.I)
+_RATIO_NAME = re.compile(r"ratio|percent|pct|usage|utili[sz]ation|used|use\b|fraction|saturation", re.I)
+_QUEUE = re.compile(r"queue|backlog|pending|lag|depth|waiting|enqueued", re.I)
+
+
+def _minutes(delta: pd.Timedelta) -> str:
+    m = delta / pd.Timedelta(minutes=1)
+    if abs(m) < 1:
+        return f"{abs(delta / pd.Timedelta(seconds=1)):.0f} s"
+    if abs(m) < 120:
+        return f"{abs(m):.0f} min"
+    return f"{abs(m) / 60:.1f} h"
+
+
+def changes(events: pd.DataFrame | None, inc: Incident, *, tau_min: float = 30.0) -> list[Hypothesis]:
+    """Deploys and config changes: the closer before the start and the more related to what fails, the higher."""
+    if events is None or not len(events) or "ts" not in events.columns:
+        return []
+    out = []
+    clues = inc.path_words | inc.message_words
+    reference = inc.start
+    if reference is None and inc.logs is not None and len(inc.logs):
+        reference = pd.to_datetime(inc.logs["ts"], utc=True).max()
+    for _, ev in events.iterrows():
+        kind = str(ev.get("kind") or "change").lower()
+        if kind in NOT_CHANGES or kind.startswith("alert"):
+            continue
+        ts = pd.Timestamp(ev["ts"])
+        if pd.isna(ts):
+            continue
+        text = str(ev.get("text") or "")
+        ref = str(ev.get("ref") or "") or None
+        touched = words(text)
+        for extra in ("files", "paths", "changed_files", "service", "component", "app"):
+            if extra in ev.index:
+                touched |= words(ev[extra])
+        matched = sorted(related(touched, clues))
+        strong = related(touched, inc.path_words)
+        rel = 1.0 if strong else (0.7 if len(matched) >= 2 else (0.5 if matched else 0.0))
+        if not rel and any(s and s in text.lower() for s in inc.services):
+            rel = 0.2
+        label = f"{kind} {ref[:10]}" if ref else kind
+        subject = text if len(text) <= 100 else text[:97] + "..."
+        if reference is None:
+            score, when = 0.1, f"at {iso(ts)}"
+        else:
+            dt = reference - ts
+            if dt < -pd.Timedelta(minutes=2):
+                out.append({"cause": f"{label}: {subject}", "kind": kind, "ref": ref, "score": 0.05,
+                            "evidence": f"{kind} at {iso(ts)}, {_minutes(dt)} after the incident started: it cannot have caused it"})
+                continue
+            closeness = math.exp(-max(dt / pd.Timedelta(minutes=1), 0.0) / tau_min)
+            score = (0.15 + 0.55 * closeness + 0.3 * rel) if inc.start is not None else 0.1 + 0.3 * closeness
+            when = (f"{_minutes(dt)} before the incident started ({iso(ts)} -> {iso(inc.start)})"
+                    if inc.start is not None else f"{_minutes(dt)} before the last log line")
+        evidence = f"{kind} {when}"
+        if matched:
+            evidence += f"; touches what fails: {', '.join(matched[:6])}"
+        elif rel:
+            evidence += "; same service as the failing requests"
+        else:
+            evidence += "; nothing in it names what fails"
+        out.append({"cause": f"{label}: {subject}", "evidence": evidence, "score": min(score, 0.99), "kind": kind, "ref": ref})
+    return out
+
+
+def dependencies(probes: pd.DataFrame | None, inc: Incident) -> list[Hypothesis]:
+    """A failing dependency: probes that fail in the window, third-party hosts named by the errors."""
+    out: list[Hypothesis] = []
+    if probes is not None and len(probes) and {"target", "ok"} <= set(probes.columns):
+        frame = probes
+        if inc.start is not None and "ts" in frame.columns:
+            ts = pd.to_datetime(frame["ts"], utc=True)
+            keep = ts >= inc.start - pd.Timedelta(minutes=5)
+            if inc.end is not None:
+                keep &= ts < inc.end
+            frame = frame[keep.to_numpy(dtype=bool)]
+        for target, group in frame.groupby("target", sort=True):
+            failed = ~group["ok"].astype(bool)
+            if not failed.any():
+                continue
+            share = float(failed.mean())
+            if share < 0.2:
+                continue
+            errs = group.loc[failed, "error"].dropna().astype(str) if "error" in group.columns else pd.Series([], dtype=str)
+            why = f": {errs.value_counts().index[0]}" if len(errs) else ""
+            kind = str(group["kind"].iloc[0]) if "kind" in group.columns else "probe"
+            out.append({"cause": f"dependency {target} failing", "kind": "dependency", "ref": str(target),
+                        "score": round(0.3 + 0.6 * share, 3),
+                        "evidence": f"{int(failed.sum())} of {len(group)} {kind} probes of {target} failed{why}"})
+    if inc.error_messages is not None and len(inc.error_messages):
+        now = _hosts(inc.error_messages)
+        before = _hosts(inc.baseline_error_messages) if inc.baseline_error_messages is not None else {}
+        total = len(inc.error_messages)
+        total_before = max(1, len(inc.baseline_error_messages) if inc.baseline_error_messages is not None else 0)
+        for host, (count, example) in sorted(now.items(), key=lambda kv: -kv[1][0])[:5]:
+            share = count / total
+            share_before = before.get(host, (0, ""))[0] / total_before
+            if share < 0.1 or share <= 2 * share_before:
+                continue
+            bonus = 0.1 if _FAILURE_WORDS.search(example) else 0.0
+            out.append({"cause": f"third-party host {host} failing", "kind": "dependency", "ref": host,
+                        "score": round(min(0.85, 0.2 + 0.6 * share * (1 - share_before) + bonus), 3),
+                        "evidence": f"{share:.0%} of the errors in the window name {host} "
+                                    f"({share_before:.0%} before), e.g. {example[:160]!r}"})
+    return out
+
+
+def _hosts(messages: pd.Series) -> dict[str, tuple[int, str]]:
+    counts: dict[str, tuple[int, str]] = {}
+    distinct = messages.value_counts()
+    for msg, n in distinct.items():
+        seen = set()
+        for m in _HOST.finditer(str(msg)):
+            host = (m.group(1) or m.group(2) or "").lower()
+            if host and host not in seen:
+                seen.add(host)
+                c, ex = counts.get(host, (0, str(msg)))
+                counts[host] = (c + int(n), ex)
+    return counts
+
+
+def _use_ratio(connections: Any) -> tuple[float, str] | None:
+    """Return (use ratio, description) from a connections metrics frame, a dict or a number."""
+    if connections is None:
+        return None
+    if isinstance(connections, int | float):
+        return float(connections), f"{float(connections):.0%} of usable connections in use"
+    if isinstance(connections, dict):
+        used, top = connections.get("used", connections.get("total")), connections.get("max", connections.get("max_connections"))
+        if used is not None and top:
+            return float(used) / float(top), f"{used} of {top} connections in use"
+        return None
+    if isinstance(connections, pd.DataFrame) and len(connections):
+        if "metric" in connections.columns:
+            by = connections.groupby("metric")["value"]
+            if "connections_use_ratio" in by.groups:
+                ratio = float(by.get_group("connections_use_ratio").max())
+                total = by.get_group("connections_total").max() if "connections_total" in by.groups else None
+                top = by.get_group("max_connections").max() if "max_connections" in by.groups else None
+                text = f"{total:.0f} of {top:.0f} connections in use" if total is not None and top is not None else ""
+                return ratio, (text + f" ({ratio:.0%} of usable)").strip()
+        if "use_ratio" in connections.attrs:
+            ratio = float(connections.attrs["use_ratio"])
+            return ratio, f"{connections.attrs.get('total')} of {connections.attrs.get('max_connections')} connections in use"
+    return None
+
+
+def saturation(connections: Any, metrics: pd.DataFrame | None, inc: Incident,
+               series: dict[str, pd.Series] | None = None) -> list[Hypothesis]:
+    """Saturation: connections near the maximum, disk/memory/CPU over 90%, a queue growing."""
+    out: list[Hypothesis] = []
+    use = _use_ratio(connections)
+    if use is not None and use[0] >= 0.8:
+        ratio, text = use
+        out.append({"cause": "database connections exhausted" if ratio >= 0.95 else "database connections near the maximum",
+                    "kind": "saturation", "ref": "connections",
+                    "score": round(0.35 + 0.5 * min(1.0, (ratio - 0.8) / 0.2), 3), "evidence": text})
+    for name, s in (series or {}).items():
+        s = s.dropna()
+        if not len(s):
+            continue
+        inside = s[s.index >= inc.start] if inc.start is not None else s
+        if inc.end is not None:
+            inside = inside[inside.index < inc.end]
+        if not len(inside):
+            continue
+        before = s[s.index < inc.start] if inc.start is not None else s.iloc[:0]
+        if _RESOURCE.search(name) and (_RATIO_NAME.search(name) or inside.max() <= 100):
+            top = float(inside.max())
+            ratio = top / 100.0 if top > 1.0 else top
+            if ratio > 0.9 and top <= 100:
+                out.append({"cause": f"resource saturated: {name}", "kind": "saturation", "ref": name,
+                            "score": round(0.35 + 0.5 * min(1.0, (ratio - 0.9) / 0.1), 3),
+                            "evidence": f"{name} reached {ratio:.0%} at {iso(inside.idxmax())}"})
+        elif _QUEUE.search(name):
+            base = float(before.median()) if len(before) else float(inside.iloc[0])
+            last = float(inside.iloc[-1])
+            growth = (last + 1.0) / (base + 1.0)
+            rising = len(inside) >= 3 and np.polyfit(np.arange(len(inside)), inside.to_numpy(dtype=float), 1)[0] > 0
+            if growth >= 2 and last - base >= 10 and rising:
+                out.append({"cause": f"queue growing: {name}", "kind": "saturation", "ref": name,
+                            "score": round(0.3 + 0.4 * min(1.0, math.log2(growth) / 4), 3),
+                            "evidence": f"{name} grew from {base:.0f} to {last:.0f} ({growth:.1f}x) during the window"})
+    return out
+
+
+def _per_snapshot(activity: pd.DataFrame, mask: pd.Series) -> pd.Series:
+    if "ts" not in activity.columns:
+        return pd.Series([int(mask.sum())])
+    return mask.groupby(pd.to_datetime(activity["ts"], utc=True)).sum().sort_index()
+
+
+def locks(db_activity: pd.DataFrame | None, inc: Incident) -> list[Hypothesis]:
+    """Lock contention: lock errors in the window, sessions waiting on locks, transactions left idle."""
+    evidence, score = [], 0.2
+    if inc.error_messages is not None and len(inc.error_messages):
+        hits = inc.error_messages.str.contains(_LOCK, regex=True).fillna(False)
+        if hits.any():
+            share = float(hits.mean())
+            score += 0.35 * share + 0.05
+            evidence.append(f"{share:.0%} of the errors in the window are lock errors, e.g. "
+                            f"{str(inc.error_messages[hits].iloc[0])[:140]!r}")
+    if db_activity is not None and len(db_activity):
+        act = db_activity
+        waiting = (act.get("wait_event_type", pd.Series(index=act.index, dtype="string")).astype("string") == "Lock").fillna(False)
+        if "blocked_by" in act.columns:
+            waiting |= act["blocked_by"].map(lambda b: isinstance(b, list | tuple | np.ndarray) and len(b) > 0).astype(bool)
+        blocked = _per_snapshot(act, waiting)
+        if blocked.max() > 0:
+            score += 0.15
+            evidence.append(f"up to {int(blocked.max())} sessions waiting on a lock")
+        idle_tx = (act.get("state", pd.Series(index=act.index, dtype="string")).astype("string") == "idle in transaction").fillna(False)
+        counts = _per_snapshot(act, idle_tx)
+        if counts.max() > 0:
+            rising = len(counts) >= 2 and counts.iloc[-1] > counts.iloc[0]
+            text = (f"sessions idle in transaction rising from {int(counts.iloc[0])} to {int(counts.iloc[-1])}"
+                    if rising else f"{int(counts.max())} sessions idle in transaction")
+            if "xact_start" in act.columns and "ts" in act.columns and idle_tx.any():
+                age = (pd.to_datetime(act.loc[idle_tx, "ts"], utc=True) - pd.to_datetime(act.loc[idle_tx, "xact_start"], utc=True)).max()
+                if pd.notna(age):
+                    text += f", the oldest open for {_minutes(age)}"
+            if rising or counts.max() >= 3:
+                score += 0.15
+            evidence.append(text)
+    if not evidence:
+        return []
+    return [{"cause": "lock contention in the database", "kind": "lock_contention", "ref": None,
+             "score": round(min(score, 0.8), 3), "evidence": "; ".join(evidence)}]
+
+
+def surge(inc: Incident) -> list[Hypothesis]:
+    """A traffic surge: requests per minute well above the baseline."""
+    if not inc.has_logs or inc.before is None or not inc.before.any():
+        return []
+    rate_in = inc.inside.sum() / inc.minutes(inc.inside)
+    rate_before = inc.before.sum() / inc.minutes(inc.before)
+    ratio = rate_in / max(rate_before, 1e-9)
+    if ratio < 1.5:
+        return []
+    err_in = (inc.errors & inc.inside).sum() / max(1, inc.inside.sum())
+    err_before = (inc.errors & inc.before).sum() / max(1, inc.before.sum())
+    proportional = err_in <= 3 * max(err_before, 0.001)
+    return [{"cause": "traffic surge", "kind": "traffic_surge", "ref": None,
+             "score": round(0.25 + 0.45 * min(1.0, (ratio - 1.5) / 1.5) + (0.1 if proportional else 0.0), 3),
+             "evidence": f"{rate_in:.1f} rows/min in the window, {ratio:.1f}x the baseline {rate_before:.1f}/min; "
+                         f"error rate {err_in:.1%} vs {err_before:.1%} before"}]
+
+
+def clients(inc: Incident, columns: tuple[str, ...] = ("client", "user_id", "tenant", "api_key_id")) -> list[Hypothesis]:
+    """Bad input from one client: one client sends most failing requests but little normal traffic."""
+    if not inc.has_logs:
+        return []
+    logs = inc.logs
+    failing = inc.inside & inc.errors  # type: ignore[operator]
+    if failing.sum() < 10:
+        return []
+    out = []
+    for col in columns:
+        if col not in logs.columns:  # type: ignore[union-attr]
+            continue
+        values = logs[col].astype("string")  # type: ignore[index]
+        shares = values[failing].value_counts(normalize=True)
+        if not len(shares):
+            continue
+        top, share = shares.index[0], float(shares.iloc[0])
+        base_rows = inc.before if inc.before is not None and inc.before.any() else ~inc.inside
+        share_before = float((values[base_rows] == top).mean()) if base_rows.any() else 0.0
+        if share < 0.5 or share - share_before < 0.3:
+            continue
+        out.append({"cause": f"bad input from one {col}: {top}", "kind": "bad_client", "ref": str(top),
+                    "score": round(0.2 + 0.6 * (share - share_before), 3),
+                    "evidence": f"{col} {top} sent {share:.0%} of the failing requests and {share_before:.0%} of the traffic before"})
+    return out
+
+
+__all__ = ["changes", "clients", "dependencies", "locks", "saturation", "surge"]

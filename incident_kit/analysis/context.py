@@ -1,0 +1,115 @@
+"""What the hypotheses share about an incident: its window, its failing rows and its key words."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .rates import error_mask
+from .signatures import _messages, mine
+
+#: Words too common in error messages and paths to tie a change to an incident.
+STOPWORDS = frozenset(
+    """a an the and or of to in on for at by with from into onto is are was were be been being not no
+    this that these those it its as if then than when while after before since until via per
+    error errors failed failure fail fails failing could cannot unable exception warning warn info debug
+    request requests response http https get post put patch delete head options api v1 v2 v3 true false
+    null none nonetype object attribute type value have has had did does do status code internal server
+    timeout timed out after service services call calling called ms sec seconds""".split()
+)
+_WORD = re.compile(r"[a-z][a-z0-9]+")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def words(text: Any) -> set[str]:
+    """Return the lower-case words of ``text`` (camelCase, snake_case, paths and dots split), minus stopwords."""
+    if text is None or (not isinstance(text, str | list | tuple | set | np.ndarray) and pd.isna(text)):
+        return set()
+    if isinstance(text, list | tuple | set | np.ndarray):
+        out: set[str] = set()
+        for t in text:
+            out |= words(t)
+        return out
+    spaced = _CAMEL.sub(" ", str(text)).lower()
+    return {w for w in _WORD.findall(spaced.replace("_", " ")) if len(w) >= 3 and w not in STOPWORDS}
+
+
+def related(a: set[str], b: set[str]) -> set[str]:
+    """Return the words of ``a`` that match a word of ``b`` exactly or by a common stem of 5+ letters."""
+    out = a & b
+    stems = {w[:5] for w in b if len(w) >= 5}
+    out |= {w for w in a if len(w) >= 5 and w[:5] in stems}
+    return out
+
+
+@dataclass
+class Incident:
+    """The incident as the hypotheses see it."""
+
+    start: pd.Timestamp | None
+    end: pd.Timestamp | None
+    logs: pd.DataFrame | None = None
+    inside: np.ndarray | None = None          # rows of logs within the window
+    before: np.ndarray | None = None          # rows of logs in the baseline before it
+    errors: np.ndarray | None = None          # error rows (whole frame)
+    error_messages: pd.Series | None = None   # messages of the error rows inside the window
+    baseline_error_messages: pd.Series | None = None
+    top_signatures: list[tuple[str, float]] = field(default_factory=list)  # (template, share of errors)
+    path_words: set[str] = field(default_factory=set)
+    message_words: set[str] = field(default_factory=set)
+    services: set[str] = field(default_factory=set)
+
+    @property
+    def has_logs(self) -> bool:
+        return self.logs is not None and self.inside is not None and bool(self.inside.any())
+
+    def minutes(self, rows: np.ndarray) -> float:
+        """Length in minutes covered by the selected rows' time span (at least one minute)."""
+        ts = pd.to_datetime(self.logs.loc[rows, "ts"], utc=True)  # type: ignore[union-attr]
+        if not len(ts):
+            return 1.0
+        return max(1.0, (ts.max() - ts.min()) / pd.Timedelta(minutes=1))
+
+
+def build(logs: pd.DataFrame | None, start: pd.Timestamp | None, end: pd.Timestamp | None,
+          baseline: str = "2h") -> Incident:
+    """Return an :class:`Incident` for ``logs`` between ``start`` and ``end`` (baseline: ``baseline`` before)."""
+    inc = Incident(start, end)
+    if logs is None or not len(logs) or "ts" not in logs.columns:
+        return inc
+    ts = pd.to_datetime(logs["ts"], utc=True)
+    inc.logs = logs
+    lo = start if start is not None else ts.min()
+    inc.inside = np.array(ts >= lo, dtype=bool)
+    if end is not None:
+        inc.inside &= (ts < end).to_numpy(dtype=bool)
+    inc.before = ((ts < lo) & (ts >= lo - pd.Timedelta(baseline))).to_numpy(dtype=bool)
+    inc.errors = error_mask(logs).to_numpy(dtype=bool)
+    failing = inc.inside & inc.errors
+    inc.error_messages = _messages(logs[failing]).reset_index(drop=True)
+    inc.baseline_error_messages = _messages(logs[inc.before & inc.errors]).reset_index(drop=True)
+    if len(inc.error_messages):
+        codes, templates = mine(inc.error_messages)
+        counts = np.bincount(codes, minlength=len(templates))
+        order = np.argsort(-counts)
+        inc.top_signatures = [(templates[i], counts[i] / len(codes)) for i in order[:5] if counts[i]]
+        for template, share in inc.top_signatures:
+            if share >= 0.1:
+                inc.message_words |= words(template.replace("<*>", " "))
+    if "path" in logs.columns and failing.any():
+        paths = logs.loc[failing, "path"].astype("string").dropna()
+        if len(paths):
+            shares = paths.value_counts(normalize=True)
+            for path, share in shares.items():
+                if share >= 0.2:
+                    inc.path_words |= words(path)
+    if "service" in logs.columns and failing.any():
+        inc.services = {str(s).lower() for s in logs.loc[failing, "service"].dropna().unique()[:20]}
+    return inc
+
+
+__all__ = ["STOPWORDS", "Incident", "build", "related", "words"]
