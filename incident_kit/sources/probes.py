@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
-from ..errors import ConfigError
+from ..errors import ConfigError, IncidentKitError
 from ..frames import conform
 from ..secrets import mask_url, resolve
 from ..timeutil import now
@@ -30,6 +30,8 @@ MAX_WORKERS = 16
 
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, IncidentKitError):
+        return text
     return f"{type(exc).__name__}: {text}" if type(exc).__name__ not in text else text
 
 
@@ -140,4 +142,209 @@ def http(targets: Target | Iterable[Target], rounds: int = 1, interval_s: float 
     return _run("http", items, lambda t: _http_probe(t, timeout_s, verify), rounds, interval_s)
 
 
-__all__ = ["http"]
+# -- TCP -------------------------------------------------------------------------------------
+def _host_port(target: str, default_port: int | None, kind: str) -> tuple[str, int]:
+    text = target if "://" in target else f"//{target}"
+    parts = urlsplit(text)
+    port = parts.port or default_port
+    if not parts.hostname or port is None:
+        raise ConfigError(f"probes.{kind}: target {target!r} is not host:port")
+    return parts.hostname, int(port)
+
+
+@source("probes", "probes")
+def tcp(targets: Target | Iterable[Target], rounds: int = 1, interval_s: float = 2.0,
+        timeout_s: float = 3.0) -> pd.DataFrame:
+    """Open a TCP connection to each ``host:port`` (or ``scheme://host:port``); return a probes frame.
+
+    ``latency_ms`` is the connect time; ``detail`` the address connected to.
+    """
+    items = _targets(targets, "tcp")
+    for t in items:
+        _host_port(t["target"], None, "tcp")
+
+    def probe(t: dict[str, Any]) -> dict[str, Any]:
+        host, port = _host_port(str(resolve(t["target"], field="probe target")), None, "tcp")
+        started = time.perf_counter()
+        try:
+            with socket.create_connection((host, port), timeout=float(t.get("timeout_s", timeout_s))) as sock:
+                peer = sock.getpeername()
+        except socket.timeout:
+            return {"ok": False, "error": f"connect to {host}:{port} timed out after {float(t.get('timeout_s', timeout_s)):g}s"}
+        except OSError as exc:
+            return {"ok": False, "error": f"connect to {host}:{port}: {exc.strerror or exc}"}
+        return {"ok": True, "status": "open", "latency_ms": (time.perf_counter() - started) * 1000,
+                "detail": f"connected to {peer[0]}:{peer[1]}"}
+
+    return _run("tcp", items, probe, rounds, interval_s)
+
+
+# -- DNS -------------------------------------------------------------------------------------
+@source("probes", "probes")
+def dns(targets: Target | Iterable[Target], rounds: int = 1, interval_s: float = 2.0, timeout_s: float = 3.0,
+        *, record: str = "A", server: str | None = None) -> pd.DataFrame:
+    """Resolve each name; return a probes frame (``status`` is the DNS rcode, ``detail`` the answers).
+
+    Without ``server`` (or a target's ``server``) the system resolver is used (``/etc/hosts``
+    included, A/AAAA only); with ``server`` (``ip`` or ``ip:port``) dnspython asks it directly
+    for ``record`` (A, AAAA, CNAME, MX, TXT, ...). A mapping target may carry ``expect`` (an
+    answer that must be present).
+    """
+    items = _targets(targets, "dns")
+
+    def probe(t: dict[str, Any]) -> dict[str, Any]:
+        name = t["target"]
+        rtype = str(t.get("record", record)).upper()
+        srv = t.get("server", server)
+        timeout = float(t.get("timeout_s", timeout_s))
+        started = time.perf_counter()
+        if srv:
+            answers, rcode = _ask_server(name, rtype, str(srv), timeout)
+        else:
+            answers, rcode = _system_resolve(name, rtype, timeout)
+        latency = (time.perf_counter() - started) * 1000
+        error = "" if answers else f"{name} {rtype}: {rcode}"
+        expect = t.get("expect")
+        if expect is not None and answers and str(expect) not in answers:
+            error = f"{name} {rtype} answered {', '.join(answers)}, expected {expect}"
+        return {"ok": not error, "status": rcode, "latency_ms": latency, "error": error,
+                "detail": ", ".join(answers)}
+
+    return _run("dns", items, probe, rounds, interval_s)
+
+
+def _ask_server(name: str, rtype: str, server: str, timeout: float) -> tuple[list[str], str]:
+    from .._optional import require
+
+    require("dns.resolver", "dns")
+    import dns.exception
+    import dns.message
+    import dns.query
+    import dns.rcode
+
+    host, _, port = server.partition(":")
+    query = dns.message.make_query(name, rtype)
+    try:
+        response = dns.query.udp(query, host, timeout=timeout, port=int(port or 53))
+    except dns.exception.Timeout:
+        return [], f"no answer from {server} within {timeout:g}s"
+    answers = sorted(item.to_text() for rrset in response.answer for item in rrset)
+    return answers, dns.rcode.to_text(response.rcode())
+
+
+def _system_resolve(name: str, rtype: str, timeout: float) -> tuple[list[str], str]:
+    if rtype not in ("A", "AAAA"):
+        raise ConfigError(f"probes.dns: record {rtype} needs a server= (the system resolver only does A/AAAA)")
+    family = socket.AF_INET if rtype == "A" else socket.AF_INET6
+    with ThreadPoolExecutor(max_workers=1) as pool:  # getaddrinfo has no timeout of its own
+        future = pool.submit(socket.getaddrinfo, name, None, family, socket.SOCK_STREAM)
+        try:
+            infos = future.result(timeout=timeout)
+        except TimeoutError:
+            return [], f"no answer within {timeout:g}s"
+        except socket.gaierror as exc:
+            return [], "NXDOMAIN" if exc.errno in (socket.EAI_NONAME,) else str(exc.strerror or exc)
+    return sorted({i[4][0] for i in infos}), "NOERROR"
+
+
+# -- TLS -------------------------------------------------------------------------------------
+def _cert_not_after(der: bytes) -> pd.Timestamp | None:
+    import os
+    import tempfile
+
+    decode = getattr(getattr(ssl, "_ssl", None), "_test_decode_cert", None)
+    if decode is None:  # pragma: no cover - every CPython has it
+        return None
+    with tempfile.NamedTemporaryFile("w", suffix=".pem", delete=False) as f:
+        f.write(ssl.DER_cert_to_PEM_cert(der))
+    try:
+        info = decode(f.name)
+    finally:
+        os.unlink(f.name)
+    return pd.Timestamp(ssl.cert_time_to_seconds(info["notAfter"]), unit="s", tz="UTC")
+
+
+@source("probes", "probes")
+def tls(targets: Target | Iterable[Target], rounds: int = 1, interval_s: float = 2.0, timeout_s: float = 5.0,
+        *, warn_days: float = 14.0, cafile: str | None = None) -> pd.DataFrame:
+    """Handshake with each ``host[:port]`` (default 443) and read its certificate's expiry.
+
+    ``ok`` is False when the handshake or verification fails or the certificate expires within
+    ``warn_days``; ``status`` is the days left (rounded down); extra columns ``expires``
+    (UTC) and ``days_left``; ``detail`` has the TLS version and the verification result.
+    """
+    items = _targets(targets, "tls")
+
+    def probe(t: dict[str, Any]) -> dict[str, Any]:
+        host, port = _host_port(t["target"], 443, "tls")
+        timeout = float(t.get("timeout_s", timeout_s))
+        started = time.perf_counter()
+        verified, verify_error = True, ""
+        try:
+            ctx = ssl.create_default_context(cafile=t.get("cafile", cafile))
+            with socket.create_connection((host, port), timeout=timeout) as raw, \
+                    ctx.wrap_socket(raw, server_hostname=host) as conn:
+                der, version = conn.getpeercert(binary_form=True), conn.version()
+        except ssl.SSLCertVerificationError as exc:
+            verified, verify_error = False, f"certificate not trusted: {exc.verify_message or exc}"
+            ctx = ssl._create_unverified_context()  # noqa: S323 - to read the expiry of an untrusted cert
+            with socket.create_connection((host, port), timeout=timeout) as raw, \
+                    ctx.wrap_socket(raw, server_hostname=host) as conn:
+                der, version = conn.getpeercert(binary_form=True), conn.version()
+        latency = (time.perf_counter() - started) * 1000
+        expires = _cert_not_after(der) if der else None
+        days = (expires - now()).total_seconds() / 86400 if expires is not None else None
+        errors = [verify_error] if verify_error else []
+        if days is not None and days < warn_days:
+            errors.append(f"certificate expired {-days:.1f} days ago" if days < 0
+                          else f"certificate expires in {days:.1f} days (< {warn_days:g})")
+        return {"ok": not errors, "status": None if days is None else str(int(days // 1)), "latency_ms": latency,
+                "error": "; ".join(errors), "detail": f"{version}; {'verified' if verified else 'not verified'}; "
+                f"expires {expires.isoformat() if expires is not None else 'unknown'}",
+                "expires": expires, "days_left": days}
+
+    return _run("tls", items, probe, rounds, interval_s)
+
+
+# -- Redis and SQL ---------------------------------------------------------------------------
+@source("probes", "probes")
+def redis(targets: Target | Iterable[Target], rounds: int = 1, interval_s: float = 2.0,
+          timeout_s: float = 3.0) -> pd.DataFrame:
+    """Send ``PING`` to each Redis URL (``redis://``, ``rediss://``, secret references allowed)."""
+    from .._optional import require
+
+    redis_lib = require("redis", "redis")
+    items = _targets(targets, "redis")
+
+    def probe(t: dict[str, Any]) -> dict[str, Any]:
+        url = str(resolve(t["target"], field="redis url"))
+        timeout = float(t.get("timeout_s", timeout_s))
+        client = redis_lib.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        try:
+            started = time.perf_counter()
+            pong = client.ping()
+            latency = (time.perf_counter() - started) * 1000
+        finally:
+            client.close()
+        return {"ok": bool(pong), "status": "PONG" if pong else "no PONG", "latency_ms": latency}
+
+    return _run("redis", items, probe, rounds, interval_s)
+
+
+@source("probes", "probes")
+def sql(targets: Target | Iterable[Target], rounds: int = 1, interval_s: float = 2.0,
+        timeout_s: float = 5.0) -> pd.DataFrame:
+    """Run ``SELECT 1`` (read-only, with a timeout) on each SQLAlchemy URL; ``latency_ms`` includes connecting."""
+    from .db import ReadOnlySession
+
+    items = _targets(targets, "sql")
+
+    def probe(t: dict[str, Any]) -> dict[str, Any]:
+        with ReadOnlySession(t["target"], source="sql", timeout_s=float(t.get("timeout_s", timeout_s))) as s:
+            value = s.scalar("SELECT 1")
+        return {"ok": value == 1, "status": "ok" if value == 1 else f"SELECT 1 returned {value!r}"}
+
+    return _run("sql", items, probe, rounds, interval_s)
+
+
+__all__ = ["http", "tcp", "dns", "tls", "redis", "sql"]
