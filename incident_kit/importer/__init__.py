@@ -1,0 +1,190 @@
+"""``incident-kit import-runbook``: a Markdown runbook becomes a parameterized scenario notebook.
+
+:func:`import_runbook` reads the runbook (bad encodings repaired and counted), parses its
+Markdown, classifies every command (call, manual action or text) and writes one notebook, or
+one per incident section. :func:`cli_import` is the command line entry point; it prints the
+import summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ConfigError
+from .markdown import Block, CodeBlock, Heading, parse_blocks, title_of
+from .notebook import Tally, build_notebook, notebook_json
+from .parameters import identifier
+from .reading import RunbookText, read_runbook
+
+#: H2 sections whose H3 subsections are the incidents ("## Common Incident Scenarios").
+_GROUP_OF_INCIDENTS = re.compile(r"(?i)\b(scenarios|incidents|playbooks|runbooks)\b")
+
+
+@dataclass
+class WrittenNotebook:
+    """One notebook written by the importer and what its commands became."""
+
+    path: Path
+    scenario: str
+    title: str
+    tally: Tally
+    parameters: list[str]
+
+
+@dataclass
+class ImportResult:
+    """The outcome of one import: notebooks written, sections skipped, encoding repairs, time taken."""
+
+    runbook: RunbookText
+    notebooks: list[WrittenNotebook] = field(default_factory=list)
+    skipped_sections: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def total(self) -> Tally:
+        """Return the tally summed over every notebook written."""
+        out = Tally()
+        for nb in self.notebooks:
+            out.add(nb.tally)
+        return out
+
+
+def scenario_name(text: str) -> str:
+    """Return a scenario name (a valid identifier, lower case) made from ``text``."""
+    return identifier(text)[:60].rstrip("_") or "runbook"
+
+
+def _sections(blocks: list[Block]) -> list[tuple[str, list[Block]]]:
+    """Return the incident sections of a runbook: (title, blocks) for each level-2 heading.
+
+    A level-2 section named like a group ("Common Incident Scenarios") is cut at its level-3
+    headings instead. Blocks before the first level-2 heading are not a section.
+    """
+    sections: list[tuple[str, list[Block]]] = []
+    group = False
+    for block in blocks:
+        if isinstance(block, Heading) and block.level <= 2:
+            group = block.level == 2 and bool(_GROUP_OF_INCIDENTS.search(block.title))
+            sections.append((block.title, [block]) if block.level == 2 else ("", []))
+        elif isinstance(block, Heading) and block.level == 3 and group:
+            sections.append((block.title, [block]))
+        elif sections:
+            sections[-1][1].append(block)
+    return [(t, b) for t, b in sections if t]
+
+
+def _has_commands(blocks: list[Block]) -> bool:
+    from .commands import block_language
+
+    return any(isinstance(b, CodeBlock) and block_language(b.lang, b.content) != "text" for b in blocks)
+
+
+def _intro(runbook: Path, part_of: str | None) -> str:
+    where = f" (section of *{part_of}*)" if part_of else ""
+    return (f"Imported from `{runbook.name}`{where} by `incident-kit import-runbook`. Code cells run read-only "
+            "incident_kit sources, each with the runbook's command in a comment; a source that is not configured "
+            "says so and the notebook goes on. Commands that change a system are marked **manual action** and "
+            "are never run; commands with no source are shown as text.")
+
+
+def _write(nb: dict, path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(notebook_json(nb), encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"notebook {path}: cannot write it ({exc.strerror or exc})") from None
+
+
+def import_runbook(runbook: str | Path, output: str | Path | None = None, *,
+                   scenario_per_section: bool = False) -> ImportResult:
+    """Import ``runbook`` and write its notebook(s); returns what was written and counted.
+
+    ``output`` defaults to ``notebooks/<runbook name>.ipynb``; with ``scenario_per_section``
+    each incident section is written beside it as ``<output stem>_<section>.ipynb`` (sections
+    without commands are skipped). Raises :class:`ConfigError` (one line, naming the file) for
+    an unreadable runbook, a runbook without content, or an output that cannot be written.
+    """
+    started = time.perf_counter()
+    text = read_runbook(runbook)
+    src = Path(runbook)
+    out = Path(output) if output else Path("notebooks") / f"{scenario_name(src.stem)}.ipynb"
+    if out.suffix != ".ipynb":
+        raise ConfigError(f"output {out}: expected a path ending in .ipynb")
+    blocks = parse_blocks(text.text)
+    if not blocks:
+        raise ConfigError(f"runbook {src}: no Markdown content found")
+    title = title_of(blocks, src.stem)
+    result = ImportResult(text)
+    if not scenario_per_section:
+        parts = [(title, None, out, blocks)]
+    else:
+        parts = []
+        for sec_title, sec_blocks in _sections(blocks):
+            if not _has_commands(sec_blocks):
+                result.skipped_sections.append(sec_title)
+                continue
+            path = out.with_name(f"{scenario_name(out.stem)}_{scenario_name(sec_title)}.ipynb")
+            parts.append((sec_title, title, path, sec_blocks))
+        if not parts:
+            raise ConfigError(f"runbook {src}: no section has commands; import it without --scenario-per-section")
+    for part_title, part_of, path, part_blocks in parts:
+        body = part_blocks[1:] if part_of is None and isinstance(part_blocks[0], Heading) and part_blocks[0].level == 1 else part_blocks
+        if part_of is not None:
+            body = part_blocks[1:]
+        scenario = path.stem
+        nb, tally, params = build_notebook(part_title, _intro(src, part_of), body, scenario)
+        _write(nb, path)
+        result.notebooks.append(WrittenNotebook(path, scenario, part_title, tally, [p.name for p in params.extra()]))
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _counts(counter: dict[str, int], limit: int = 8) -> str:
+    items = sorted(((n, k) for k, n in counter.items() if n), key=lambda x: (-x[0], x[1]))
+    shown = [f"{k} ({n})" for n, k in items[:limit]]
+    if len(items) > limit:
+        shown.append(f"{len(items) - limit} more")
+    return "; ".join(shown)
+
+
+def summary_text(result: ImportResult) -> str:
+    """Return the human-readable import summary printed by the command line."""
+    total = result.total()
+    n_calls, n_manual, n_text = (sum(c.values()) for c in (total.calls, total.manual, total.text))
+    lines = [f"imported {result.runbook.path} in {result.seconds:.2f} s:"]
+    for nb in result.notebooks:
+        t = nb.tally
+        lines.append(f"  {nb.path}  ({sum(t.calls.values())} calls, {sum(t.manual.values())} manual, "
+                     f"{sum(t.text.values())} text)")
+    lines.append(f"{total.commands} commands: {n_calls} became calls, {n_manual} manual actions, {n_text} left as text")
+    if n_calls:
+        lines.append(f"  calls: {_counts(total.calls)}" + (f" ({total.inline_calls} from inline code)" if total.inline_calls else ""))
+    if n_manual:
+        lines.append(f"  manual actions (shown, never run): {_counts(total.manual)}")
+    if n_text:
+        lines.append(f"  left as text, why: {_counts(total.text)}")
+    if total.other_blocks:
+        lines.append(f"  code blocks kept as text (not commands): {_counts(total.other_blocks)}")
+    params = sorted({p for nb in result.notebooks for p in nb.parameters})
+    if params:
+        lines.append(f"  parameters from the runbook: {', '.join(params)}")
+    if result.skipped_sections:
+        lines.append(f"  sections without commands, not written: {', '.join(result.skipped_sections)}")
+    rb = result.runbook
+    if rb.replaced_bytes or rb.repaired_lines:
+        lines.append(f"  encoding: {rb.replaced_bytes} undecodable bytes replaced with U+FFFD, "
+                     f"{rb.repaired_lines} garbled (double-encoded) lines repaired")
+    return "\n".join(lines)
+
+
+def cli_import(args: argparse.Namespace) -> int:
+    """``incident-kit import-runbook RUNBOOK.md [-o OUT.ipynb] [--scenario-per-section]``; returns 0."""
+    result = import_runbook(args.runbook, args.output, scenario_per_section=bool(args.scenario_per_section))
+    print(summary_text(result))
+    return 0
+
+
+__all__ = ["import_runbook", "cli_import", "summary_text", "ImportResult", "WrittenNotebook", "scenario_name"]

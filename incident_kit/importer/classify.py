@@ -1,0 +1,198 @@
+"""Deciding what each runbook command becomes: a notebook call, a manual action, or text.
+
+:func:`classify` looks at one :class:`~.commands.Command`. A command becomes a *call* only when
+it reads and an ``ik.*`` source performs the same read (``curl`` -> ``ik.probes.http``,
+``psql -c "SELECT ..."`` -> ``ik.db.query``, ``redis-cli LLEN`` -> ``ik.redis.queues``, ``tail |
+grep`` on logs -> ``ik.logs.read``, ``df``/``free``/``ps`` -> ``ik.host``, ``git log`` ->
+``ik.deploys.git``). Anything that changes a system is a *manual* action; anything else
+(vendor CLIs, unknown programs, commands that print secrets) stays *text*, with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+from typing import Literal
+
+from . import rules
+from .commands import Command
+from .parameters import ANGLE, ParameterSet
+
+Outcome = Literal["call", "manual", "text"]
+_OPERATORS = {"|", "||", "&&", ";", "&", "|&", ";;"}
+_REDIRECTS = {">", ">>", "&>", ">|", "&>>"}
+_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+
+
+@dataclass
+class Call:
+    """A notebook call: ``func(*args, **kwargs)`` run through ``inv.collect`` as ``label``."""
+
+    func: str
+    args: list[str]
+    kwargs: list[tuple[str, str]] = field(default_factory=list)
+    var: str = "frame"
+    label: str = ""
+    after: list[str] = field(default_factory=list)  # lines applied to the frame, "{v}" is its variable
+    notes: list[str] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)  # queue keys, so consecutive LLENs merge into one call
+
+
+@dataclass
+class Step:
+    """What one command became, and why."""
+
+    command: Command
+    outcome: Outcome
+    reason: str
+    call: Call | None = None
+
+
+def _manual(cmd: Command, why: str) -> Step:
+    return Step(cmd, "manual", why)
+
+
+def _text(cmd: Command, why: str) -> Step:
+    return Step(cmd, "text", why)
+
+
+def split_pipeline(line: str) -> list[list[str]] | None:
+    """Return the simple commands of a shell line as argument lists (operators dropped).
+
+    Redirection operators stay as tokens. Returns None when the line cannot be tokenized.
+    """
+    line = ANGLE.sub(lambda m: f"__{m.group(1)}__", line)  # <run-id> is a placeholder, not a redirection
+    lexer = shlex.shlex(line, posix=True, punctuation_chars="|&;<>")
+    lexer.whitespace_split = True
+    lexer.commenters = "#"
+    try:
+        tokens = list(lexer)
+    except ValueError:
+        return None
+    segments: list[list[str]] = [[]]
+    for tok in tokens:
+        if tok in _OPERATORS:
+            segments.append([])
+        else:
+            segments[-1].append(tok)
+    return [s for s in segments if s]
+
+
+def _program(argv: list[str]) -> tuple[str, list[str]]:
+    """Return (program name, its arguments) with ``sudo``/``env``/``time`` and ``VAR=x`` prefixes removed."""
+    i = 0
+    while i < len(argv) and (argv[i] in ("sudo", "time", "nohup", "command", "exec") or _ASSIGNMENT.match(argv[i])):
+        i += 1
+        while argv[i - 1] == "sudo" and i < len(argv) and argv[i].startswith("-"):
+            i += 1
+    if i >= len(argv):
+        return "", []
+    return argv[i].rsplit("/", 1)[-1], argv[i + 1:]
+
+
+def mutation_reason(argv: list[str]) -> str | None:
+    """Return why the simple command ``argv`` changes a system, or None when it does not."""
+    if argv and all(_ASSIGNMENT.match(a) for a in argv):
+        return "sets a variable"
+    prog, args = _program(argv)
+    words = [a for a in args if not a.startswith("-")]
+    first = words[0].lower() if words else ""
+    if any(t in _REDIRECTS for t in args):
+        target = args[[i for i, t in enumerate(args) if t in _REDIRECTS][0] + 1:][:1]
+        if target != ["/dev/null"]:
+            return "writes to a file"
+    if prog == "sed":
+        return "edits files in place" if any(a.startswith("-i") or a == "--in-place" for a in args) else None
+    if prog in rules.MUTATING_PROGRAMS:
+        return rules.MUTATING_PROGRAMS[prog]
+    if prog in ("systemctl", "service", "launchctl", "supervisorctl", "rc-service"):
+        return f"{first or 'changes'}s a service" if set(w.lower() for w in words) & rules.SERVICE_MUTATING_VERBS else None
+    if prog == "git":
+        if first and first not in rules.GIT_READ_VERBS:
+            return f"git {first} changes a repository"
+        if first in ("branch", "tag", "remote") and (len(words) > 1 or any(a in ("-d", "-D", "-m", "-f") for a in args)):
+            return f"git {first} changes a repository"
+        return None
+    if prog in rules.PACKAGE_MANAGERS:
+        return "runs a project script or installs packages (may start or change services)"
+    if prog in rules.VENDOR_CLIS:
+        return _vendor_mutation(prog, args, words)
+    if prog == "curl" or prog == "wget" or prog in ("http", "https"):
+        return _http_mutation(args)
+    return None
+
+
+def _vendor_mutation(prog: str, args: list[str], words: list[str]) -> str | None:
+    """Return why a vendor CLI call changes something (``railway rollback``), else None."""
+    lowered = [w.lower() for w in words]
+    method = _option(args, ("-X", "--method", "--request"))
+    if method and method.upper() not in ("GET", "HEAD"):
+        return f"{prog} sends a {method.upper()} request"
+    for i, word in enumerate(lowered):
+        if (prog, word) in rules.VENDOR_NOUNS and i + 1 < len(lowered) and lowered[i + 1] in rules.VENDOR_READ_VERBS:
+            return None
+        if word in rules.VENDOR_MUTATING_VERBS and (prog, word) not in rules.VENDOR_NOUNS:
+            return f"{prog} {word} changes the platform"
+    return None
+
+
+def _http_mutation(args: list[str]) -> str | None:
+    """Return why a curl/wget call may change the service (a write method or a body), else None."""
+    method = _option(args, ("-X", "--request", "--method"))
+    if method and method.upper() not in ("GET", "HEAD", "OPTIONS"):
+        return f"sends a {method.upper()} request"
+    body = ("-d", "--data", "--data-raw", "--data-binary", "--data-urlencode", "-F", "--form", "-T",
+            "--upload-file", "--post-data", "--post-file", "--json")
+    if any(a in body or a.startswith(tuple(b + "=" for b in body)) for a in args):
+        return "sends a request body (a write)"
+    return None
+
+
+def _option(args: list[str], names: tuple[str, ...]) -> str | None:
+    """Return the value of the first option in ``names`` (``-X POST``, ``-XPOST``, ``--request=POST``)."""
+    for i, a in enumerate(args):
+        for n in names:
+            if a == n and i + 1 < len(args):
+                return args[i + 1]
+            if a.startswith(n + "=") or (len(n) == 2 and a.startswith(n) and len(a) > 2):
+                return a[len(n):].lstrip("=")
+    return None
+
+
+def classify(cmd: Command, params: ParameterSet) -> Step:
+    """Return the :class:`Step` for ``cmd``: a call, a manual action or text, with its reason.
+
+    Placeholders and environment variables found in the command are registered in ``params``.
+    Never raises for odd input: what cannot be understood stays text.
+    """
+    params.scan(cmd.text)
+    if cmd.lang == "sql":
+        from .translate import sql_call
+
+        return sql_call(cmd, cmd.text, params, via="")
+    line = cmd.one_line
+    if "$(" in line or "`" in line or "<<" in line:
+        inner = re.findall(r"\$\(([^)]*)\)|`([^`]*)`", line)
+        for parts in inner:
+            segs = split_pipeline(" ".join(parts)) or []
+            why = next((r for r in (mutation_reason(s) for s in segs) if r), None)
+            if why:
+                return _manual(cmd, why)
+    segments = split_pipeline(line)
+    if segments is None:
+        return _text(cmd, "could not be parsed as a shell command")
+    if not segments:
+        return _text(cmd, "empty command")
+    for seg in segments:
+        why = mutation_reason(seg)
+        if why:
+            return _manual(cmd, why)
+    if "$(" in line or "`" in line or "<<" in line:
+        return _text(cmd, "uses command substitution or a here-document; not translated")
+    from .translate import translate_shell
+
+    return translate_shell(cmd, segments, params)
+
+
+__all__ = ["Call", "Step", "Outcome", "classify", "mutation_reason", "split_pipeline"]

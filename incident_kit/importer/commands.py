@@ -1,0 +1,149 @@
+"""Cutting a code block into commands: shell lines, SQL statements and the comments between them.
+
+A block becomes a list of :class:`Item`: comment groups (notes for the reader) and commands,
+each command carrying the comment lines written just above it. Backslash continuations are
+joined; SQL written inside a shell block (``SELECT ...;`` under ``# In database:``) becomes a
+SQL command of its own.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+SHELL_LANGS = {"bash", "sh", "shell", "zsh", "console", "shell-session", "terminal", "ksh", "fish"}
+SQL_LANGS = {"sql", "psql", "postgres", "postgresql", "pgsql", "plpgsql", "mysql"}
+
+_SQL_START = re.compile(
+    r"^\s*(SELECT|WITH|INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|TRUNCATE|GRANT|REVOKE|VACUUM|"
+    r"ANALYZE|EXPLAIN|SHOW|SET|RESET|BEGIN|COMMIT|ROLLBACK|REINDEX|CLUSTER|LOCK|COPY|CALL|DO)\b"
+)
+_PROMPT = re.compile(r"^\s*(?:\$|>|#\s*$)\s+")
+_KNOWN_PROGRAMS = re.compile(
+    r"^\s*(?:sudo\s+)?(?:curl|wget|psql|redis-cli|tail|grep|egrep|cat|less|head|df|du|free|ps|top|htop|"
+    r"git|kubectl|docker|systemctl|journalctl|railway|gh|aws|doctl|heroku|gcloud|az|fly|flyctl|"
+    r"vercel|kill|pkill|killall|rm|ls|echo|export|npm|bun|yarn|pnpm|pip|python3?|node|dig|"
+    r"nslookup|nc|openssl|iostat|vmstat|uptime|sleep|systemctl|service)\b"
+)
+
+
+@dataclass
+class Command:
+    """One command as written (continuations kept), its language and the comments above it."""
+
+    text: str
+    lang: str  # "shell" or "sql"
+    comments: list[str] = field(default_factory=list)
+
+    @property
+    def one_line(self) -> str:
+        """Return the command on one line (continuations joined)."""
+        return " ".join(part.strip() for part in re.split(r"\\\n", self.text))
+
+
+@dataclass
+class Note:
+    """Comment lines that introduce nothing runnable (kept for the reader)."""
+
+    lines: list[str]
+
+
+Item = Command | Note
+
+
+def block_language(lang: str, content: str) -> str:
+    """Return "shell", "sql" or "text" for a code block from its tag (or, untagged, its content)."""
+    if lang in SHELL_LANGS:
+        return "shell"
+    if lang in SQL_LANGS:
+        return "sql"
+    if lang:
+        return "text"
+    runnable = [ln for ln in content.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+    if runnable and all(_KNOWN_PROGRAMS.match(_PROMPT.sub("", ln)) or ln.startswith((" ", "\t")) for ln in runnable):
+        return "shell"
+    if runnable and _SQL_START.match(runnable[0]):
+        return "sql"
+    return "text"
+
+
+def _strip_comment(line: str, marker: str) -> str:
+    return line.strip()[len(marker):].strip()
+
+
+def split_sql(content: str) -> list[Item]:
+    """Return the SQL statements of ``content`` (ending at ``;`` or at the end), with their ``--`` comments."""
+    items: list[Item] = []
+    comments: list[str] = []
+    statement: list[str] = []
+    for line in content.splitlines():
+        stripped = line.strip()
+        if not statement and stripped.startswith("--"):
+            comments.append(_strip_comment(stripped, "--"))
+            continue
+        if not stripped:
+            if not statement and comments:
+                items.append(Note(comments))
+                comments = []
+            continue
+        statement.append(line.rstrip())
+        if _ends_statement(stripped):
+            items.append(Command("\n".join(statement), "sql", comments))
+            statement, comments = [], []
+    if statement:
+        items.append(Command("\n".join(statement), "sql", comments))
+    elif comments:
+        items.append(Note(comments))
+    return items
+
+
+def _ends_statement(line: str) -> bool:
+    """Return True when a SQL line ends its statement (``;`` outside a trailing comment)."""
+    return line.split("--")[0].rstrip().endswith(";")
+
+
+def split_shell(content: str) -> list[Item]:
+    """Return the commands and comment groups of a shell block, in order.
+
+    Comment lines directly above a command (no blank line between) become its ``comments``;
+    other comment runs become :class:`Note` items. SQL statements found among shell lines
+    become ``sql`` commands.
+    """
+    items: list[Item] = []
+    comments: list[str] = []
+    lines = content.splitlines()
+    i = 0
+    while i < len(lines):
+        raw = lines[i]
+        line = _PROMPT.sub("", raw) if raw.lstrip().startswith(("$ ", "> ")) else raw
+        stripped = line.strip()
+        if not stripped:
+            if comments:
+                items.append(Note(comments))
+                comments = []
+            i += 1
+            continue
+        if stripped.startswith("#"):
+            comments.append(_strip_comment(stripped, "#"))
+            i += 1
+            continue
+        if _SQL_START.match(line):
+            statement = [line.rstrip()]
+            while not _ends_statement(statement[-1].strip()) and i + 1 < len(lines) and lines[i + 1].strip():
+                i += 1
+                statement.append(lines[i].rstrip())
+            items.append(Command("\n".join(statement), "sql", comments))
+        else:
+            text = [line.rstrip()]
+            while text[-1].endswith("\\") and i + 1 < len(lines):
+                i += 1
+                text.append(lines[i].rstrip())
+            items.append(Command("\n".join(text).strip(), "shell", comments))
+        comments = []
+        i += 1
+    if comments:
+        items.append(Note(comments))
+    return items
+
+
+__all__ = ["Command", "Note", "Item", "block_language", "split_sql", "split_shell", "SHELL_LANGS", "SQL_LANGS"]

@@ -1,0 +1,306 @@
+"""Turning read-only commands into ``ik.*`` calls (what :func:`.classify.classify` delegates to).
+
+Each translator takes the parsed pipeline of a command that has already been checked not to
+change anything, and returns a :class:`~.classify.Step`: a call when a source does the same
+read, otherwise text with the reason the command is only shown.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from .. import sqlguard
+from . import rules
+from .classify import Call, Step, _option, _program
+from .commands import Command
+from .parameters import ANGLE, BRACKET, ENV_VAR, ParameterSet, _is_placeholder
+
+_LOG_FILE = re.compile(r"(\.log(\.\d+)?(\.gz)?$|\.jsonl?$|(^|/)logs?(/|$)|^/var/log/)")
+_BRE = [(r"\|", "|"), (r"\(", "("), (r"\)", ")"), (r"\+", "+"), (r"\?", "?"), (r"\{", "{"), (r"\}", "}")]
+
+
+def _short(text: str, n: int = 70) -> str:
+    one = " ".join(text.split())
+    return one if len(one) <= n else one[: n - 1] + "…"
+
+
+def _positional(args: list[str], with_value: set[str]) -> list[str]:
+    """Return the non-option arguments, skipping the values of options in ``with_value``."""
+    out, skip = [], False
+    for a in args:
+        if skip:
+            skip = False
+        elif a in with_value:
+            skip = True
+        elif not a.startswith("-") or a == "-":
+            out.append(a)
+    return out
+
+
+def _py(text: str) -> str:
+    """Return a Python string literal for ``text`` (raw when it holds backslashes)."""
+    if "\\" in text and not text.endswith("\\") and '"' not in text:
+        return f'r"{text}"'
+    return repr(text)
+
+
+def _expression(text: str, params: ParameterSet) -> str:
+    """Return a Python expression for ``text``, with placeholders as f-string fields."""
+    fields: list[tuple[str, str]] = []
+    for m in ENV_VAR.finditer(text):
+        if m.group(1).isupper():
+            fields.append((m.group(0), params.env(m.group(1))))
+    for m in BRACKET.finditer(text):
+        if _is_placeholder(m.group(1)):
+            fields.append((m.group(0), params.placeholder(m.group(0))))
+    for m in ANGLE.finditer(text):
+        fields.append((m.group(0), params.placeholder(m.group(0))))
+    if not fields:
+        return repr(text)
+    body = text.replace("{", "{{").replace("}", "}}")
+    for token, name in fields:
+        body = body.replace(token, "{" + name + "}")
+    return "f" + repr(body)
+
+
+def sql_call(cmd: Command, sql: str, params: ParameterSet, *, via: str, url: str = "database_url",
+             dialect: str = "postgres") -> Step:
+    """Return a ``ik.db.query`` call for a read-only statement, else a manual action.
+
+    Placeholders become bound parameters: ``'[USER_ID]'`` -> ``:user_id`` with ``user_id=user_id``.
+    """
+    binds: list[str] = []
+
+    def bind(match: re.Match[str]) -> str:
+        name = params.placeholder(match.group("ph"))
+        if name not in binds:
+            binds.append(name)
+        return f":{name}"
+
+    pattern = r"'?(?P<ph>\[[A-Za-z][A-Za-z0-9_\-]*\]|<[A-Za-z][A-Za-z0-9_\-]*>)'?"
+    bound = re.sub(pattern, bind, sql).strip().rstrip(";").strip()
+    if not bound:
+        return Step(cmd, "text", "empty SQL")
+    if bound.startswith("\\"):
+        return Step(cmd, "text", f"psql meta-command {bound.split()[0]}; not translated")
+    if not sqlguard.is_read_only(bound, dialect):
+        why = _sql_refusal(bound, dialect)
+        return Step(cmd, "manual", why)
+    literal = f'"""\n{bound}\n"""' if "\n" in bound else _py(bound)
+    call = Call("ik.db.query", [url, literal], [(b, b) for b in binds], var="query",
+                label=f"query: {_short(cmd.comments[0] if cmd.comments else bound, 60)}")
+    if via:
+        call.notes.append(f"run through {via}; the statement is sent read-only")
+    return Step(cmd, "call", "read-only SQL", call)
+
+
+def _sql_refusal(sql: str, dialect: str) -> str:
+    """Return the short reason sqlguard gives for refusing ``sql``."""
+    try:
+        sqlguard.check(sql, dialect)
+    except Exception as exc:  # noqa: BLE001 - MutationRefused, its reason is what we want
+        reason = getattr(exc, "reason", str(exc))
+        detail = reason.split("; only")[0]
+        detail = detail.split("': ", 1)[-1] if detail.startswith("refused '") else detail
+        return f"SQL: {detail}"
+    return "SQL that is not a plain read"
+
+
+def _pipeline_tail(rest: list[list[str]], *, frame_kind: str) -> tuple[list[str], list[str]]:
+    """Return (lines applied to the frame, notes) for the filter stages after the first command."""
+    after: list[str] = []
+    notes: list[str] = []
+    for argv in rest:
+        prog, args = _program(argv)
+        if prog in ("grep", "egrep", "fgrep") and frame_kind in ("logs", "processes"):
+            pattern = (_option(args, ("-e", "--regexp")) or (_positional(args, {"-e", "-m", "-A", "-B", "-C"}) or [""])[0])
+            after.append(_grep_line(pattern, args, prog, frame_kind))
+        elif prog in ("head", "tail") and frame_kind == "logs":
+            n = _count(args)
+            after.append(f"{{v}} = {{v}}.{prog}({n})")
+        else:
+            notes.append(f"`| {' '.join(argv)}` is not translated: the frame is shown whole")
+    return after, notes
+
+
+def _count(args: list[str]) -> int:
+    """Return N of ``head -N`` / ``tail -n N`` (10 by default)."""
+    value = _option(args, ("-n", "--lines")) or next((a[1:] for a in args if re.fullmatch(r"-\d+", a)), "10")
+    return int(value.lstrip("+")) if value.lstrip("+").isdigit() else 10
+
+
+def _grep_line(pattern: str, args: list[str], prog: str, frame_kind: str) -> str:
+    """Return the pandas line that keeps (or, with -v, drops) the rows whose text matches ``pattern``."""
+    fixed = prog == "fgrep" or "-F" in args
+    extended = prog == "egrep" or "-E" in args
+    if fixed:
+        regex = re.escape(pattern)
+    elif extended:
+        regex = pattern
+    else:
+        regex = pattern
+        for old, new in _BRE:
+            regex = regex.replace(old, new)
+    case = "False" if any(a in ("-i", "--ignore-case") or (a.startswith("-") and "i" in a[1:] and not a.startswith("--")) for a in args) else "True"
+    negate = "~" if any(a == "-v" or (a.startswith("-") and not a.startswith("--") and "v" in a[1:]) for a in args) else ""
+    column = "message" if frame_kind == "logs" else "command"
+    return f"{{v}} = {{v}}[{negate}{{v}}[{column!r}].astype(\"string\").str.contains({_py(regex)}, case={case}, regex=True, na=False)]"
+
+
+def _curl(cmd: Command, prog: str, args: list[str], rest: list[list[str]], params: ParameterSet) -> Step | None:
+    url = next((a for a in _positional(args, {"-H", "--header", "-o", "--output", "-u", "--user", "-A", "-e", "-m",
+                                              "--max-time", "-w", "--write-out", "--connect-timeout", "-b", "-c",
+                                              "-x", "--proxy", "--retry", "-X", "--request", "--cacert", "--cert",
+                                              "--resolve", "-O"}) if "://" in a or re.match(r"[\w.-]+(:\d+)?/", a)), None)
+    url = url or _option(args, ("--url",))
+    if not url:
+        return None
+    if "://" not in url:
+        url = "http://" + url
+    if url.startswith("$") or "://$" in url:
+        return Step(cmd, "text", "the URL comes from an environment variable; set it as a probe target instead")
+    name, path = params.origin(url)
+    path_expr = _expression(path, params)
+    target = f'f"{{{name}}}{path_expr[2:-1]}"' if path_expr.startswith("f") else (f'{name} + {path_expr}' if path else name)
+    method = "HEAD" if ("-I" in args or "--head" in args) else None
+    arg = f'{{"url": {target}, "method": "HEAD"}}' if method else target
+    call = Call("ik.probes.http", [f"[{arg}]"], var="probe", label=f"probe: {_short(url, 60)}")
+    if _option(args, ("-H", "--header")):
+        call.notes.append("request headers (credentials) are not sent by the probe")
+    call.notes += [n for n in _pipeline_tail(rest, frame_kind="probes")[1] if "jq" not in n]
+    return Step(cmd, "call", "HTTP check", call)
+
+
+def _psql(cmd: Command, prog: str, args: list[str], rest: list[list[str]], params: ParameterSet) -> Step | None:
+    sql = _option(args, ("-c", "--command"))
+    if not sql:
+        return Step(cmd, "text", "interactive psql session or script; run it in a terminal")
+    url_arg = _option(args, ("-d", "--dbname")) or next(iter(_positional(args, {"-c", "--command", "-U", "-h", "-p", "-f", "-v", "-o"})), "")
+    m = ENV_VAR.fullmatch(url_arg or "")
+    url = params.env(m.group(1)) if m and m.group(1).isupper() else "database_url"
+    dialect = "mysql" if prog == "mysql" else "postgres"
+    return sql_call(cmd, sql, params, via=prog, url=url, dialect=dialect)
+
+
+def _mysql(cmd: Command, prog: str, args: list[str], rest: list[list[str]], params: ParameterSet) -> Step | None:
+    sql = _option(args, ("-e", "--execute"))
+    if not sql:
+        return Step(cmd, "text", "interactive mysql session; run it in a terminal")
+    return sql_call(cmd, sql, params, via="mysql", dialect="mysql")
+
+
+def _redis(cmd: Command, prog: str, args: list[str], rest: list[list[str]], params: ParameterSet) -> Step:
+    url_arg = _option(args, ("-u",)) or ""
+    m = ENV_VAR.fullmatch(url_arg)
+    url = params.env(m.group(1)) if m and m.group(1).isupper() else "redis_url"
+    words = _positional(args, {"-u", "-h", "-p", "-a", "-n", "--user", "--pass", "-r", "-i", "--cacert", "--cert", "--key"})
+    if not words:
+        return Step(cmd, "text", "interactive redis-cli session; run it in a terminal")
+    verb, sub = words[0].upper(), (words[1].upper() if len(words) > 1 else "")
+    if verb in rules.REDIS_INFO:
+        return Step(cmd, "call", "Redis check", Call("ik.redis.info", [url], var="redis", label=f"redis: {verb} {sub}".strip()))
+    if verb in rules.REDIS_LENGTHS and len(words) > 1:
+        return Step(cmd, "call", "queue length", Call("ik.redis.queues", [url, repr([words[1]])], var="queues",
+                                                       label=f"redis: {verb} {words[1]}", keys=[words[1]]))
+    if verb in rules.REDIS_READ_ONLY and (verb, sub) not in rules.REDIS_MUTATING_SUBCOMMANDS:
+        return Step(cmd, "text", f"Redis {verb} reads, but no incident_kit call returns it; run it in a terminal")
+    return Step(cmd, "manual", f"Redis {verb} {sub}".strip() + " may change data")
+
+
+def _logs(cmd: Command, prog: str, args: list[str], rest: list[list[str]], params: ParameterSet) -> Step | None:
+    skip = {"-n", "--lines", "-c", "--bytes", "-e", "-m", "-A", "-B", "-C", "--regexp"}
+    positional = _positional(args, skip)
+    pattern_stage: list[list[str]] = []
+    if prog in ("grep", "egrep", "fgrep", "zgrep"):
+        if not positional:
+            return None
+        pattern_stage = [[prog, *args]]
+        has_e = _option(args, ("-e", "--regexp")) is not None
+        positional = positional if has_e else positional[1:]
+    files = [p for p in positional if _LOG_FILE.search(p)]
+    if not files or len(files) != len(positional):
+        return None
+    for f in files:
+        params.add_log_path(f)
+    tail_stage = [[prog, *args]] if prog in ("tail", "head") and _option(args, ("-n", "--lines")) else []
+    after, notes = _pipeline_tail(pattern_stage + tail_stage + rest, frame_kind="logs")
+    if prog == "tail" and ("-f" in args or "-F" in args or "--follow" in args):
+        notes.insert(0, "reads the incident window instead of following the file")
+    notes.insert(0, f"reads every file of `logs` (the runbook reads {', '.join(files)})")
+    call = Call("ik.logs.read", ["logs"], [("format", "log_format"), ("start", "start"), ("end", "end")],
+                var="logs", label=f"logs: {_short(cmd.one_line, 60)}", after=after, notes=notes)
+    return Step(cmd, "call", "log read", call)
+
+
+def _host(cmd: Command, prog: str, args: list[str], rest: list[list[str]], params: ParameterSet) -> Step | None:
+    if prog == "df":
+        path = next(iter(_positional(args, {"-t", "-x", "-B", "--output"})), "/")
+        call = Call("ik.host.disk", [repr(path)], var="disk", label=f"host: disk {path}")
+    elif prog in ("ps", "top", "htop"):
+        after, notes = _pipeline_tail(rest, frame_kind="processes")
+        call = Call("ik.host.processes", [], var="processes", label="host: processes", after=after, notes=notes)
+        if prog != "ps":
+            call.notes.insert(0, f"a snapshot of processes instead of the live `{prog}` view")
+    else:
+        call = Call("ik.host.stats", [], var="host", label=f"host: {prog}")
+        if prog not in ("free",):
+            call.notes.append(f"host CPU, memory and disk figures in place of `{prog}`")
+    call.notes.append("the host is the one running this notebook")
+    return Step(cmd, "call", "host check", call)
+
+
+def _git(cmd: Command, prog: str, args: list[str], rest: list[list[str]], params: ParameterSet) -> Step | None:
+    words = [a for a in args if not a.startswith("-")]
+    if words[:1] != ["log"]:
+        return Step(cmd, "text", f"read-only git {words[0] if words else ''}; no incident_kit source".replace("  ", " "))
+    call = Call("ik.deploys.git", ["git_repo", "start", "end"], var="commits", label="deploys: git log")
+    if any(a.startswith(("--since", "--until", "--after", "--before", "-n", "-1")) or re.fullmatch(r"-\d+", a) for a in args):
+        call.notes.append("the runbook's range is replaced by the incident window (start, end)")
+    return Step(cmd, "call", "commit history", call)
+
+
+def _network(cmd: Command, prog: str, args: list[str], rest: list[list[str]], params: ParameterSet) -> Step | None:
+    pos = _positional(args, {"-t", "-p", "-w", "-connect", "-servername", "-q"})
+    if prog in ("dig", "nslookup", "host"):
+        name = next((p for p in pos if not p.startswith("@") and "." in p), None)
+        return Step(cmd, "call", "DNS check", Call("ik.probes.dns", [repr([name])], var="dns", label=f"dns: {name}")) if name else None
+    if prog == "openssl":
+        target = _option(args, ("-connect",))
+        if pos[:1] == ["s_client"] and target:
+            return Step(cmd, "call", "TLS check", Call("ik.probes.tls", [repr([target])], var="tls", label=f"tls: {target}"))
+        return None
+    if len(pos) >= 2 and pos[-1].isdigit():
+        target = f"{pos[-2]}:{pos[-1]}"
+        return Step(cmd, "call", "TCP check", Call("ik.probes.tcp", [repr([target])], var="tcp", label=f"tcp: {target}"))
+    return None
+
+
+Translator = Callable[[Command, str, list[str], list[list[str]], ParameterSet], "Step | None"]
+TRANSLATORS: dict[str, Translator] = {
+    "curl": _curl, "wget": _curl, "psql": _psql, "mysql": _mysql, "redis-cli": _redis,
+    "tail": _logs, "head": _logs, "cat": _logs, "less": _logs, "more": _logs, "zcat": _logs,
+    "grep": _logs, "egrep": _logs, "fgrep": _logs, "zgrep": _logs,
+    "df": _host, "free": _host, "vmstat": _host, "uptime": _host, "iostat": _host, "ps": _host, "top": _host,
+    "htop": _host, "git": _git, "dig": _network, "nslookup": _network, "host": _network, "nc": _network,
+    "telnet": _network, "openssl": _network,
+}
+
+
+def translate_shell(cmd: Command, segments: list[list[str]], params: ParameterSet) -> Step:
+    """Return the step for a read-only shell pipeline: a call when a source fits, else text."""
+    prog, args = _program(segments[0])
+    translator = TRANSLATORS.get(prog)
+    step = translator(cmd, prog, args, segments[1:], params) if translator else None
+    if step is not None:
+        return step
+    if prog in rules.VENDOR_CLIS:
+        return Step(cmd, "text", f"{prog} CLI: no incident_kit source; run it in a terminal")
+    if prog in rules.INTERPRETERS:
+        return Step(cmd, "text", "runs a project script whose effects are unknown; run it yourself if safe")
+    if prog in rules.READ_ONLY_NO_SOURCE:
+        return Step(cmd, "text", f"{rules.READ_ONLY_NO_SOURCE[prog]}: no incident_kit source; run it in a terminal")
+    return Step(cmd, "text", f"`{prog}` is not a command incident_kit knows; not run")
+
+
+__all__ = ["translate_shell", "sql_call", "TRANSLATORS"]
