@@ -43,6 +43,7 @@ _LAZY_MODULES = {
     "secrets": "incident_kit.secrets",
     "report": "incident_kit.report",
     "plots": "incident_kit.report.plots",
+    "narrate": "incident_kit.narrate",
 }
 _LAZY_ATTRS = {
     "Investigation": ("incident_kit.investigation", "Investigation"),

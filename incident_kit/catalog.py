@@ -52,18 +52,19 @@ def find(name: str) -> Path:
 
 
 def describe(path: Path) -> str:
-    """Return the first line of the notebook's first Markdown cell, without heading marks."""
+    """Return the first sentence after the title of the notebook's first Markdown cell."""
     try:
         nb = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return "(unreadable notebook)"
     for cell in nb.get("cells", []):
         if cell.get("cell_type") == "markdown":
-            text = "".join(cell.get("source", "")).strip()
-            lines = [ln.strip("# ").strip() for ln in text.splitlines() if ln.strip()]
-            if len(lines) > 1 and lines[0].lower().startswith(path.stem.replace("_", " ")[:6].lower()):
-                return lines[1]
-            return lines[0] if lines else ""
+            text = "".join(cell.get("source", ""))
+            paragraphs = [" ".join(p.split()) for p in text.split("\n\n") if p.strip() and not p.lstrip().startswith("#")]
+            if paragraphs:
+                first = paragraphs[0]
+                return first.split(". ")[0].rstrip(".") + "."
+            return text.strip().lstrip("# ").splitlines()[0] if text.strip() else ""
     return ""
 
 

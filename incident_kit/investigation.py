@@ -126,6 +126,11 @@ class Investigation:
         """Show ``text`` (Markdown) as the answer of the current cell."""
         _display_markdown(text)
 
+    def conclude(self, kind: str, answer: Any) -> None:
+        """Show ``answer`` (a :class:`incident_kit.narrate.Answer`) and record it as a finding of ``kind``."""
+        self.say(answer.markdown())
+        self.finding(kind, answer.title, answer.detail, answer.evidence, answer.score)
+
     def set_window(self, start: Any, end: Any = None) -> None:
         """Record the incident window (``end`` None while ongoing)."""
         self.start = pd.Timestamp(start) if start is not None else None

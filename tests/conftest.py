@@ -29,3 +29,18 @@ def pg_cluster():
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_env():
+    """The real demo environment (PostgreSQL, faulty shop service, log history, live traffic) for the session.
+
+    ``demo_env.parameters`` points a scenario at it; ``demo_env.story`` holds the known answers.
+    """
+    from incident_kit.demo.environment import DemoEnvironment
+
+    env = DemoEnvironment(warmup_s=4.0).start()
+    try:
+        yield env
+    finally:
+        env.stop()

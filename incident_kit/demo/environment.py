@@ -48,7 +48,7 @@ class DemoEnvironment:
     """
 
     def __init__(self, workdir: Path | None = None, *, well_known: bool = False, warmup_s: float = 6.0,
-                 rps: float = 6.0, version: str = shop.BAD_VERSION) -> None:
+                 rps: float = 5.0, version: str = shop.BAD_VERSION) -> None:
         self.well_known = well_known
         self._own_dir = workdir is None and not well_known
         self.workdir = Path(workdir) if workdir else (DEMO_HOME if well_known else Path(tempfile.mkdtemp(prefix="ik-demo-")))
@@ -83,7 +83,7 @@ class DemoEnvironment:
         self.cluster.psql(
             f"CREATE ROLE shop LOGIN PASSWORD '{app_pw}'",
             f"CREATE ROLE incident_reader LOGIN PASSWORD '{reader_pw}' IN ROLE pg_monitor, pg_read_all_data",
-            "ALTER ROLE shop SET idle_in_transaction_session_timeout = '60s'",
+            "ALTER ROLE shop SET idle_in_transaction_session_timeout = '30s'",
             "CREATE DATABASE shop OWNER shop",
         )
         self.cluster.psql("CREATE EXTENSION pg_stat_statements;", dbname="shop")

@@ -48,13 +48,19 @@ def _naive(index: pd.Index) -> pd.Index:
     return index.tz_convert("UTC").tz_localize(None) if getattr(index, "tz", None) is not None else index
 
 
+def _by_time(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return ``frame`` indexed by its ``ts`` column (unchanged when already time-indexed)."""
+    return frame.set_index("ts") if "ts" in frame.columns else frame
+
+
 def error_rate(rates: pd.DataFrame, events: pd.DataFrame | None = None, window_start: Any = None,
                title: str = "Error rate and traffic") -> Any:
     """Return a figure of error rate (%) and requests per bucket, deploys marked, window shaded.
 
-    ``rates`` is indexed by bucket time with columns ``requests`` and ``error_rate`` (0..1).
+    ``rates`` (from ``analysis.rates``) has a ``ts`` column or time index, ``requests`` and ``error_rate`` (0..1).
     """
     fig, (ax1, ax2) = _new(2, height=4.2)
+    rates = _by_time(rates)
     x = _naive(rates.index)
     ax1.plot(x, rates["error_rate"].astype(float) * 100, color="#b00020", linewidth=1.4)
     ax1.set_ylabel("errors %")
@@ -70,6 +76,7 @@ def error_rate(rates: pd.DataFrame, events: pd.DataFrame | None = None, window_s
 def latency(rates: pd.DataFrame, events: pd.DataFrame | None = None, window_start: Any = None) -> Any:
     """Return a figure of p50/p95/p99 latency (ms) per bucket from ``rates`` (columns p50_ms, p95_ms, p99_ms)."""
     fig, ax = _new()
+    rates = _by_time(rates)
     x = _naive(rates.index)
     for col, color in (("p50_ms", "#2f855a"), ("p95_ms", "#b7791f"), ("p99_ms", "#b00020")):
         if col in rates:
@@ -94,6 +101,7 @@ def bars(counts: pd.Series, title: str, xlabel: str = "") -> Any:
 def lines(frame: pd.DataFrame, title: str, ylabel: str = "") -> Any:
     """Return a line chart of every column of ``frame`` against its (time) index."""
     fig, ax = _new()
+    frame = _by_time(frame)
     x = _naive(frame.index)
     for col in frame.columns:
         ax.plot(x, frame[col].astype(float), marker="o", markersize=3, linewidth=1.2, label=str(col))

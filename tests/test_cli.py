@@ -1,0 +1,67 @@
+"""The command line as PRODUCT.md fixes it: --help everywhere, one-line errors, exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+COMMANDS = ["demo", "run", "list", "check", "serve", "import-runbook"]
+
+
+def ik(*args: str, cwd=None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "incident_kit", *args], capture_output=True, text=True, timeout=120, cwd=cwd)
+
+
+def test_help_and_version():
+    top = ik("--help")
+    assert top.returncode == 0
+    for cmd in COMMANDS:
+        assert cmd in top.stdout
+    assert ik("--version").stdout.startswith("incident-kit ")
+
+
+@pytest.mark.parametrize("cmd", COMMANDS)
+def test_every_subcommand_has_help(cmd):
+    proc = ik(cmd, "--help")
+    assert proc.returncode == 0 and "usage: incident-kit " + cmd in proc.stdout
+
+
+def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode != 0
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    return lines[0]
+
+
+def test_bad_parameter_file_is_one_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("logs: [unclosed\n")
+    line = one_line_error(ik("run", "high_error_rate", "-f", str(bad)))
+    assert str(bad) in line and "line" in line
+
+
+def test_parameter_file_that_is_not_a_mapping(tmp_path):
+    bad = tmp_path / "list.yaml"
+    bad.write_text("- a\n- b\n")
+    assert "expected a mapping" in one_line_error(ik("run", "high_error_rate", "-f", str(bad)))
+
+
+def test_missing_parameter_file_and_unknown_names():
+    assert "not found" in one_line_error(ik("run", "high_error_rate", "-f", "/nonexistent/p.yaml"))
+    assert "unknown parameter 'nope'" in one_line_error(ik("run", "high_error_rate", "-p", "nope", "1"))
+    assert "unknown scenario 'no_such'" in one_line_error(ik("run", "no_such"))
+
+
+def test_usage_errors_exit_2():
+    proc = ik("run")
+    assert proc.returncode == 2 and "the following arguments are required" in proc.stderr
+
+
+def test_list_names_the_scenarios_and_their_parameters():
+    out = ik("list").stdout
+    assert "high_error_rate" in out
+    params = ik("list", "--params", "high_error_rate").stdout
+    assert "database_url" in params and "output_dir" in params
