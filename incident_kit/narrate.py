@@ -83,6 +83,16 @@ def impact(values: Mapping[str, Any]) -> Answer:
     return Answer(f"{failed:,} of {total:,} requests failed ({(rate or 0):.1%}){who}.", score=float(rate or 0))
 
 
+def difference(different: pd.DataFrame | None) -> Answer:
+    """Answer "what do the failing requests have in common?" from ``analysis.diff``."""
+    if different is None or not len(different):
+        return Answer("Nothing stands out: the failing requests look like normal traffic.")
+    first = different.iloc[0]
+    text = first.get("text") or (f"{first['column']}={first['value']}: {first['incident_share']:.0%} of failing "
+                                 f"requests, {first['baseline_share']:.0%} before")
+    return Answer(clean(text, 300), score=float(first.get("delta") or 0))
+
+
 def top_error(top: pd.DataFrame) -> Answer:
     """Answer "which error?" from ``analysis.top_errors``."""
     if top is None or not len(top):
@@ -168,4 +178,4 @@ def headline(service: str, incident: Any, values: Mapping[str, Any], top: pd.Dat
     return f"{where}{err}{since}{cause}"
 
 
-__all__ = ["Answer", "clean", "escape", "idle_in_transaction_trend", "window", "impact", "top_error", "deploy", "connections", "severity", "hypothesis", "headline"]
+__all__ = ["Answer", "clean", "escape", "idle_in_transaction_trend", "window", "impact", "difference", "top_error", "deploy", "connections", "severity", "hypothesis", "headline"]
