@@ -5,6 +5,7 @@ a dataclass or a dict; none of them reads a source or writes a file.
 """
 
 from .correlate import correlate
+from .diff import diff
 from .hypotheses import hypotheses
 from .impact import impact
 from .rates import error_mask, rates
@@ -17,6 +18,7 @@ __all__ = [
     "IncidentWindow",
     "Severity",
     "correlate",
+    "diff",
     "error_mask",
     "hypotheses",
     "impact",

@@ -41,10 +41,43 @@ def _minutes(delta: pd.Timedelta) -> str:
     return f"{abs(m) / 60:.1f} h"
 
 
+def _merge_by_ref(events: pd.DataFrame) -> pd.DataFrame:
+    """Return one row per change: a git commit and the deploy event of the same ref become one
+    (the deploy's time and kind, the commit's files and subject added to the text)."""
+    if "ref" not in events.columns or not events["ref"].notna().any():
+        return events
+    rows: list[dict[str, Any]] = []
+    by_ref: dict[str, int] = {}
+    for rec in events.to_dict("records"):
+        ref = str(rec.get("ref") or "").strip().lower()
+        key = next((k for k in by_ref if ref and len(ref) >= 7 and (k.startswith(ref) or ref.startswith(k))), None)
+        if key is None:
+            if ref:
+                by_ref[ref] = len(rows)
+            rows.append(dict(rec))
+            continue
+        kept = rows[by_ref[key]]
+        deploy_new = str(rec.get("kind")).lower() == "deploy" and str(kept.get("kind")).lower() != "deploy"
+        first, second = (rec, kept) if deploy_new else (kept, rec)
+        merged = dict(first)
+        extra_text = str(second.get("text") or "")
+        if extra_text and extra_text not in str(first.get("text") or ""):
+            merged["text"] = f"{first.get('text') or ''} ({extra_text})".strip()
+        for col in ("files", "paths", "changed_files"):
+            a, b = first.get(col), second.get(col)
+            if isinstance(b, list | tuple | np.ndarray) and not isinstance(a, list | tuple | np.ndarray):
+                merged[col] = list(b)
+        if len(str(second.get("ref") or "")) > len(str(merged.get("ref") or "")):
+            merged["ref"] = second.get("ref")
+        rows[by_ref[key]] = merged
+    return pd.DataFrame(rows)
+
+
 def changes(events: pd.DataFrame | None, inc: Incident, *, tau_min: float = 30.0) -> list[Hypothesis]:
     """Deploys and config changes: the closer before the start and the more related to what fails, the higher."""
     if events is None or not len(events) or "ts" not in events.columns:
         return []
+    events = _merge_by_ref(events)
     out = []
     clues = inc.path_words | inc.message_words
     reference = inc.start
@@ -220,9 +253,31 @@ def _per_snapshot(activity: pd.DataFrame, mask: pd.Series) -> pd.Series:
     return mask.groupby(pd.to_datetime(activity["ts"], utc=True)).sum().sort_index()
 
 
-def locks(db_activity: pd.DataFrame | None, inc: Incident) -> list[Hypothesis]:
+def _idle_in_transaction(connections: Any) -> pd.Series | None:
+    """Return sessions idle in transaction per snapshot from a connections-by-state metrics frame."""
+    if not isinstance(connections, pd.DataFrame) or not len(connections):
+        return None
+    if not {"metric", "value", "state"} <= set(connections.columns):
+        return None
+    rows = connections[(connections["metric"] == "connections").fillna(False).to_numpy(dtype=bool)]
+    if not len(rows):
+        return None
+    idle = rows["value"].where((rows["state"].astype("string") == "idle in transaction").fillna(False), 0.0)
+    return idle.groupby(pd.to_datetime(rows["ts"], utc=True)).sum().sort_index()
+
+
+def locks(db_activity: pd.DataFrame | None, inc: Incident, connections: Any = None) -> list[Hypothesis]:
     """Lock contention: lock errors in the window, sessions waiting on locks, transactions left idle."""
     evidence, score = [], 0.2
+    trend = _idle_in_transaction(connections)
+    idle_seen = False
+    if trend is not None and trend.max() > 0:
+        idle_seen = True
+        rising = len(trend) >= 2 and trend.iloc[-1] > trend.iloc[0]
+        if rising or trend.max() >= 3:
+            score += 0.15
+        evidence.append(f"connections idle in transaction rising from {trend.iloc[0]:.0f} to {trend.iloc[-1]:.0f}"
+                        if rising else f"{trend.max():.0f} connections idle in transaction")
     if inc.error_messages is not None and len(inc.error_messages):
         hits = inc.error_messages.str.contains(_LOCK, regex=True).fillna(False)
         if hits.any():
@@ -241,7 +296,7 @@ def locks(db_activity: pd.DataFrame | None, inc: Incident) -> list[Hypothesis]:
             evidence.append(f"up to {int(blocked.max())} sessions waiting on a lock")
         idle_tx = (act.get("state", pd.Series(index=act.index, dtype="string")).astype("string") == "idle in transaction").fillna(False)
         counts = _per_snapshot(act, idle_tx)
-        if counts.max() > 0:
+        if counts.max() > 0 and not idle_seen:
             rising = len(counts) >= 2 and counts.iloc[-1] > counts.iloc[0]
             text = (f"sessions idle in transaction rising from {int(counts.iloc[0])} to {int(counts.iloc[-1])}"
                     if rising else f"{int(counts.max())} sessions idle in transaction")

@@ -75,7 +75,7 @@ def hypotheses(
     found += causes.changes(events, inc, tau_min=change_decay_min)
     found += causes.dependencies(probes, inc)
     found += causes.saturation(connections, None, inc, series)
-    found += causes.locks(db_activity, inc)
+    found += causes.locks(db_activity, inc, connections)
     found += causes.surge(inc)
     found += causes.clients(inc)
     found += _new_errors(inc)

@@ -203,7 +203,9 @@ def window(
         k_peak = i + int(np.nanargmax(seg_signed))
         mean_excess = float(np.nanmean(seg_signed))
         points = int(np.sum(~np.isnan(seg)))
-        conf_effect = 1 - math.exp(-max(mean_excess / required[i] - 0.5, 0.0))
+        z_mean = mean_excess / max(scale, 1e-12)
+        conf_effect = (1 - math.exp(-2 * max(z_mean - threshold, 0.0) / threshold)) * math.sqrt(
+            min(1.0, max(mean_excess, 0.0) / required[i]))
         conf_duration = math.sqrt(min(1.0, points / (2 * min_duration)))
         conf_base = math.sqrt(min(1.0, support[i] / min(baseline_points, 30)))
         episodes.append(

@@ -1,0 +1,118 @@
+"""Incident window and rates: a change at a known minute is found; noise is not an incident."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import incident_kit.analysis as A
+from incident_kit.analysis import synthetic
+from incident_kit.errors import ConfigError
+from incident_kit.frames import conform
+
+T0 = pd.Timestamp("2026-03-02T12:00:00Z")
+
+
+def minutes(values) -> pd.Series:
+    return pd.Series(values, index=pd.date_range(T0, periods=len(values), freq="1min", tz="UTC"), dtype="float64")
+
+
+def test_step_change_found_at_its_minute_with_recovery():
+    rng = np.random.default_rng(0)
+    values = 100 + rng.normal(0, 5, 180)
+    values[120:150] += 80
+    w = A.window(minutes(values))
+    assert w.found and w.confidence > 0.8
+    assert w.start == T0 + pd.Timedelta(minutes=120)
+    assert w.end == T0 + pd.Timedelta(minutes=150)
+    assert T0 + pd.Timedelta(minutes=120) <= w.peak < T0 + pd.Timedelta(minutes=150)
+    assert w.baseline == pytest.approx(100, abs=3)
+    assert w.effect == pytest.approx(80, abs=5)
+    assert w.duration == pd.Timedelta(minutes=30)
+    assert w.as_dict()["start"] == "2026-03-02T14:00:00Z"
+
+
+def test_ongoing_incident_has_no_end():
+    rng = np.random.default_rng(1)
+    values = 50 + rng.normal(0, 2, 100)
+    values[90:] = 200
+    w = A.window(minutes(values))
+    assert w.found and w.ongoing and w.end is None
+    assert w.start == T0 + pd.Timedelta(minutes=90)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_noise_only_is_not_an_incident(seed):
+    rng = np.random.default_rng(seed)
+    assert not A.window(minutes(100 + rng.normal(0, 10, 240))).found
+    assert not A.window(minutes(rng.poisson(3, 240))).found
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_clean_request_logs_yield_no_incident(seed):
+    clean = synthetic.noise(seed=seed, hours=2)
+    w = A.window(A.rates(clean.logs))
+    assert not w.found, w
+    assert w.reason
+
+
+def test_single_spikes_and_gaps_are_not_incidents_but_a_change_after_a_gap_is():
+    rng = np.random.default_rng(2)
+    values = 10 + rng.normal(0, 1, 200)
+    values[[40, 90, 91]] = 60          # isolated spikes (at most two points in a row)
+    values[100:130] = np.nan            # a gap in the data
+    assert not A.window(minutes(values)).found
+    values[160:] = 40
+    w = A.window(minutes(values))
+    assert w.found and w.start == T0 + pd.Timedelta(minutes=160)
+
+
+def test_minimum_effect_size_ignores_tiny_but_steady_shifts():
+    values = np.r_[np.full(100, 0.0040), np.full(40, 0.0055)]  # +0.15 points of error rate
+    assert not A.window(minutes(values)).found
+    assert A.window(minutes(values), min_effect=0.001, min_ratio=0.1).found
+
+
+def test_direction_down_finds_a_drop():
+    rng = np.random.default_rng(3)
+    values = 300 + rng.normal(0, 10, 150)
+    values[100:] = 50
+    assert not A.window(minutes(values)).found
+    w = A.window(minutes(values), direction="down")
+    assert w.found and w.start == T0 + pd.Timedelta(minutes=100) and w.effect < -200
+
+
+def test_rates_buckets_errors_and_percentiles():
+    logs = conform(pd.DataFrame({
+        "ts": [T0, T0 + pd.Timedelta(seconds=10), T0 + pd.Timedelta(seconds=70), T0 + pd.Timedelta(minutes=3)],
+        "status": [200, 503, None, 200], "level": ["info", "error", "critical", "error"],
+        "latency_ms": [10.0, 30.0, None, 5.0],
+    }), "logs")
+    r = A.rates(logs)
+    assert list(r.columns) == ["ts", "requests", "errors", "error_rate", "p50_ms", "p95_ms", "p99_ms"]
+    assert r["requests"].tolist() == [2, 1, 0, 1]       # the empty minute is kept
+    assert r["errors"].tolist() == [1, 1, 0, 0]         # 503; level critical without status; status 200 wins
+    assert r["error_rate"].iloc[0] == 0.5 and np.isnan(r["error_rate"].iloc[2])
+    assert r["p50_ms"].iloc[0] == 20.0
+    assert str(r["ts"].dtype) == "datetime64[ns, UTC]"
+
+
+def test_window_on_rates_of_the_demo_incident_starts_minutes_after_the_deploy():
+    inc = synthetic.incident(seed=5)
+    w = A.window(A.rates(inc.logs))
+    assert w.found
+    assert inc.deploy_at < w.start <= inc.errors_from + pd.Timedelta(minutes=1)
+    assert 0.15 < w.peak_value < 0.4
+
+
+def test_bad_input_is_one_line_config_error():
+    with pytest.raises(ConfigError, match="direction"):
+        A.window(minutes([1, 2, 3]), direction="sideways")
+    with pytest.raises(ConfigError, match="column 'nope'"):
+        A.window(pd.DataFrame({"ts": [T0], "value": [1.0]}), column="nope")
+    with pytest.raises(ConfigError, match="bucket"):
+        A.rates(conform(pd.DataFrame({"ts": [T0]}), "logs"), bucket="often")
+    with pytest.raises(ConfigError, match="column 'ts' is missing"):
+        A.rates(pd.DataFrame({"x": [1]}))
+    assert not A.window(minutes([])).found
