@@ -2,15 +2,22 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+BASE   := $(VENV)/.installed-base
+DEV    := $(VENV)/.installed-dev
 
-.PHONY: demo test bench system-demo system-test lab clean
+.PHONY: demo test bench lab system-demo system-test clean
 
-$(STAMP): pyproject.toml
+# The package with the PostgreSQL driver: all the demo needs.
+$(BASE): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[postgres]'
+	touch $(BASE)
+
+# Everything: every backend, JupyterLab, the test and benchmark tools.
+$(DEV): $(BASE)
 	$(PY) -m pip install -q -e '.[dev]'
-	touch $(STAMP)
+	touch $(DEV)
 
 system-demo:
 	scripts/install-system-deps.sh demo
@@ -18,16 +25,16 @@ system-demo:
 system-test:
 	scripts/install-system-deps.sh test
 
-demo: $(STAMP) system-demo
+demo: $(BASE) system-demo
 	$(VENV)/bin/incident-kit demo
 
-test: $(STAMP) system-test
+test: $(DEV) system-test
 	$(PY) -m pytest -q
 
-bench: $(STAMP) system-test
+bench: $(DEV) system-test
 	$(PY) benchmarks/run_all.py
 
-lab: $(STAMP)
+lab: $(DEV) system-demo
 	$(VENV)/bin/jupyter lab notebooks/
 
 clean:
