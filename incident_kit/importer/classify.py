@@ -96,7 +96,9 @@ def mutation_reason(argv: list[str]) -> str | None:
     if argv and all(_ASSIGNMENT.match(a) for a in argv):
         return "sets a variable"
     prog, args = _program(argv)
-    words = [a for a in args if not a.startswith("-")]
+    words = [a for i, a in enumerate(args)  # option values (``--type run``) are not verbs
+             if not a.startswith("-") and not (i and args[i - 1].startswith("-") and "=" not in args[i - 1]
+                                              and prog in rules.VENDOR_CLIS)]
     first = words[0].lower() if words else ""
     if any(t in _REDIRECTS for t in args):
         target = args[[i for i, t in enumerate(args) if t in _REDIRECTS][0] + 1:][:1]
@@ -107,7 +109,8 @@ def mutation_reason(argv: list[str]) -> str | None:
     if prog in rules.MUTATING_PROGRAMS:
         return rules.MUTATING_PROGRAMS[prog]
     if prog in ("systemctl", "service", "launchctl", "supervisorctl", "rc-service"):
-        return f"{first or 'changes'}s a service" if set(w.lower() for w in words) & rules.SERVICE_MUTATING_VERBS else None
+        verbs = [w.lower() for w in words if w.lower() in rules.SERVICE_MUTATING_VERBS]
+        return f"{prog} {verbs[0]} changes a service" if verbs else None
     if prog == "git":
         if first and first not in rules.GIT_READ_VERBS:
             return f"git {first} changes a repository"
@@ -124,16 +127,24 @@ def mutation_reason(argv: list[str]) -> str | None:
 
 
 def _vendor_mutation(prog: str, args: list[str], words: list[str]) -> str | None:
-    """Return why a vendor CLI call changes something (``railway rollback``), else None."""
+    """Return why a vendor CLI call changes something (``railway rollback``), else None.
+
+    Every word counts, split at ``-`` and ``:`` (``create-deployment``, ``ps:restart``), except a
+    first word that names a thing (``gh run list``). Erring towards "changes" is safe: such a
+    command is shown as a manual action instead of as text, and neither is ever run.
+    """
     lowered = [w.lower() for w in words]
     method = _option(args, ("-X", "--method", "--request"))
     if method and method.upper() not in ("GET", "HEAD"):
         return f"{prog} sends a {method.upper()} request"
-    for i, word in enumerate(lowered):
-        if (prog, word) in rules.VENDOR_NOUNS and i + 1 < len(lowered) and lowered[i + 1] in rules.VENDOR_READ_VERBS:
+    if lowered[:1] and (prog, lowered[0]) in rules.VENDOR_NOUNS:
+        if len(lowered) > 1 and lowered[1] in rules.VENDOR_READ_VERBS:
             return None
-        if word in rules.VENDOR_MUTATING_VERBS and (prog, word) not in rules.VENDOR_NOUNS:
-            return f"{prog} {word} changes the platform"
+        lowered = lowered[1:]
+    for word in lowered:
+        for piece in (word, *re.split(r"[-:]", word)):
+            if piece in rules.VENDOR_MUTATING_VERBS:
+                return f"{prog} {word} changes the platform"
     return None
 
 
@@ -172,6 +183,8 @@ def classify(cmd: Command, params: ParameterSet) -> Step:
 
         return sql_call(cmd, cmd.text, params, via="")
     line = cmd.one_line
+    if cmd.heredoc is not None:
+        return _heredoc(cmd, line, params)
     if "$(" in line or "`" in line or "<<" in line:
         inner = re.findall(r"\$\(([^)]*)\)|`([^`]*)`", line)
         for parts in inner:
@@ -193,6 +206,22 @@ def classify(cmd: Command, params: ParameterSet) -> Step:
     from .translate import translate_shell
 
     return translate_shell(cmd, segments, params)
+
+
+def _heredoc(cmd: Command, line: str, params: ParameterSet) -> Step:
+    """Return the step for a command fed a here-document: its SQL for psql/mysql, else text or manual."""
+    segments = split_pipeline(line.split("<<")[0]) or []
+    for seg in segments:
+        why = mutation_reason(seg)
+        if why:
+            return _manual(cmd, why)
+    prog = _program(segments[0])[0] if segments else ""
+    if prog in ("psql", "mysql"):
+        from .translate import sql_call
+
+        return sql_call(cmd, cmd.heredoc or "", params, via=f"{prog} here-document",
+                        dialect="mysql" if prog == "mysql" else "postgres")
+    return _text(cmd, "a here-document feeds the command; not translated")
 
 
 __all__ = ["Call", "Step", "Outcome", "classify", "mutation_reason", "split_pipeline"]

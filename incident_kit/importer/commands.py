@@ -18,6 +18,7 @@ _SQL_START = re.compile(
     r"^\s*(SELECT|WITH|INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|TRUNCATE|GRANT|REVOKE|VACUUM|"
     r"ANALYZE|EXPLAIN|SHOW|SET|RESET|BEGIN|COMMIT|ROLLBACK|REINDEX|CLUSTER|LOCK|COPY|CALL|DO)\b"
 )
+_HEREDOC = re.compile(r"<<-?\s*['\"]?([A-Za-z_][A-Za-z0-9_]*)['\"]?")
 _PROMPT = re.compile(r"^\s*(?:\$|>|#\s*$)\s+")
 _KNOWN_PROGRAMS = re.compile(
     r"^\s*(?:sudo\s+)?(?:curl|wget|psql|redis-cli|tail|grep|egrep|cat|less|head|df|du|free|ps|top|htop|"
@@ -34,11 +35,16 @@ class Command:
     text: str
     lang: str  # "shell" or "sql"
     comments: list[str] = field(default_factory=list)
+    heredoc: str | None = None  # body of a here-document (``psql <<SQL ... SQL``), not part of one_line
 
     @property
     def one_line(self) -> str:
-        """Return the command on one line (continuations joined)."""
-        return " ".join(part.strip() for part in re.split(r"\\\n", self.text))
+        """Return the command on one line (continuations joined, here-document body left out)."""
+        text = self.text
+        if self.heredoc is not None:
+            lines = text.splitlines()
+            text = "\n".join(lines[: len(lines) - len(self.heredoc.splitlines()) - 1])
+        return " ".join(part.strip() for part in re.split(r"\\\n", text))
 
 
 @dataclass
@@ -138,7 +144,16 @@ def split_shell(content: str) -> list[Item]:
             while text[-1].endswith("\\") and i + 1 < len(lines):
                 i += 1
                 text.append(lines[i].rstrip())
-            items.append(Command("\n".join(text).strip(), "shell", comments))
+            heredoc = _HEREDOC.search(text[-1])
+            body: list[str] = []
+            if heredoc:
+                while i + 1 < len(lines) and lines[i + 1].strip() != heredoc.group(1):
+                    i += 1
+                    body.append(lines[i])
+                i += 1 if i + 1 < len(lines) else 0
+                text += [*body, heredoc.group(1)]
+            items.append(Command("\n".join(text).strip(), "shell", comments,
+                                 "\n".join(body) if heredoc else None))
         comments = []
         i += 1
     if comments:

@@ -143,6 +143,9 @@ class CellWriter:
             self.markdown(block.source, new_cell=False)
             return
         items = split_sql(block.content) if kind == "sql" else split_shell(block.content)
+        for note in items:  # placeholders in comments ("# https://sentry.io/organizations/[your-org]/")
+            if isinstance(note, Note):
+                self.params.scan("\n".join(note.lines))
         if not any(isinstance(i, Command) for i in items):
             self.markdown(block.source)
             return
@@ -205,11 +208,17 @@ class CellWriter:
             counter[item.reason] += 1
         code = "```" + fence + "\n" + "\n".join(body) + "\n```"
         why = "; ".join(dict.fromkeys(reasons))
-        if mode == "manual":
+        steps = [item for item in pending if isinstance(item, Step)]
+        if mode == "manual" and len(set(reasons)) <= 1:
             self.markdown(f"{MANUAL_BANNER} ({why}). Run it yourself only when it is safe:\n\n{code}", new_cell=True)
             self.flush()
+        elif mode == "manual":
+            each = "\n".join(f"- `{_inline(s.command.one_line)}`: {s.reason}" for s in steps)
+            self.markdown(f"{MANUAL_BANNER}. Run these yourself only when it is safe:\n\n{code}\n\n{each}",
+                          new_cell=True)
+            self.flush()
         elif reasons:
-            self.markdown(f"{code}\n\n*Shown, not run: {why}.*")
+            self.markdown(f"{code}\n\n*Shown, not run: {why}. Run it in a terminal if you need it.*")
         else:
             self.markdown(code)
 
@@ -227,6 +236,12 @@ class CellWriter:
                 self.call_cell([step], inline=True)
             else:
                 self.tally.text[f"inline in the text; {step.reason}"] += 1
+
+
+def _inline(command: str, limit: int = 60) -> str:
+    """Return ``command`` shortened for an inline code span (backticks removed)."""
+    text = " ".join(command.replace("`", "'").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _looks_like_command(span: str) -> bool:
@@ -273,7 +288,7 @@ def build_notebook(title: str, intro: str, blocks: list[Block], scenario: str) -
     head = [
         markdown_cell(f"# {title}\n\n{intro}"),
         code_cell(parameters_source(params), ["parameters"]),
-        code_cell(setup),
+        code_cell(setup, ["report-hide"]),
     ]
     cells = head + writer.cells
     for index, cell in enumerate(cells):  # stable ids: re-importing gives the same notebook

@@ -37,7 +37,7 @@ SHARED_DEFAULTS: dict[str, Any] = {
     "probe_targets": [],
     "git_repo": ".",
     "deploy_events": None,
-    "output_dir": ".",
+    "output_dir": None,
 }
 _SHARED_HELP: dict[str, str] = {
     "start": "window start (ISO 8601 or relative like -2h); None: from the data",

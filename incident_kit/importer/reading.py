@@ -48,17 +48,35 @@ def _as_cp1252_bytes(line: str) -> bytes | None:
     return bytes(out)
 
 
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+
+
+def _repair_run(match: re.Match[str]) -> str:
+    run = match.group(0)
+    raw = _as_cp1252_bytes(run)
+    if raw is None:
+        return run
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return run
+
+
 def repair_mojibake(line: str) -> str | None:
-    """Return ``line`` with double-decoded UTF-8 undone, or None when it is not mojibake."""
+    """Return ``line`` with double-decoded UTF-8 undone, or None when it is not mojibake.
+
+    Each run of non-ASCII characters is repaired on its own (a multi-byte UTF-8 character never
+    contains ASCII bytes), so real accents and emoji elsewhere on the line are left alone; text
+    garbled more than once is repaired up to three times.
+    """
     if not _MOJIBAKE.search(line):
         return None
-    raw = _as_cp1252_bytes(line)
-    if raw is None:
-        return None
-    try:
-        fixed = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+    fixed = line
+    for _ in range(3):
+        again = _NON_ASCII_RUN.sub(_repair_run, fixed)
+        if again == fixed:
+            break
+        fixed = again
     return fixed if fixed != line else None
 
 
@@ -83,9 +101,10 @@ def decode_runbook(data: bytes, path: Path) -> RunbookText:
     repaired = 0
     for i, line in enumerate(lines):
         fixed = repair_mojibake(line)
-        if fixed is not None:
-            lines[i] = fixed
-            repaired += 1
+        if fixed is None:
+            continue
+        lines[i] = fixed
+        repaired += 1
     return RunbookText(path=path, text="\n".join(lines) + "\n", replaced_bytes=replaced, repaired_lines=repaired)
 
 

@@ -101,8 +101,7 @@ def _sql_refusal(sql: str, dialect: str) -> str:
         sqlguard.check(sql, dialect)
     except Exception as exc:  # noqa: BLE001 - MutationRefused, its reason is what we want
         reason = getattr(exc, "reason", str(exc))
-        detail = reason.split("; only")[0]
-        detail = detail.split("': ", 1)[-1] if detail.startswith("refused '") else detail
+        detail = re.sub(r"^refused (?:'[^']*'|\"[^\"]*\"): ", "", reason.split("; only")[0])
         return f"SQL: {detail}"
     return "SQL that is not a plain read"
 
@@ -175,7 +174,7 @@ def _curl(cmd: Command, prog: str, args: list[str], rest: list[list[str]], param
 def _psql(cmd: Command, prog: str, args: list[str], rest: list[list[str]], params: ParameterSet) -> Step | None:
     sql = _option(args, ("-c", "--command"))
     if not sql:
-        return Step(cmd, "text", "interactive psql session or script; run it in a terminal")
+        return Step(cmd, "text", "interactive psql session or script")
     url_arg = _option(args, ("-d", "--dbname")) or next(iter(_positional(args, {"-c", "--command", "-U", "-h", "-p", "-f", "-v", "-o"})), "")
     m = ENV_VAR.fullmatch(url_arg or "")
     url = params.env(m.group(1)) if m and m.group(1).isupper() else "database_url"
@@ -186,7 +185,7 @@ def _psql(cmd: Command, prog: str, args: list[str], rest: list[list[str]], param
 def _mysql(cmd: Command, prog: str, args: list[str], rest: list[list[str]], params: ParameterSet) -> Step | None:
     sql = _option(args, ("-e", "--execute"))
     if not sql:
-        return Step(cmd, "text", "interactive mysql session; run it in a terminal")
+        return Step(cmd, "text", "interactive mysql session")
     return sql_call(cmd, sql, params, via="mysql", dialect="mysql")
 
 
@@ -196,7 +195,7 @@ def _redis(cmd: Command, prog: str, args: list[str], rest: list[list[str]], para
     url = params.env(m.group(1)) if m and m.group(1).isupper() else "redis_url"
     words = _positional(args, {"-u", "-h", "-p", "-a", "-n", "--user", "--pass", "-r", "-i", "--cacert", "--cert", "--key"})
     if not words:
-        return Step(cmd, "text", "interactive redis-cli session; run it in a terminal")
+        return Step(cmd, "text", "interactive redis-cli session")
     verb, sub = words[0].upper(), (words[1].upper() if len(words) > 1 else "")
     if verb in rules.REDIS_INFO:
         return Step(cmd, "call", "Redis check", Call("ik.redis.info", [url], var="redis", label=f"redis: {verb} {sub}".strip()))
@@ -204,8 +203,9 @@ def _redis(cmd: Command, prog: str, args: list[str], rest: list[list[str]], para
         return Step(cmd, "call", "queue length", Call("ik.redis.queues", [url, repr([words[1]])], var="queues",
                                                        label=f"redis: {verb} {words[1]}", keys=[words[1]]))
     if verb in rules.REDIS_READ_ONLY and (verb, sub) not in rules.REDIS_MUTATING_SUBCOMMANDS:
-        return Step(cmd, "text", f"Redis {verb} reads, but no incident_kit call returns it; run it in a terminal")
-    return Step(cmd, "manual", f"Redis {verb} {sub}".strip() + " may change data")
+        return Step(cmd, "text", f"Redis {verb} reads, but no incident_kit call returns it")
+    shown = f"{verb} {sub}" if (verb, sub) in rules.REDIS_MUTATING_SUBCOMMANDS else verb
+    return Step(cmd, "manual", f"Redis {shown} may change data")
 
 
 def _logs(cmd: Command, prog: str, args: list[str], rest: list[list[str]], params: ParameterSet) -> Step | None:
@@ -295,11 +295,11 @@ def translate_shell(cmd: Command, segments: list[list[str]], params: ParameterSe
     if step is not None:
         return step
     if prog in rules.VENDOR_CLIS:
-        return Step(cmd, "text", f"{prog} CLI: no incident_kit source; run it in a terminal")
+        return Step(cmd, "text", f"{prog} CLI: no incident_kit source")
     if prog in rules.INTERPRETERS:
         return Step(cmd, "text", "runs a project script whose effects are unknown; run it yourself if safe")
     if prog in rules.READ_ONLY_NO_SOURCE:
-        return Step(cmd, "text", f"{rules.READ_ONLY_NO_SOURCE[prog]}: no incident_kit source; run it in a terminal")
+        return Step(cmd, "text", f"{rules.READ_ONLY_NO_SOURCE[prog]}: no incident_kit source")
     return Step(cmd, "text", f"`{prog}` is not a command incident_kit knows; not run")
 
 

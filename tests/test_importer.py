@@ -1,0 +1,356 @@
+"""import-runbook: real and awkward runbooks become valid, thin notebooks; nothing that changes a
+system is ever in a code cell; placeholders become parameters; bad files give one-line errors."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from incident_kit import sqlguard
+from incident_kit.cli import main
+from incident_kit.errors import ConfigError
+from incident_kit.importer import import_runbook, summary_text
+from incident_kit.importer.classify import classify
+from incident_kit.importer.commands import Command
+from incident_kit.importer.parameters import ParameterSet
+from incident_kit.importer.reading import decode_runbook
+
+DATA = Path(__file__).parent / "data" / "runbooks"
+AWKWARD = DATA / "awkward.md"
+
+#: Every function a generated code cell may call through inv.collect.
+READ_ONLY_CALLS = {
+    "ik.db.query", "ik.probes.http", "ik.probes.tcp", "ik.probes.dns", "ik.probes.tls", "ik.redis.info",
+    "ik.redis.queues", "ik.logs.read", "ik.host.stats", "ik.host.disk", "ik.host.processes", "ik.deploys.git",
+}
+#: Words that must never appear in the executable part of a code cell.
+MUTATING_WORDS = re.compile(
+    r"(?i)\b(pg_terminate_backend|pg_cancel_backend|revert|push|pkill|kill|rollback|restart|scale|"
+    r"flushall|flushdb|delete|update|insert|drop|truncate|vacuum|rm|export|deploy|set\s+\w+=)\b"
+)
+
+
+def _dotted(node: ast.AST) -> str:
+    if isinstance(node, ast.Attribute):
+        return f"{_dotted(node.value)}.{node.attr}"
+    return node.id if isinstance(node, ast.Name) else ""
+
+
+def assert_code_cells_read_only(nb: dict) -> int:
+    """Walk every code cell; fail on anything but reads through known ik sources. Returns the calls seen.
+
+    Each call must be ``inv.collect(label, <read-only ik source>, ...)``; SQL must pass sqlguard;
+    no other argument and no code outside string literals and comments may hold a mutating word.
+    """
+    calls = 0
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        source = "".join(cell["source"])
+        tree = ast.parse(source)
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            name = _dotted(node.func)
+            if name != "inv.collect":
+                assert name == "ik.Investigation" or name.endswith((".str.contains", ".astype", ".tail", ".head")), (
+                    f"unexpected call {name} in:\n{source}")
+                continue
+            fn = _dotted(node.args[1])
+            assert fn in READ_ONLY_CALLS, f"unexpected source {fn} in:\n{source}"
+            calls += 1
+            values = [n.value for a in node.args[2:] for n in ast.walk(a)
+                      if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+            if fn == "ik.db.query":
+                assert sqlguard.is_read_only(values[0], "postgres"), source
+                values = values[1:]
+            assert not any(MUTATING_WORDS.search(v) for v in values), source
+        code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("#"))
+        bare = re.sub(r'"""[\s\S]*?"""|([\'"]).*?(?<!\\)\1', "", code)  # without string literals
+        assert not MUTATING_WORDS.search(bare), f"mutating word in code:\n{source}"
+    return calls
+
+
+def _read(path: Path) -> dict:
+    nb = nbformat.read(str(path), as_version=4)
+    nbformat.validate(nb)
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _markdown(nb: dict) -> str:
+    return "\n\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+
+
+def _code(nb: dict) -> str:
+    return "\n\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+
+
+@pytest.fixture(scope="module")
+def shared_runbooks(shared_dir: Path) -> list[Path]:
+    found = sorted((shared_dir / "runbooks").glob("*.md"))
+    assert len(found) >= 2
+    return found
+
+
+def test_shared_runbooks_become_valid_read_only_notebooks(shared_runbooks: list[Path], tmp_path: Path) -> None:
+    for runbook in shared_runbooks:
+        out = tmp_path / f"{runbook.stem}.ipynb"
+        result = import_runbook(runbook, out)
+        nb = _read(out)
+        tally = result.total()
+        assert tally.commands > 40 and sum(tally.calls.values()) >= 10 and sum(tally.manual.values()) >= 5
+        assert assert_code_cells_read_only(nb) == sum(tally.calls.values()) - _merged_calls(nb)
+        params = nb["cells"][1]
+        assert params["metadata"]["tags"] == ["parameters"] and params["cell_type"] == "code"
+        assert "import incident_kit as ik" in "".join(nb["cells"][2]["source"])
+        assert all(c.get("outputs") == [] for c in nb["cells"] if c["cell_type"] == "code")
+        text = runbook.read_text(encoding="utf-8")
+        markdown = _markdown(nb)
+        for heading in re.findall(r"^#{2,4} .+$", text, flags=re.M):
+            assert heading in markdown, heading  # every heading is kept as written
+        assert "pg_terminate_backend" in markdown and "pg_terminate_backend" not in _code(nb)
+
+
+def _merged_calls(nb: dict) -> int:
+    """Return how many commands were folded into another call (several queue keys in one call)."""
+    return sum(len(re.findall(r"^# \$ ", "".join(c["source"]), flags=re.M)) - 1
+               for c in nb["cells"] if c["cell_type"] == "code" and "ik.redis.queues" in "".join(c["source"]))
+
+
+def test_runbook_001_calls_parameters_and_manual_actions(shared_runbooks: list[Path], tmp_path: Path) -> None:
+    out = tmp_path / "r001.ipynb"
+    result = import_runbook(shared_runbooks[0], out)
+    nb = _read(out)
+    code, markdown = _code(nb), _markdown(nb)
+    params = "".join(nb["cells"][1]["source"])
+    assert "database_url = 'env:DATABASE_URL'" in params and "redis_url = 'env:REDIS_URL'" in params
+    assert "user_id = ''" in params and "your_org = ''" in params and "app_url = 'http://localhost:3001'" in params
+    assert "s3_secret_access_key = 'env:S3_SECRET_ACCESS_KEY'" in params
+    assert "ik.probes.http, [app_url + '/api/health']" in code
+    assert "# $ curl http://localhost:3001/api/health" in code  # the original is kept in a comment
+    assert "customer" not in code and ":user_id" in code and "user_id=user_id" in code
+    assert "ik.redis.queues, redis_url, ['bull:video-transcoding:waiting', 'bull:video-transcoding:active'," in code
+    assert "ik.deploys.git, git_repo, start, end" in code and "ik.host.disk, '/'" in code
+    assert ".str.contains('5xx|ERROR', case=True" in code and ".str.contains('error', case=False" in code
+    for manual in ("git revert [commit-hash]", 'pkill -f "videoProcessingWorker"', "bun run workers",
+                   'DATABASE_URL="postgresql://...?connection_limit=100&pool_timeout=20"'):
+        cell = next(c for c in nb["cells"] if manual in "".join(c["source"]))
+        assert cell["cell_type"] == "markdown" and "Manual action" in "".join(cell["source"])
+    assert "echo $S3_SECRET_ACCESS_KEY" in markdown and "echo" not in code
+    assert result.total().inline_calls == 1  # `redis-cli -u $REDIS_URL ping` in a list item
+
+
+def test_runbook_003_vendor_cli_and_repaired_text(shared_runbooks: list[Path], tmp_path: Path) -> None:
+    out = tmp_path / "r003.ipynb"
+    result = import_runbook(shared_runbooks[1], out)
+    nb = _read(out)
+    markdown = _markdown(nb)
+    assert result.runbook.repaired_lines == 5 and "🚨 INCIDENT DETECTED 🚨" in markdown and "ðŸ" not in markdown
+    assert any("railway CLI" in reason for reason in result.total().text)
+    assert "railway" not in _code(nb)
+    for manual in ("railway rollback --service", "git push origin main", "railway variables set NEXTAUTH_SECRET"):
+        cells = [c for c in nb["cells"] if manual in "".join(c["source"])]
+        assert cells and all(c["cell_type"] == "markdown" and "Manual action" in "".join(c["source"]) for c in cells)
+    assert "| Role | Contact | Escalation |" in markdown and "- [ ] Update status page (resolved)" in markdown
+    assert "ainative_studio_url = 'https://www.ainative.studio'" in "".join(nb["cells"][1]["source"])
+
+
+def test_awkward_runbook(tmp_path: Path) -> None:
+    out = tmp_path / "awkward.ipynb"
+    result = import_runbook(AWKWARD, out)
+    nb = _read(out)
+    code, markdown = _code(nb), _markdown(nb)
+    assert_code_cells_read_only(nb)
+    tally = result.total()
+    assert sum(tally.manual.values()) >= 25 and tally.inline_calls == 4
+    assert set(tally.other_blocks) == {"json", "typescript", "yaml", "untagged"}
+    # every command of the Mitigate block is a manual action, none is code
+    mitigate = AWKWARD.read_text(encoding="utf-8").split("### Mitigate")[1].split("### Reference")[0]
+    for line in re.findall(r"^(?!#|-- )(\S.+)$", mitigate, flags=re.M):
+        if line.startswith("```") or line in ("SQL",):
+            continue
+        assert line not in code, line
+        assert line in markdown, line
+    for expected in ("ik.probes.dns, ['checkout.example.com']", "ik.probes.tcp, ['db.internal:5432']",
+                     "ik.probes.tls, ['checkout.example.com:443']", "ik.redis.info, redis_url",
+                     "[f\"{app_url}/api/orders/{order_id}\"]", "customer_id=customer_id, min_order_id=min_order_id",
+                     "ik.host.processes", "ik.host.stats", "ik.host.disk, '/var'", "ik.db.query, database_url, 'SELECT now()'",
+                     "logs_1 = logs_1.tail(20)", "~processes_1['command']"):
+        assert expected in code, expected
+    params = "".join(nb["cells"][1]["source"])
+    assert "checkout_token = 'env:CHECKOUT_TOKEN'" in params and "app_id = ''" in params and "your_org = ''" in params
+    assert "logs = ['/var/log/checkout/app.log', 'logs/checkout.log']" in params
+    assert "Bearer" not in code.replace("# ", "").split("probe_5 =")[1].split("\n")[0]  # headers are not sent
+    for kept in ("| Health | `curl -sf http://localhost:8080/healthz` | `200` |", "- [x] Open the [incident doc]",
+                 '```json\n{"alert": "checkout_errors"', "```typescript\n// src/checkout/retry.ts",
+                 "<https://wiki.example.com/escalation>", "🚨 (garbled on purpose) and 🔥 Hot path", "café team"):
+        assert kept in markdown, kept
+    assert "FOR UPDATE" in markdown and "FOR UPDATE" not in code
+
+
+def test_badly_encoded_bytes_are_replaced_and_counted(tmp_path: Path) -> None:
+    raw = AWKWARD.read_bytes().replace("cafÃ©".encode(), b"caf\xe9") + b"\nTrailing \xff\xfe junk `df -h`\n"
+    src = tmp_path / "latin1.md"
+    src.write_bytes(raw)
+    result = import_runbook(src, tmp_path / "latin1.ipynb")
+    assert result.runbook.replaced_bytes == 3
+    assert "3 undecodable bytes replaced" in summary_text(result)
+    assert "caf\ufffd team" in _markdown(_read(tmp_path / "latin1.ipynb"))
+
+
+def test_decode_handles_bom_and_crlf(tmp_path: Path) -> None:
+    text = decode_runbook(b"\xef\xbb\xbf# T\r\n\r\n```bash\r\ndf -h\r\n```\r\n", tmp_path / "x.md").text
+    assert text.startswith("# T\n") and "\r" not in text
+    (tmp_path / "crlf.md").write_bytes(b"# T\r\n\r\n```bash\r\ndf -h\r\n```\r\n")
+    result = import_runbook(tmp_path / "crlf.md", tmp_path / "crlf.ipynb")
+    assert result.total().calls["ik.host.disk"] == 1
+
+
+@pytest.mark.parametrize("command, outcome, detail", [
+    ("curl -sf http://localhost:8080/healthz", "call", "ik.probes.http"),
+    ("curl -X DELETE http://localhost:8080/api/cache", "manual", "DELETE"),
+    ("curl --data-binary @x.json http://h/api", "manual", "body"),
+    ("wget -qO- http://h/health", "call", "ik.probes.http"),
+    ('psql $DATABASE_URL -c "SELECT 1"', "call", "ik.db.query"),
+    ('psql $DATABASE_URL -c "DROP TABLE users"', "manual", "DROP"),
+    ('psql -c "select pg_terminate_backend(42)"', "manual", "pg_terminate_backend"),
+    ("psql $DATABASE_URL", "text", "interactive"),
+    ("redis-cli -u $REDIS_URL ping", "call", "ik.redis.info"),
+    ("redis-cli -h cache.internal -p 6380 LLEN q", "call", "ik.redis.queues"),
+    ("redis-cli -u $REDIS_URL SET k v", "manual", "SET"),
+    ("redis-cli -u $REDIS_URL CLIENT KILL ID 7", "manual", "CLIENT KILL"),
+    ("redis-cli -u $REDIS_URL SLOWLOG GET 10", "text", "SLOWLOG"),
+    ("tail -f logs/app.log", "call", "ik.logs.read"),
+    ("cat /var/log/nginx/access.log | grep ' 502 '", "call", "ik.logs.read"),
+    ("cat config.yaml", "text", "prints a file"),
+    ("df -h", "call", "ik.host.disk"),
+    ("free -h", "call", "ik.host.stats"),
+    ("ps aux --sort=-%cpu | head", "call", "ik.host.processes"),
+    ("git log -5 --oneline", "call", "ik.deploys.git"),
+    ("git reset --hard HEAD~1", "manual", "git reset"),
+    ("git checkout main", "manual", "git checkout"),
+    ("git tag v1.2.3", "manual", "git tag"),
+    ("git branch -a", "text", "git branch"),
+    ("kubectl get pods -n prod", "text", "kubectl CLI"),
+    ("kubectl -n prod delete pod api-1", "manual", "delete"),
+    ("kubectl rollout restart deploy/api", "manual", "rollout"),
+    ("docker logs api --tail 50", "text", "docker CLI"),
+    ("docker compose restart api", "manual", "restart"),
+    ("systemctl status nginx", "text", "systemctl"),
+    ("sudo systemctl restart nginx", "manual", "restart"),
+    ("service redis-server stop", "manual", "stop"),
+    ("pkill -f worker", "manual", "kills"),
+    ("kill -9 1234", "manual", "kills"),
+    ("rm -rf /tmp/cache", "manual", "deletes"),
+    ("find /tmp -name '*.tmp' -delete", "text", "file search"),
+    ("truncate -s 0 logs/app.log", "manual", "truncates"),
+    ("export LOG_LEVEL=debug", "manual", "variable"),
+    ("LOG_LEVEL=debug", "manual", "variable"),
+    ("echo 1 > /proc/sys/vm/drop_caches", "manual", "writes"),
+    ("sed -i 's/a/b/' app.conf", "manual", "in place"),
+    ("heroku ps:scale web=4", "manual", "ps:scale"),
+    ("fly scale count 3", "manual", "scale"),
+    ("vercel rollback", "manual", "rollback"),
+    ("gh pr merge 12", "manual", "merge"),
+    ("gh api -X POST repos/o/r/dispatches", "manual", "POST"),
+    ("aws s3 rm s3://bucket/key", "manual", "rm"),
+    ("aws logs tail /ecs/api", "text", "aws CLI"),
+    ("railway logs --service x", "text", "railway CLI"),
+    ("terraform apply", "manual", "apply"),
+    ("helm rollback api 3", "manual", "rollback"),
+    ("npm install", "manual", "installs"),
+    ("bun run dev:all", "manual", "project script"),
+    ("python3 scripts/fix_data.py", "text", "script"),
+    ("echo $DATABASE_URL", "text", "secrets"),
+    ("kill $(pgrep -f worker)", "manual", "kills"),
+    ("echo $(rm -rf /)", "manual", "deletes"),
+    ("dig +short api.example.com", "call", "ik.probes.dns"),
+    ("frobnicate --now", "text", "not a command incident_kit knows"),
+    ('curl "http://h/x', "text", "could not be parsed"),
+])
+def test_classification(command: str, outcome: str, detail: str) -> None:
+    step = classify(Command(command, "shell", []), ParameterSet())
+    assert step.outcome == outcome, (command, step.reason)
+    assert detail in (step.call.func if step.call else step.reason), (command, step.reason)
+
+
+@pytest.mark.parametrize("sql, outcome", [
+    ("SELECT * FROM pg_stat_activity;", "call"),
+    ("WITH x AS (SELECT 1) SELECT * FROM x", "call"),
+    ("EXPLAIN SELECT 1", "call"),
+    ("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = [PID]", "manual"),
+    ("SELECT setval('s', 1)", "manual"),
+    ("SELECT * INTO backup FROM orders", "manual"),
+    ("UPDATE t SET a = 1", "manual"),
+    ("ALTER SYSTEM SET max_connections = 200", "manual"),
+    ("SELECT 1; DELETE FROM t", "manual"),
+])
+def test_sql_classification(sql: str, outcome: str) -> None:
+    step = classify(Command(sql, "sql", []), ParameterSet())
+    assert step.outcome == outcome, (sql, step.reason)
+
+
+def test_scenario_per_section(shared_runbooks: list[Path], tmp_path: Path) -> None:
+    result = import_runbook(shared_runbooks[0], tmp_path / "rb.ipynb", scenario_per_section=True)
+    names = [nb.path.name for nb in result.notebooks]
+    assert "rb_high_error_rate_alert.ipynb" in names and "rb_queue_processing_delays.ipynb" in names
+    assert "Table of Contents" in result.skipped_sections and "Escalation" in result.skipped_sections
+    for nb in result.notebooks:
+        data = _read(nb.path)
+        assert "".join(data["cells"][0]["source"]).startswith(f"# {nb.title}")
+        assert f"ik.Investigation('{nb.path.stem}'" in _code(data)
+        assert_code_cells_read_only(data)
+    assert sum(n.tally.commands for n in result.notebooks) == import_runbook(shared_runbooks[0], tmp_path / "all.ipynb").total().commands
+    result = import_runbook(shared_runbooks[1], tmp_path / "ai.ipynb", scenario_per_section=True)
+    titles = [nb.title for nb in result.notebooks]
+    assert "Scenario 4: Database Connection Pool Exhausted" in titles  # a group section is cut at its H3s
+    assert "Common Incident Scenarios" not in titles
+
+
+def test_import_is_deterministic(tmp_path: Path) -> None:
+    import_runbook(AWKWARD, tmp_path / "a.ipynb")
+    first = (tmp_path / "a.ipynb").read_bytes()
+    import_runbook(AWKWARD, tmp_path / "a.ipynb")
+    assert (tmp_path / "a.ipynb").read_bytes() == first  # re-importing gives a clean git diff
+
+
+def test_cli_prints_summary_and_writes_default_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "My Runbook.md").write_bytes(AWKWARD.read_bytes())
+    assert main(["import-runbook", "My Runbook.md"]) == 0
+    out = capsys.readouterr().out
+    assert (tmp_path / "notebooks" / "my_runbook.ipynb").is_file()
+    assert re.search(r"\d+ commands: \d+ became calls, \d+ manual actions, \d+ left as text", out)
+    assert "manual actions (shown, never run):" in out and "left as text, why:" in out and "garbled" in out
+
+
+@pytest.mark.parametrize("setup, expected", [
+    (lambda p: None, "not found"),
+    (lambda p: p.mkdir(), "is a directory"),
+    (lambda p: p.write_bytes(b""), "is empty"),
+    (lambda p: p.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00"), "binary"),
+])
+def test_unreadable_runbooks_are_one_line_errors(tmp_path: Path, setup, expected: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "rb.md"
+    setup(path)
+    with pytest.raises(ConfigError) as err:
+        import_runbook(path, tmp_path / "x.ipynb")
+    assert expected in str(err.value) and str(path) in str(err.value) and "\n" not in str(err.value)
+    assert main(["import-runbook", str(path), "-o", str(tmp_path / "x.ipynb")]) == 1
+    stderr = capsys.readouterr().err
+    assert stderr.count("\n") == 1 and expected in stderr
+
+
+def test_bad_output_paths(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"expected a path ending in \.ipynb"):
+        import_runbook(AWKWARD, tmp_path / "out.txt")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match="cannot write it"):
+        import_runbook(AWKWARD, tmp_path / "file" / "nb.ipynb")
