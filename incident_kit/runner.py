@@ -24,6 +24,7 @@ from .errors import ConfigError, ParameterError, RunError
 from .investigation import PARTIAL_NAME
 from .params import SHARED_PARAMETERS, merge
 from .report import export_html, write_index
+from .report.drafts import drafts
 
 RUN_ID = re.compile(r"^\d{8}T\d{6}Z-[A-Za-z0-9_-]{1,64}-[0-9a-f]{6}$")
 
@@ -97,6 +98,17 @@ def _alert_context(alert: Mapping[str, Any] | str | Path | None, declared: Itera
     return first.to_dict(), alerts.parameters_for(first, list(declared)), alerts.scenario_for(first)
 
 
+def _kernel_manager_class() -> type:
+    """Return a kernel manager that talks to the kernel over local IPC sockets, not TCP."""
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import CaselessStrEnum
+
+    class IPCKernelManager(AsyncKernelManager):
+        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+    return IPCKernelManager
+
+
 def _execute(path: Path, dest: Path, params: dict[str, Any], timeout: float | None, progress: bool) -> str | None:
     """Execute with papermill; returns None on success or the one-line reason of the failure."""
     import papermill
@@ -106,6 +118,7 @@ def _execute(path: Path, dest: Path, params: dict[str, Any], timeout: float | No
         papermill.execute_notebook(
             str(path), str(dest), parameters=params, progress_bar=progress, log_output=False,
             execution_timeout=timeout, cwd=str(Path.cwd()), request_save_on_cell_execute=False,
+            kernel_manager_class=_kernel_manager_class(),
         )
     except PapermillExecutionError as exc:
         return f"cell {exc.exec_count or exc.cell_index}: {exc.ename}: {' '.join(str(exc.evalue).split())[:500]}"
@@ -188,7 +201,7 @@ def run(
     nb.metadata["incident_kit"] = {"run_id": run_id, "status": summary["status"]}
     nbformat.write(nb, str(nb_path))
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    export_html(nb, summary, run_dir / "report.html")
+    export_html(nb, summary, run_dir / "report.html", drafts=drafts(summary, params.get("service")))
     write_index(out)
     return RunResult(run_id, name, summary["status"], run_dir, summary)
 
