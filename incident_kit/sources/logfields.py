@@ -79,17 +79,24 @@ def alias_table(overrides: Mapping[str, Any] | None = None) -> dict[str, tuple[s
 
 def normalize_level(values: pa.Array) -> pa.Array:
     """Return levels lower-cased with common synonyms unified (``WARN`` -> ``warning``); syslog numbers named."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
     if pa.types.is_integer(values.type):
         idx = pc.if_else(pc.and_(pc.greater_equal(values, 0), pc.less_equal(values, 7)), values, None)
         return pc.take(pa.array(SYSLOG_SEVERITIES), idx)
-    text = pc.utf8_lower(pc.utf8_trim_whitespace(values.cast(pa.string())))
-    numeric = pc.match_substring_regex(text, r"^[0-7]$")
-    if pc.any(numeric).as_py():
-        text = pc.if_else(numeric, pc.take(pa.array(SYSLOG_SEVERITIES), pc.cast(pc.if_else(numeric, text, "0"), pa.int64())), text)
-    for raw, canon in _LEVELS.items():
-        if raw != canon:
-            text = pc.replace_substring_regex(text, f"^{raw}$", canon)
-    return text
+    # few distinct values: map the dictionary, not every row
+    encoded = pc.dictionary_encode(values.cast(pa.string()))
+    names = [_one_level(v) for v in encoded.dictionary.to_pylist()]
+    return pc.take(pa.array(names, pa.string()), encoded.indices)
+
+
+def _one_level(value: str | None) -> str | None:
+    if value is None:
+        return None
+    text = value.strip().lower()
+    if text.isdigit() and len(text) == 1 and int(text) < 8:
+        return SYSLOG_SEVERITIES[int(text)]
+    return _LEVELS.get(text, text)
 
 
 def level_value(value: Any) -> str:
@@ -157,7 +164,7 @@ def _slow_timestamps(text: pa.Array, tz: str) -> pa.Array:
     import pandas as pd
 
     series = pd.Series(text.to_pylist(), dtype=object)
-    out = pd.to_datetime(series, format="ISO8601", errors="coerce", utc=True)
+    out = pd.to_datetime(series, format="ISO8601", errors="coerce", utc=True).astype("datetime64[ns, UTC]")
     if tz != "UTC":
         naive = series.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True, na=True) == False  # noqa: E712
         if naive.any():
@@ -223,6 +230,22 @@ def _to_text(values: pa.Array) -> pa.Array:
     return values.cast(pa.string())
 
 
+def _convert(canon: str, col: Any, unit: str | None, time_format: str | None, tz: str) -> pa.Array:
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    if canon == "ts":
+        return to_timestamp(col, time_format=time_format, tz=tz)
+    if canon == "status":
+        return _to_int(col)
+    if canon == "latency_ms":
+        return duration_to_ms(col, unit)
+    if canon == "level":
+        return normalize_level(col)
+    if canon in CANONICAL:
+        return _to_text(col)
+    return col
+
+
 def canonicalize(table: pa.Table, aliases: Mapping[str, tuple[str, str | None]], *,
                  time_format: str | None = None, tz: str = "UTC") -> pa.Table:
     """Return ``table`` with raw fields renamed to canonical columns and typed (ts still may hold nulls).
@@ -232,32 +255,24 @@ def canonicalize(table: pa.Table, aliases: Mapping[str, tuple[str, str | None]],
     """
     names = table.column_names
     rank = {raw: i for i, raw in enumerate(ALIASES)}
-    chosen: dict[str, tuple[str, str | None]] = {}
-    best: dict[str, int] = {}
+    candidates: dict[str, list[tuple[int, str, str | None]]] = {}
     for raw in names:
         target = aliases.get(raw)
         if target is None or target[0] == "source":
             continue
         # user overrides (absent from the built-in table) outrank built-in names
         r = rank.get(raw, -1) if ALIASES.get(raw) == target else -1
-        if target[0] not in best or r < best[target[0]]:
-            best[target[0]] = r
-            chosen[target[0]] = (raw, target[1])
+        candidates.setdefault(target[0], []).append((r, raw, target[1]))
     columns: dict[str, pa.Array] = {}
-    used = {raw for raw, _ in chosen.values()}
-    for canon, (raw, unit) in chosen.items():
-        col = table.column(raw).combine_chunks() if isinstance(table.column(raw), pa.ChunkedArray) else table.column(raw)
-        if canon == "ts":
-            col = to_timestamp(col, time_format=time_format, tz=tz)
-        elif canon == "status":
-            col = _to_int(col)
-        elif canon == "latency_ms":
-            col = duration_to_ms(col, unit)
-        elif canon == "level":
-            col = normalize_level(col)
-        else:
-            col = _to_text(col)
-        columns[canon] = col
+    used: set[str] = set()
+    for canon, found in candidates.items():
+        merged = None
+        for _, raw, unit in sorted(found):
+            col = _convert(canon, table.column(raw), unit, time_format, tz)
+            # several names for one column (e.g. duration and latency_ms): first non-null per row wins
+            merged = col if merged is None else pc.coalesce(merged, col)
+            used.add(raw)
+        columns[canon] = merged
     out: dict[str, pa.Array] = {c: columns[c] for c in CANONICAL if c in columns}
     for raw in names:
         if raw in used:

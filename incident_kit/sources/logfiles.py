@@ -119,7 +119,10 @@ def open_binary(path: Path) -> IO[bytes]:
         from .._optional import require
 
         zstd = require("zstandard", "logs")
-        return zstd.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=True)  # type: ignore[no-any-return]
+        import io
+
+        reader = zstd.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=True)
+        return io.BufferedReader(reader, 1 << 20)  # type: ignore[arg-type]  # readline() for chunks
     if magic[:3] == b"BZh":
         import bz2
 
@@ -138,24 +141,16 @@ def chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[tuple
     read or decompression errors.
     """
     line_no = 1
-    carry = b""
     try:
         with open_binary(path) as stream:
             while True:
-                data = stream.read(chunk_bytes)
-                if not data:
+                block = stream.read(chunk_bytes)
+                if not block:
                     break
-                block = carry + data if carry else data
-                cut = block.rfind(b"\n")
-                if cut < 0:
-                    carry = block
-                    continue
-                carry = block[cut + 1 :]
-                block = block[: cut + 1]
+                if not block.endswith(b"\n"):
+                    block += stream.readline()  # finish the line the read cut: one copy, no carry
                 yield block, line_no
                 line_no += block.count(b"\n")
-            if carry:
-                yield carry, line_no
     except SourceError:
         raise
     except (OSError, EOFError, ValueError) as exc:

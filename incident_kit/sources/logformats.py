@@ -28,11 +28,14 @@ MAX_SAMPLE = 20
 
 @dataclass
 class Parsed:
-    """One block's result: ``table`` rows, their 1-based ``line_numbers``, their ``lines`` text (or None)."""
+    """One block's result: ``table`` rows, and how to find the line (number, text) each row came from.
+
+    ``locate()`` returns ``(line_numbers, texts)`` aligned with the rows; it is called only when
+    a row is rejected after parsing (e.g. an unreadable timestamp), so fast paths stay fast.
+    """
 
     table: pa.Table
-    line_numbers: np.ndarray
-    lines: pa.Array | None = None
+    locate: Callable[[], tuple[np.ndarray, pa.Array | None]]
     rejected: int = 0
     rejected_sample: list[dict[str, Any]] = field(default_factory=list)
 
@@ -42,11 +45,21 @@ class Parsed:
         if len(self.rejected_sample) < MAX_SAMPLE:
             self.rejected_sample.append({"line": int(line_no), "text": text[:500], "reason": reason})
 
-    def text_of(self, row: int) -> str:
-        """Return the original text of ``row`` (re-serialised when the lines were not kept)."""
-        if self.lines is not None:
-            return str(self.lines[row].as_py())
-        return json.dumps(self.table.slice(row, 1).to_pylist()[0], default=str)
+    def reject_rows(self, rows: np.ndarray, reason: str) -> None:
+        """Reject table rows ``rows`` (indices), sampling the first ones with their lines."""
+        room = max(0, MAX_SAMPLE - len(self.rejected_sample))
+        if room and len(rows):
+            numbers, texts = self.locate()
+            for row in rows[:room]:
+                row = int(row)
+                text = (str(texts[row].as_py()) if texts is not None
+                        else json.dumps(self.table.slice(row, 1).to_pylist()[0], default=str))
+                self.rejected_sample.append({"line": int(numbers[row]), "text": text[:500], "reason": reason})
+        self.rejected += len(rows)
+
+
+def _known(numbers: np.ndarray, lines: pa.Array | None) -> Callable[[], tuple[np.ndarray, pa.Array | None]]:
+    return lambda: (numbers, lines)
 
 
 # ---------------------------------------------------------------- block -> lines
@@ -56,26 +69,24 @@ def split_lines(block: bytes, first_line: int) -> tuple[pa.Array, np.ndarray]:
     buf = np.frombuffer(block, dtype=np.uint8)
     ends = np.flatnonzero(buf == 10)
     if len(block) and (len(ends) == 0 or ends[-1] != len(block) - 1):
-        ends = np.append(ends, len(block))
+        ends = np.append(ends, len(block) - 1 if block.endswith(b"\n") else len(block))
     offsets = np.empty(len(ends) + 1, dtype=np.int64)
     offsets[0] = 0
     offsets[1:] = np.minimum(ends + 1, len(block))
-    raw = pa.LargeStringArray.from_buffers(len(ends), pa.py_buffer(offsets), pa.py_buffer(block))
+    raw = pa.Array.from_buffers(pa.large_binary(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(block)])
     try:
-        raw.validate(full=True)
-    except pa.ArrowInvalid:  # not UTF-8: decode with replacement characters, line by line positions kept
-        text = block.decode("utf-8", errors="replace").split("\n")
-        if text and text[-1] == "":
-            text.pop()
-        raw = pa.array(text, pa.large_string())
-    lines = pc.utf8_rtrim(raw, characters="\r\n")
-    keep = pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(lines)), 0)
-    numbers = np.arange(first_line, first_line + len(lines), dtype=np.int64)
-    if not pc.all(keep).as_py():
-        mask = keep.to_numpy(zero_copy_only=False)
-        lines = lines.filter(keep)
-        numbers = numbers[mask]
-    return lines.cast(pa.string()) if lines.nbytes < (1 << 31) - 1 else lines, numbers
+        lines = raw.cast(pa.large_string())
+    except pa.ArrowInvalid:  # not UTF-8: decode with replacement characters
+        lines = pa.array([bytes(v).decode("utf-8", "replace") for v in raw.to_pylist()], pa.large_string())
+    lines = pc.utf8_rtrim(lines, characters="\r\n")
+    numbers = np.arange(first_line, first_line + len(ends), dtype=np.int64)
+    lengths = np.diff(offsets)
+    maybe_blank = lengths <= 2
+    if maybe_blank.any():
+        blank = maybe_blank & (pc.utf8_length(lines).to_numpy(zero_copy_only=False) == 0)
+        if blank.any():
+            lines, numbers = lines.filter(pa.array(~blank)), numbers[~blank]
+    return (lines.cast(pa.string()) if len(block) < (1 << 31) - 1 else lines), numbers
 
 
 # ---------------------------------------------------------------- JSON lines
@@ -86,26 +97,70 @@ def _flatten(table: pa.Table) -> pa.Table:
     return table
 
 
-def parse_json(block: bytes, first_line: int, **_: Any) -> Parsed:
-    """Parse JSON lines; on any malformed line or type clash, parse line by line and reject the bad ones."""
-    import pyarrow.json as pj
-
+def _fast_json(block: bytes, engine: str = "polars") -> pa.Table:
+    """Parse a block of JSON lines with polars (fastest here) or pyarrow; raises on any bad line or type clash."""
     try:
-        table = pj.read_json(io.BytesIO(block), read_options=pj.ReadOptions(block_size=1 << 24))
-        table = _flatten(table)
-        lines, numbers = split_lines(block, first_line)
-        if table.num_rows == len(numbers) and all(not pa.types.is_list(f.type) or True for f in table.schema):
-            return Parsed(table, numbers, None)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-        lines, numbers = split_lines(block, first_line)
-    return _parse_json_slowly(lines, numbers)
+        import polars as pl
+
+        if engine != "polars":
+            raise ImportError
+    except ImportError:
+        import pyarrow.json as pj
+
+        return pj.read_json(io.BytesIO(block), read_options=pj.ReadOptions(block_size=1 << 24))
+    try:
+        return pl.read_ndjson(io.BytesIO(block)).to_arrow()
+    except pl.exceptions.PolarsError:  # a type seen after the first 100 rows: infer from all rows
+        return pl.read_ndjson(io.BytesIO(block), infer_schema_length=None).to_arrow()
 
 
-def _parse_json_slowly(lines: pa.Array, numbers: np.ndarray) -> Parsed:
+_JSON_ERRORS: tuple[type[BaseException], ...] = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
+
+
+def _json_errors() -> tuple[type[BaseException], ...]:
+    try:
+        import polars as pl
+    except ImportError:
+        return _JSON_ERRORS
+    return (*_JSON_ERRORS, pl.exceptions.PolarsError)
+
+
+def parse_json(block: bytes, first_line: int, *, binary_fields: tuple[str, ...] = (), **_: Any) -> Parsed:
+    """Parse JSON lines; on any malformed line or type clash, find and reject the bad lines, parse the rest.
+
+    ``binary_fields`` name fields that may hold byte arrays (journald), decoded as UTF-8 text.
+    """
+    try:
+        # polars would turn journald's byte-array messages into text like "[98, 105]": use pyarrow there
+        table = _flatten(_fast_json(block, "pyarrow" if binary_fields else "polars"))
+    except _json_errors():
+        lines, numbers = split_lines(block, first_line)
+        return _parse_json_slowly(lines, numbers, binary_fields)
+    for name in binary_fields:
+        if name in table.column_names and (pa.types.is_list(table.schema.field(name).type)
+                                           or pa.types.is_large_list(table.schema.field(name).type)):
+            decoded = [bytes(v).decode("utf-8", "replace") if isinstance(v, list) else v
+                       for v in table.column(name).to_pylist()]
+            table = table.set_column(table.column_names.index(name), name, pa.array(decoded, pa.string()))
+
+    def locate() -> tuple[np.ndarray, pa.Array | None]:
+        lines, numbers = split_lines(block, first_line)
+        if len(numbers) != table.num_rows:  # whitespace-only lines were skipped by the parser
+            keep = pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(lines)), 0)
+            lines, numbers = lines.filter(keep), numbers[keep.to_numpy(zero_copy_only=False)]
+        return numbers, lines
+
+    return Parsed(table, locate)
+
+
+def _parse_json_slowly(lines: pa.Array, numbers: np.ndarray, binary_fields: tuple[str, ...] = ()) -> Parsed:
+    """Reject the lines that are not JSON objects; parse the others fast if possible, else as records."""
     records: list[dict[str, Any]] = []
     kept: list[int] = []
     rejected: list[tuple[int, str, str]] = []
     for i, text in enumerate(lines.to_pylist()):
+        if not text.strip():
+            continue
         try:
             obj = json.loads(text)
         except ValueError as exc:
@@ -114,10 +169,23 @@ def _parse_json_slowly(lines: pa.Array, numbers: np.ndarray) -> Parsed:
         if not isinstance(obj, dict):
             rejected.append((int(numbers[i]), text, f"JSON {type(obj).__name__}, not an object"))
             continue
+        for name in binary_fields:
+            value = obj.get(name)
+            if isinstance(value, list) and all(isinstance(b, int) and 0 <= b < 256 for b in value):
+                obj[name] = bytes(value).decode("utf-8", "replace")
         records.append(obj)
         kept.append(i)
-    table = records_to_table(records)
-    parsed = Parsed(table, numbers[kept] if kept else np.empty(0, np.int64), lines.take(pa.array(kept, pa.int64())))
+    good_lines = lines.take(pa.array(kept, pa.int64()))
+    good_numbers = numbers[kept] if kept else np.empty(0, np.int64)
+    table = None
+    if rejected and not binary_fields and kept:
+        try:
+            table = _flatten(_fast_json("\n".join(good_lines.to_pylist()).encode() + b"\n"))
+        except _json_errors():
+            table = None
+    if table is None or table.num_rows != len(kept):
+        table = records_to_table(records)
+    parsed = Parsed(table, _known(good_numbers, good_lines))
     for line_no, text, reason in rejected:
         parsed.reject(line_no, text, reason)
     return parsed
@@ -132,8 +200,7 @@ def records_to_table(records: list[dict[str, Any]]) -> pa.Table:
     frame = pd.json_normalize(records, sep=".")
     columns: dict[str, pa.Array] = {}
     for name in frame.columns:
-        values = frame[name].tolist()
-        values = [None if (v is None or (isinstance(v, float) and v != v)) else v for v in values]
+        values = [None if (v is None or (isinstance(v, float) and v != v)) else v for v in frame[name].tolist()]
         try:
             columns[str(name)] = pa.array(values)
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
@@ -143,12 +210,9 @@ def records_to_table(records: list[dict[str, Any]]) -> pa.Table:
 
 
 def parse_journald(block: bytes, first_line: int, **kw: Any) -> Parsed:
-    """Parse ``journalctl -o json`` export: binary MESSAGE arrays decoded, PRIORITY kept for the level."""
-    parsed = parse_json(block, first_line, **kw)
+    """Parse ``journalctl -o json`` export: binary MESSAGE arrays decoded, realtime stamps and PRIORITY typed."""
+    parsed = parse_json(block, first_line, binary_fields=("MESSAGE",), **kw)
     table = parsed.table
-    if "MESSAGE" in table.column_names and pa.types.is_list(table.schema.field("MESSAGE").type):
-        fixed = [bytes(v).decode("utf-8", "replace") if isinstance(v, list) else v for v in table.column("MESSAGE").to_pylist()]
-        table = table.set_column(table.column_names.index("MESSAGE"), "MESSAGE", pa.array(fixed, pa.string()))
     if "__REALTIME_TIMESTAMP" in table.column_names:
         idx = table.column_names.index("__REALTIME_TIMESTAMP")
         micros = logfields._to_int(table.column(idx).combine_chunks())
@@ -192,7 +256,7 @@ def parse_logfmt(block: bytes, first_line: int, **_: Any) -> Parsed:
             kept.append(i)
     table = pa.table({k: pa.array([r.get(k) for r in records], pa.string())
                       for k in dict.fromkeys(k for r in records for k in r)}) if records else pa.table({})
-    parsed = Parsed(table, numbers[kept] if kept else np.empty(0, np.int64), lines.take(pa.array(kept, pa.int64())))
+    parsed = Parsed(table, _known(numbers[kept] if kept else np.empty(0, np.int64), lines.take(pa.array(kept, pa.int64()))))
     for i in bad:
         parsed.reject(int(numbers[i]), lines[i].as_py(), "no key=value pair")
     return parsed
@@ -226,15 +290,22 @@ def parse_csv(block: bytes, first_line: int, *, header: list[str] | None = None,
     lines, numbers = split_lines(block, first_line)
     if skip:
         lines, numbers = lines.slice(1), numbers[1:]
-    bad_lines = {first_line + skip + n - 1 for n, _ in bad}
-    if bad_lines:
-        keep = np.array([n not in bad_lines for n in numbers])
+    bad_numbers: list[int] = []
+    if bad:
+        texts = lines.to_pylist()
+        wanted = {text for _, text in bad}
+        keep = np.ones(len(numbers), dtype=bool)
+        for i, text in enumerate(texts):
+            if text in wanted and len(bad_numbers) < len(bad):
+                keep[i] = False
+                bad_numbers.append(int(numbers[i]))
         lines, numbers = lines.filter(pa.array(keep)), numbers[keep]
     if len(numbers) != table.num_rows:  # quoted newlines: numbers are approximate, texts re-serialised
         numbers, lines = np.arange(first_line + skip, first_line + skip + table.num_rows), None
-    parsed = Parsed(table, numbers, lines)
-    for n, text in bad:
-        parsed.reject(first_line + skip + n - 1, text, f"wrong number of fields (expected {len(names)})")
+    parsed = Parsed(table, _known(numbers, lines))
+    for i, (_, text) in enumerate(bad):
+        line_no = bad_numbers[i] if i < len(bad_numbers) else first_line
+        parsed.reject(line_no, text, f"wrong number of fields (expected {len(names)})")
     return parsed
 
 
@@ -279,7 +350,7 @@ def _build_access(seconds_factor: float) -> Callable[[pa.StructArray, dict[str, 
 _Q = r'(?:[^"\\]|\\.)*'
 ACCESS = (
     r'^(?P<client>\S+) (?P<ident>\S+) (?P<user>\S+) \[(?P<time>[^\]]+)\] '
-    r'"(?:(?P<method>[A-Za-z]+) (?P<path>[^ "]*)(?: (?P<protocol>' + _Q + r'))?|(?P<request>' + _Q + r'))" '
+    r'"(?P<message>(?P<method>[A-Za-z]+) (?P<path>(?:[^ "\\]|\\.)*)(?: (?P<protocol>' + _Q + r'))?|' + _Q + r')" '
     r'(?P<status>\d{3}|-) (?P<bytes>\d+|-)'
     r'(?: "(?P<referer>' + _Q + r')" "(?P<user_agent>' + _Q + r')")?'
     r'(?: (?P<request_time>\d+(?:\.\d+)?|-))?(?P<rest>.*)$'
@@ -383,14 +454,27 @@ LINE_FORMATS: dict[str, LineFormat] = {
         r"^(?P<date>\d{6}) (?P<hms>\d{6}) (?P<pid>\d+) (?P<level>[A-Z]+) (?P<component>[^\s:]+): (?P<message>.*)$",
         _build_hdfs, "Hadoop HDFS log (loghub)"),
 }
+_ACCESS_BUILDERS = (LINE_FORMATS["combined"].build, LINE_FORMATS["apache"].build)
 FORMAT_ALIASES = {"nginx": "combined", "common": "combined", "clf": "combined", "apache_combined": "apache",
                   "apache_common": "apache", "rfc3164": "syslog", "rfc5424": "syslog5424", "jsonl": "json",
                   "ndjson": "json", "journal": "journald", "apache_error_log": "apache_error"}
 
 
 def parse_lines(block: bytes, first_line: int, *, line_format: LineFormat, **opts: Any) -> Parsed:
-    """Parse a block with a line format; lines the pattern does not match are rejected."""
+    """Parse a block with a line format; lines the pattern does not match are rejected.
+
+    Access logs take a fast path first (:func:`_parse_access_fast`); lines it cannot split go
+    through the regex like every other format.
+    """
+    if line_format.build in _ACCESS_BUILDERS:
+        parsed = _parse_access_fast(block, first_line, line_format, opts)
+        if parsed is not None:
+            return parsed
     lines, numbers = split_lines(block, first_line)
+    return _parse_line_array(lines, numbers, line_format, opts)
+
+
+def _parse_line_array(lines: pa.Array, numbers: np.ndarray, line_format: LineFormat, opts: dict[str, Any]) -> Parsed:
     groups = pc.extract_regex(lines, line_format.pattern)
     matched = pc.is_valid(groups)
     all_matched = pc.all(matched).as_py() if len(lines) else True
@@ -401,11 +485,170 @@ def parse_lines(block: bytes, first_line: int, *, line_format: LineFormat, **opt
         groups, lines, numbers = groups.filter(matched), lines.filter(matched), numbers[mask]
     columns = line_format.build(groups, opts) if len(groups) else {}
     table = pa.table(columns) if columns else pa.table({"ts": pa.nulls(0, TS_TYPE)})
-    parsed = Parsed(table, numbers, lines)
+    parsed = Parsed(table, _known(numbers, lines))
     if not all_matched:
         for n, text in zip(rejected_numbers, rejected_lines.to_pylist()):
             parsed.reject(int(n), text, f"does not match the {line_format.name} format")
         parsed.rejected = int(len(bad))
+    return parsed
+
+
+_ACCESS_WIDTHS = {7: "common", 10: "combined", 11: "combined with request time"}
+_REQUEST = r"^(?P<method>[A-Za-z]+) (?P<path>[^ ]*)(?: (?P<protocol>.*))?$"
+
+
+def _fixed_bytes(text: pa.Array, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return an (n, width) uint8 matrix of each string's first ``width`` bytes and a mask of rows exactly that long."""
+    text = text.cast(pa.large_string())
+    if text.null_count:
+        text = pc.fill_null(text, "")
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset: text.offset + len(text) + 1]
+    data = np.frombuffer(text.buffers()[2], dtype=np.uint8) if text.buffers()[2] is not None else np.zeros(1, np.uint8)
+    exact = np.diff(offsets) == width
+    if exact.all():  # values are contiguous in Arrow: a zero-copy view
+        return data[offsets[0]: offsets[0] + width * len(text)].reshape(len(text), width), exact
+    starts = np.where(exact, offsets[:-1], 0)
+    index = np.minimum(starts[:, None] + np.arange(width), max(len(data) - 1, 0))
+    return data[index], exact
+
+
+_MONTH_CODES = {((ord(m[0]) << 16) | (ord(m[1]) << 8) | ord(m[2])): i + 1 for i, m in enumerate(
+    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"])}
+_MONTH_KEYS = np.array(sorted(_MONTH_CODES), dtype=np.int64)
+_MONTH_VALUES = np.array([_MONTH_CODES[k] for k in sorted(_MONTH_CODES)], dtype=np.int64)
+
+
+def _number(matrix: np.ndarray, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+    value = np.zeros(len(matrix), dtype=np.int64)
+    ok = np.ones(len(matrix), dtype=bool)
+    for i in range(start, stop):
+        digit = matrix[:, i] - np.uint8(48)  # wraps for bytes below '0'
+        ok &= digit <= 9
+        value = value * 10 + digit
+    return value, ok
+
+
+def clf_time(day_time: pa.Array, zone: pa.Array) -> pa.Array:
+    """Return ``[22/Nov/2026:13:00:01`` + ``+0100]`` as UTC timestamps, by arithmetic on fixed byte positions.
+
+    strptime is ten times slower; rows not in the fixed layout go through it.
+    """
+    t, t_ok = _fixed_bytes(day_time, 21)
+    z, z_ok = _fixed_bytes(zone, 6)
+    day, ok1 = _number(t, 1, 3)
+    year, ok2 = _number(t, 8, 12)
+    hour, ok3 = _number(t, 13, 15)
+    minute, ok4 = _number(t, 16, 18)
+    second, ok5 = _number(t, 19, 21)
+    zh, ok6 = _number(z, 1, 3)
+    zm, ok7 = _number(z, 3, 5)
+    code = (t[:, 4].astype(np.int64) << 16) | (t[:, 5].astype(np.int64) << 8) | t[:, 6].astype(np.int64)
+    pos = np.clip(np.searchsorted(_MONTH_KEYS, code), 0, len(_MONTH_KEYS) - 1)
+    month_ok = _MONTH_KEYS[pos] == code
+    m = np.where(month_ok, _MONTH_VALUES[pos], 1)
+    sign = np.where(z[:, 0] == ord("-"), -1, 1)
+    layout = (t_ok & z_ok & ok1 & ok2 & ok3 & ok4 & ok5 & ok6 & ok7 & month_ok & (t[:, 0] == ord("["))
+              & ((z[:, 0] == ord("+")) | (z[:, 0] == ord("-"))))
+    # days from civil (Howard Hinnant), vectorised
+    y = year - (m <= 2)
+    era = np.floor_divide(y, 400)
+    yoe = y - era * 400
+    doy = (153 * (m + np.where(m > 2, -3, 9)) + 2) // 5 + day - 1
+    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    seconds = days * 86400 + hour * 3600 + minute * 60 + second - sign * (zh * 3600 + zm * 60)
+    ts = pa.array(seconds * 1_000_000_000, pa.int64()).cast(TS_TYPE)
+    if layout.all():
+        return ts
+    slow = pc.strptime(pc.binary_join_element_wise(day_time, zone, " "), format="[%d/%b/%Y:%H:%M:%S %z]",
+                       unit="ns", error_is_null=True).cast(TS_TYPE)
+    return pc.if_else(pa.array(layout), ts, slow)
+
+
+def _parse_access_fast(block: bytes, first_line: int, line_format: LineFormat, opts: dict[str, Any]) -> Parsed | None:
+    """Split access-log lines as space-separated, double-quoted fields with Arrow's CSV reader.
+
+    About ten times faster than a regex with captures. Returns None (use the regex) when the
+    block's first line is not 7, 10 or 11 such fields or a split field is not what it should be.
+    Lines of another width go through the regex and are appended.
+    """
+    import csv
+    import pyarrow.csv as pcsv
+
+    first = block[: block.find(b"\n")] if b"\n" in block else block
+    width = len(next(csv.reader([first.decode("utf-8", "replace").rstrip("\r")], delimiter=" ", quotechar='"'), []))
+    if width not in _ACCESS_WIDTHS:
+        return None
+    names = [f"f{i}" for i in range(width)]
+    odd: list[str] = []
+
+    def on_invalid(row: Any) -> str:
+        odd.append(str(row.text))
+        return "skip"
+
+    try:
+        t = pcsv.read_csv(
+            io.BytesIO(block),
+            read_options=pcsv.ReadOptions(column_names=names, block_size=1 << 22),
+            parse_options=pcsv.ParseOptions(delimiter=" ", quote_char='"', escape_char=False, double_quote=False,
+                                            invalid_row_handler=on_invalid),
+            convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False,
+                                                quoted_strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return None
+    t = t.combine_chunks()
+    f = {n: t.column(n).chunk(0) if t.column(n).num_chunks else pa.array([], pa.string()) for n in names}
+    ok = pc.and_(pc.and_(pc.starts_with(f["f3"], "["), pc.ends_with(f["f4"], "]")),
+                 pc.match_substring_regex(f["f6"], r"^(?:\d{3}|-)$"))
+    if t.num_rows and not pc.all(ok).as_py():
+        return None
+    request = pc.extract_regex(f["f5"], _REQUEST)
+    method = _blank_to_null(request.field("method"))
+    columns: dict[str, pa.Array] = {
+        "ts": clf_time(f["f3"], f["f4"]),
+        "client": f["f0"], "ident": _blank_to_null(f["f1"]), "user": _blank_to_null(f["f2"]),
+        "message": _blank_to_null(f["f5"]), "method": method,
+        "path": pc.if_else(pc.is_null(method), pa.scalar(None, pa.string()), request.field("path")),
+        "protocol": _blank_to_null(request.field("protocol")),
+        "status": pc.cast(_blank_to_null(f["f6"]), pa.int64()),
+        "bytes": pc.cast(_blank_to_null(f["f7"]), pa.int64()),
+    }
+    if width >= 10:
+        columns["referer"] = _blank_to_null(f["f8"])
+        columns["user_agent"] = _blank_to_null(f["f9"])
+    if width == 11:
+        factor = 1000.0 if line_format.build is _ACCESS_BUILDERS[0] else 0.001
+        columns["latency_ms"] = pc.multiply(pc.cast(_blank_to_null(f["f10"]), pa.float64()), factor)
+    table = pa.table(columns)
+    if not odd:
+        def locate() -> tuple[np.ndarray, pa.Array | None]:
+            lines, numbers = split_lines(block, first_line)
+            return numbers, lines
+        return Parsed(table, locate)
+    return _merge_odd_lines(block, first_line, table, odd, line_format, opts)
+
+
+def _merge_odd_lines(block: bytes, first_line: int, table: pa.Table, odd: list[str], line_format: LineFormat,
+                     opts: dict[str, Any]) -> Parsed:
+    """Parse the lines the fast path skipped with the regex and append them (rows keep their line numbers)."""
+    lines, numbers = split_lines(block, first_line)
+    texts = lines.to_pylist()
+    wanted: dict[str, int] = {}
+    for text in odd:
+        wanted[text] = wanted.get(text, 0) + 1
+    is_odd = np.zeros(len(texts), dtype=bool)
+    for i, text in enumerate(texts):
+        if wanted.get(text):
+            wanted[text] -= 1
+            is_odd[i] = True
+    odd_idx = pa.array(np.flatnonzero(is_odd))
+    extra = _parse_line_array(lines.take(odd_idx), numbers[is_odd], line_format, opts)
+    merged = pa.concat_tables([table, extra.table], promote_options="permissive") if extra.table.num_rows else table
+    extra_numbers, extra_lines = extra.locate()
+    fast = ~is_odd
+    all_numbers = np.concatenate([numbers[fast], extra_numbers])
+    all_lines = pa.concat_arrays([lines.filter(pa.array(fast)), extra_lines.cast(lines.type)])
+    parsed = Parsed(merged, _known(all_numbers, all_lines), extra.rejected, extra.rejected_sample)
     return parsed
 
 

@@ -144,10 +144,7 @@ def _read_file(path: Path, reader: _Reader, window: tuple[pd.Timestamp | None, p
         ts = table.column("ts")
         bad_ts = pc.is_null(ts)
         if table.num_rows and pc.any(bad_ts).as_py():
-            bad = np.flatnonzero(bad_ts.to_numpy(zero_copy_only=False))
-            for row in bad[: logformats.MAX_SAMPLE]:
-                parsed.reject(int(parsed.line_numbers[row]), parsed.text_of(int(row)), "timestamp missing or unreadable")
-            parsed.rejected += len(bad) - min(len(bad), logformats.MAX_SAMPLE)
+            parsed.reject_rows(np.flatnonzero(bad_ts.to_numpy(zero_copy_only=False)), "timestamp missing or unreadable")
             table = table.filter(pc.invert(bad_ts))
             ts = table.column("ts")
         out.add_rejects(path, parsed)

@@ -19,10 +19,11 @@ def _python_pattern(pattern: str) -> re.Pattern[str]:
 _LINE_PATTERNS = {name: _python_pattern(fmt.pattern) for name, fmt in LINE_FORMATS.items() if name != "apache"}
 
 
-def _json_kind(lines: list[str]) -> tuple[str, float] | None:
+def _json_kind(lines: list[str]) -> tuple[str, float, bool] | None:
     objects = 0
     journald = 0
-    for text in lines:
+    first = False
+    for i, text in enumerate(lines):
         if not text.lstrip().startswith("{"):
             continue
         try:
@@ -30,11 +31,12 @@ def _json_kind(lines: list[str]) -> tuple[str, float] | None:
         except ValueError:
             continue
         if isinstance(obj, dict):
+            first = first or i == 0
             objects += 1
             journald += "__REALTIME_TIMESTAMP" in obj
     if not objects:
         return None
-    return ("journald" if journald * 2 > objects else "json", objects / len(lines))
+    return ("journald" if journald * 2 > objects else "json", objects / len(lines), first)
 
 
 def _csv_kind(text: str, lines: list[str]) -> tuple[str, str] | None:
@@ -63,15 +65,17 @@ def sniff(head: bytes) -> tuple[str, dict[str, str], float]:
     lines = [ln.rstrip("\r") for ln in text.split("\n") if ln.strip()][:SNIFF_LINES]
     if not lines:
         return ("", {}, 0.0)
+    # a format fits when it matches most lines, or the first line and a fair share of the others
     kind = _json_kind(lines)
-    if kind and kind[1] >= 0.5:
+    if kind and (kind[1] >= 0.5 or (kind[2] and kind[1] >= 0.2)):
         return (kind[0], {}, kind[1])
-    best, best_share = "", 0.0
+    best, best_share, best_first = "", 0.0, False
     for name, pattern in _LINE_PATTERNS.items():
-        share = sum(bool(pattern.match(ln)) for ln in lines) / len(lines)
+        hits = [bool(pattern.match(ln)) for ln in lines]
+        share = sum(hits) / len(lines)
         if share > best_share:
-            best, best_share = name, share
-    if best_share >= 0.5:
+            best, best_share, best_first = name, share, hits[0]
+    if best_share >= 0.5 or (best_first and best_share >= 0.2):
         return (best, {}, best_share)
     logfmt = sum(bool(p) and len(p) >= 2 for p in map(_logfmt_pairs, lines)) / len(lines)
     if logfmt >= 0.8:

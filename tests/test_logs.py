@@ -1,0 +1,202 @@
+"""ik.logs.read: JSON lines, field aliases, window, filters, rejected lines, files and errors."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from incident_kit import frames
+from incident_kit.errors import ConfigError, SourceError
+from incident_kit.sources import logs
+
+DATA = Path(__file__).parent / "data" / "logs"
+
+DEMO_LINES = [
+    {"timestamp": "2026-11-22T13:00:01.123Z", "level": "info", "service": "shop-api", "method": "POST",
+     "path": "/api/checkout", "status": 500, "duration_ms": 12.5, "client": "203.0.113.7", "user_id": "u1234",
+     "request_id": "9f1c01", "message": "payment failed"},
+    {"timestamp": "2026-11-22T13:00:00.000Z", "level": "INFO", "service": "shop-api", "method": "GET",
+     "path": "/api/products", "status": 200, "duration_ms": 3, "client": "203.0.113.8", "user_id": "u1",
+     "request_id": "9f1c02", "message": "ok"},
+    {"timestamp": "2026-11-22T13:30:00Z", "level": "error", "service": "shop-worker", "logger": "jobs.mail",
+     "message": "smtp timeout"},
+]
+
+
+def write_jsonl(path: Path, rows: list[dict], extra_lines: tuple[str, ...] = ()) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows) + "".join(ln + "\n" for ln in extra_lines))
+    return path
+
+
+def test_json_lines_give_the_canonical_frame(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "app.jsonl", DEMO_LINES)
+    df = logs.read(path)
+    assert frames.check(df, "logs") == []
+    assert list(df.columns[:10]) == list(frames.SCHEMAS["logs"])
+    assert {"user_id", "request_id", "logger"} <= set(df.columns)  # extra fields kept
+    assert list(df["ts"]) == sorted(df["ts"])  # time order
+    first = df.iloc[1]
+    assert first["ts"] == pd.Timestamp("2026-11-22T13:00:01.123Z")
+    assert first["status"] == 500 and first["latency_ms"] == 12.5 and first["method"] == "POST"
+    assert first["path"] == "/api/checkout" and first["client"] == "203.0.113.7" and first["user_id"] == "u1234"
+    assert df.iloc[0]["level"] == "info"  # INFO normalised
+    assert set(df["source"]) == {str(path)}
+    assert df.attrs["format"] == "json" and df.attrs["rejected"] == 0 and df.attrs["truncated"] is False
+    assert df.attrs["source"] == str(path)
+    assert any("sniffed as json" in n for n in df.attrs["notes"])
+
+
+def test_filters_and_window(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "app.jsonl", DEMO_LINES)
+    assert list(logs.read(path, service="shop-api")["request_id"]) == ["9f1c02", "9f1c01"]
+    assert list(logs.read(path, status=500)["request_id"]) == ["9f1c01"]
+    assert list(logs.read(path, status="500")["request_id"]) == ["9f1c01"]
+    assert list(logs.read(path, level="ERROR")["message"]) == ["smtp timeout"]
+    assert len(logs.read(path, service=["shop-api", "shop-worker"])) == 3
+    assert len(logs.read(path, service="shop-api", level="error")) == 0
+    window = logs.read(path, start="2026-11-22T13:00:01Z", end="2026-11-22T13:10:00Z")
+    assert list(window["request_id"]) == ["9f1c01"]
+    relative = logs.read(path, start="-10m", end="2026-11-22T13:30:00Z")  # start relative to end
+    assert list(relative["message"]) == ["smtp timeout"]
+    with pytest.raises(ConfigError, match="no column 'tenant'"):
+        logs.read(path, tenant="acme")
+
+
+def test_aliases_and_units(tmp_path: Path) -> None:
+    rows = [
+        {"@timestamp": "2026-11-22T13:00:00+01:00", "msg": "a", "status_code": "503", "duration": 0.25, "app": "x"},
+        {"time": 1795352400.5, "message": "b", "request_time": "1.5", "severity": "WARN", "service.name": "y"},
+        {"ts": 1795352400123, "log": "c", "latency": "12ms", "remote_addr": "10.0.0.1", "http_method": "GET"},
+        {"timestamp": "2026-11-22 12:00:00", "text": "d", "elapsed_us": 2500, "url": "/u"},
+    ]
+    df = logs.read(write_jsonl(tmp_path / "a.jsonl", rows))
+    by_message = df.set_index("message")
+    assert by_message.loc["a", "ts"] == pd.Timestamp("2026-11-22T12:00:00Z")
+    assert by_message.loc["a", "status"] == 503 and by_message.loc["a", "latency_ms"] == 250.0
+    assert by_message.loc["a", "service"] == "x"
+    assert by_message.loc["b", "ts"] == pd.Timestamp("2026-11-22T13:00:00.5Z")  # epoch seconds
+    assert by_message.loc["b", "latency_ms"] == 1500.0 and by_message.loc["b", "level"] == "warning"
+    assert by_message.loc["b", "service"] == "y"
+    assert by_message.loc["c", "ts"] == pd.Timestamp("2026-11-22T13:00:00.123Z")  # epoch milliseconds
+    assert by_message.loc["c", "latency_ms"] == 12.0 and by_message.loc["c", "client"] == "10.0.0.1"
+    assert by_message.loc["c", "method"] == "GET"
+    assert by_message.loc["d", "ts"] == pd.Timestamp("2026-11-22T12:00:00Z")  # naive taken as UTC
+    assert by_message.loc["d", "latency_ms"] == 2.5 and by_message.loc["d", "path"] == "/u"
+    # overrides: a custom field becomes the timestamp, another latency in seconds, one alias removed
+    custom = [{"when": "2026-11-22T13:00:00Z", "took": 2, "msg": "x", "app": "keep-me"}]
+    df = logs.read(write_jsonl(tmp_path / "b.jsonl", custom),
+                   aliases={"when": "ts", "took": ("latency_ms", "s"), "app": None})
+    assert df["ts"][0] == pd.Timestamp("2026-11-22T13:00:00Z") and df["latency_ms"][0] == 2000.0
+    assert pd.isna(df["service"][0]) and df["app"][0] == "keep-me"
+    with pytest.raises(ConfigError, match="unit 'parsec'"):
+        logs.read(tmp_path / "b.jsonl", aliases={"took": ("latency_ms", "parsec")})
+
+
+def test_nested_json_and_type_clashes(tmp_path: Path) -> None:
+    rows = [{"time": "2026-11-22T13:00:00Z", "msg": "a", "http": {"status": 200, "route": "/a"}, "n": 1}]
+    rows += [{"time": f"2026-11-22T13:00:{i % 60:02d}Z", "msg": "b", "n": i} for i in range(150)]
+    rows += [{"time": "2026-11-22T13:01:00Z", "msg": "c", "n": "not a number"}]
+    df = logs.read(write_jsonl(tmp_path / "n.jsonl", rows))
+    assert len(df) == 152 and df.attrs["rejected"] == 0
+    assert "http.route" in df.columns and df["http.route"].dropna().tolist() == ["/a"]
+    assert "not a number" in set(df["n"].astype(str))
+
+
+def test_rejected_lines_are_counted_and_sampled(tmp_path: Path) -> None:
+    good = [{"time": f"2026-11-22T13:00:{i:02d}Z", "msg": str(i)} for i in range(30)]
+    bad = [f"garbage {i}" for i in range(25)]
+    path = tmp_path / "mixed.jsonl"
+    lines = [json.dumps(r) for r in good[:10]] + ["", "[1, 2]", '{"msg": "no time at all"}'] + bad + \
+            [json.dumps(r) for r in good[10:]] + ['{"time": "not a time", "msg": "x"}']
+    path.write_text("\n".join(lines) + "\n")
+    df = logs.read(path)
+    assert len(df) == 30
+    assert df.attrs["rejected"] == 1 + 1 + 25 + 1  # array, no time, garbage, bad time
+    sample = df.attrs["rejected_sample"]
+    assert len(sample) == 20  # capped, count still complete
+    assert sample[0] == {"source": str(path), "line": 12, "text": "[1, 2]", "reason": "JSON list, not an object"}
+    assert sample[1]["line"] == 14 and sample[1]["text"] == "garbage 0"
+    texts = {s["text"] for s in sample}
+    assert "garbage 18" in texts
+    # a bad timestamp in an otherwise fast-parsed file keeps its line number
+    clean = tmp_path / "clean.jsonl"
+    clean.write_text("\n".join([json.dumps(r) for r in good] + ['{"time": "yesterday-ish", "msg": "x"}']) + "\n")
+    df = logs.read(clean)
+    assert df.attrs["rejected"] == 1
+    assert df.attrs["rejected_sample"][0]["line"] == 31
+    assert "yesterday-ish" in df.attrs["rejected_sample"][0]["text"]
+
+
+def test_a_file_without_any_timestamp_field_is_a_one_line_error(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "nots.jsonl", [{"msg": "a", "when_it_happened": "x"}])
+    with pytest.raises(SourceError) as err:
+        logs.read(path)
+    assert str(path) in str(err.value) and "no timestamp field" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_missing_empty_and_unreadable_files(tmp_path: Path) -> None:
+    with pytest.raises(SourceError) as err:
+        logs.read(tmp_path / "nope.log")
+    assert str(err.value) == f"logs {tmp_path / 'nope.log'}: no such file"
+    with pytest.raises(SourceError, match="no file matches this glob"):
+        logs.read(str(tmp_path / "*.missing"))
+    empty = tmp_path / "empty.log"
+    empty.write_text("")
+    df = logs.read(empty)
+    assert len(df) == 0 and frames.check(df, "logs") == [] and df.attrs["format"] == "empty"
+    corrupt = tmp_path / "broken.log.gz"
+    corrupt.write_bytes(gzip.compress(b'{"time": "2026-11-22T13:00:00Z", "msg": "a"}\n' * 100)[:60])
+    with pytest.raises(SourceError) as err:
+        logs.read(corrupt, format="json")
+    assert str(corrupt) in str(err.value) and "\n" not in str(err.value)
+    unknown = tmp_path / "mystery.bin"
+    unknown.write_bytes(b"\x00\x01\x02 binary\n\x03\x04 stuff\n")
+    with pytest.raises(SourceError, match="cannot tell the log format"):
+        logs.read(unknown)
+    with pytest.raises(ConfigError, match="format 'yaml' is not known"):
+        logs.read(write_jsonl(tmp_path / "x.jsonl", DEMO_LINES), format="yaml")
+
+
+def test_max_rows_sets_truncated(tmp_path: Path) -> None:
+    df = logs.read(write_jsonl(tmp_path / "app.jsonl", DEMO_LINES), max_rows=2)
+    assert len(df) == 2 and df.attrs["truncated"] is True
+    assert list(df["request_id"]) == ["9f1c02", "9f1c01"]
+
+
+def test_small_chunks_give_the_same_frame_and_stop_past_the_window(tmp_path: Path) -> None:
+    rows = [{"time": f"2026-11-22T{h:02d}:{m:02d}:00Z", "msg": f"{h}:{m}", "status": 200 + m % 3}
+            for h in range(10, 16) for m in range(60)]
+    path = tmp_path / "sorted.jsonl"
+    # garbage after the window: a reader that stopped in time never sees it
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows) + "garbage\n" * 5)
+    whole = logs.read(path, start="2026-11-22T11:00Z", end="2026-11-22T11:30Z")
+    small = logs.read(path, start="2026-11-22T11:00Z", end="2026-11-22T11:30Z", chunk_bytes=4096)
+    assert len(whole) == 31
+    pd.testing.assert_frame_equal(whole, small)
+    assert small.attrs["rejected"] == 0
+    assert any("stopped reading at line" in n for n in small.attrs["notes"])
+    everything = logs.read(path, chunk_bytes=4096)
+    assert len(everything) == 360 and everything.attrs["rejected"] == 5
+
+
+def test_time_order_across_files_and_sources(tmp_path: Path) -> None:
+    a = write_jsonl(tmp_path / "a.jsonl", [{"time": "2026-11-22T13:00:02Z", "msg": "a2"},
+                                          {"time": "2026-11-22T13:00:00Z", "msg": "a0"}])
+    b = write_jsonl(tmp_path / "b.jsonl", [{"time": "2026-11-22T13:00:01Z", "msg": "b1"}])
+    df = logs.read([a, b])
+    assert list(df["message"]) == ["a0", "b1", "a2"]
+    assert list(df["source"]) == [str(a), str(b), str(a)]
+    comma = logs.read(f"{a},{b}")
+    assert len(comma) == 3
+
+
+def test_through_the_package_namespace(tmp_path: Path) -> None:
+    import incident_kit as ik
+
+    df = ik.logs.read(write_jsonl(tmp_path / "app.jsonl", DEMO_LINES), format="json", service="shop-api")
+    assert len(df) == 2 and df.attrs["format"] == "json"
