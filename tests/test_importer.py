@@ -58,7 +58,7 @@ def assert_code_cells_read_only(nb: dict) -> int:
                 continue
             name = _dotted(node.func)
             if name != "inv.collect":
-                assert name == "ik.Investigation" or name.endswith((".str.contains", ".astype", ".tail", ".head")), (
+                assert name in ("ik.Investigation", "len") or name.endswith((".str.contains", ".tail", ".head")), (
                     f"unexpected call {name} in:\n{source}")
                 continue
             fn = _dotted(node.args[1])
@@ -180,7 +180,7 @@ def test_awkward_runbook(tmp_path: Path) -> None:
                      "ik.probes.tls, ['checkout.example.com:443']", "ik.redis.info, redis_url",
                      "[f\"{app_url}/api/orders/{order_id}\"]", "customer_id=customer_id, min_order_id=min_order_id",
                      "ik.host.processes", "ik.host.stats", "ik.host.disk, '/var'", "ik.db.query, database_url, 'SELECT now()'",
-                     "logs_1 = logs_1.tail(20)", "~processes_1['command']"):
+                     "logs_1 = logs_1.tail(20)", "~processes_1['cmdline']", "ik.host.processes, n=10_000)"):
         assert expected in code, expected
     params = "".join(nb["cells"][1]["source"])
     assert "checkout_token = 'env:CHECKOUT_TOKEN'" in params and "app_id = ''" in params and "your_org = ''" in params
@@ -231,6 +231,7 @@ def test_decode_handles_bom_and_crlf(tmp_path: Path) -> None:
     ("df -h", "call", "ik.host.disk"),
     ("free -h", "call", "ik.host.stats"),
     ("ps aux --sort=-%cpu | head", "call", "ik.host.processes"),
+    ("ps aux --sort=-%mem | head -10", "call", "ik.host.processes"),
     ("git log -5 --oneline", "call", "ik.deploys.git"),
     ("git reset --hard HEAD~1", "manual", "git reset"),
     ("git checkout main", "manual", "git checkout"),
@@ -354,3 +355,18 @@ def test_bad_output_paths(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(ConfigError, match="cannot write it"):
         import_runbook(AWKWARD, tmp_path / "file" / "nb.ipynb")
+
+
+def test_the_code_cell_check_catches_mutations() -> None:
+    def notebook(source: str) -> dict:
+        return {"cells": [{"cell_type": "code", "source": source}]}
+
+    assert assert_code_cells_read_only(notebook("q = inv.collect('x', ik.db.query, database_url, 'SELECT 1')\nq")) == 1
+    for bad in ("q = inv.collect('x', ik.db.query, database_url, 'DELETE FROM t')",
+                "q = inv.collect('x', ik.db.query, database_url, 'SELECT pg_terminate_backend(1)')",
+                "import subprocess\nsubprocess.run(['git', 'revert', 'HEAD'])",
+                "q = inv.collect('x', ik.probes.http, ['http://h/admin/restart'])",
+                "q = inv.collect('x', some_function, 1)",
+                "os.system('pkill worker')"):
+        with pytest.raises(AssertionError):
+            assert_code_cells_read_only(notebook(bad))

@@ -143,8 +143,11 @@ def _grep_line(pattern: str, args: list[str], prog: str, frame_kind: str) -> str
             regex = regex.replace(old, new)
     case = "False" if any(a in ("-i", "--ignore-case") or (a.startswith("-") and "i" in a[1:] and not a.startswith("--")) for a in args) else "True"
     negate = "~" if any(a == "-v" or (a.startswith("-") and not a.startswith("--") and "v" in a[1:]) for a in args) else ""
-    column = "message" if frame_kind == "logs" else "command"
-    return f"{{v}} = {{v}}[{negate}{{v}}[{column!r}].astype(\"string\").str.contains({_py(regex)}, case={case}, regex=True, na=False)]"
+    if frame_kind == "logs":
+        return f"{{v}} = {{v}}[{negate}{{v}}['message'].str.contains({_py(regex)}, case={case}, regex=True, na=False)]"
+    # a source that failed returns a frame without columns: filter only what is there
+    return (f"{{v}} = {{v}}[{negate}{{v}}['cmdline'].str.contains({_py(regex)}, case={case}, regex=True, na=False)]"
+            " if len({v}) else {v}")
 
 
 def _curl(cmd: Command, prog: str, args: list[str], rest: list[list[str]], params: ParameterSet) -> Step | None:
@@ -238,8 +241,17 @@ def _host(cmd: Command, prog: str, args: list[str], rest: list[list[str]], param
         path = next(iter(_positional(args, {"-t", "-x", "-B", "--output"})), "/")
         call = Call("ik.host.disk", [repr(path)], var="disk", label=f"host: disk {path}")
     elif prog in ("ps", "top", "htop"):
-        after, notes = _pipeline_tail(rest, frame_kind="processes")
-        call = Call("ik.host.processes", [], var="processes", label="host: processes", after=after, notes=notes)
+        greps = [argv for argv in rest if _program(argv)[0] in ("grep", "egrep", "fgrep")]
+        after, notes = _pipeline_tail(greps, frame_kind="processes")
+        kwargs: list[tuple[str, str]] = []
+        heads = [_count(_program(argv)[1]) for argv in rest if _program(argv)[0] == "head"]
+        if greps:
+            kwargs.append(("n", "10_000"))  # every process, then the runbook's grep
+        elif heads:
+            kwargs.append(("n", str(heads[0])))
+        if re.search(r"--sort[= ]-?%?(mem|rss)|-o\s+%?mem|\bsort -k ?4", cmd.one_line):
+            kwargs.append(("sort", "'memory'"))
+        call = Call("ik.host.processes", [], kwargs, var="processes", label="host: processes", after=after, notes=notes)
         if prog != "ps":
             call.notes.insert(0, f"a snapshot of processes instead of the live `{prog}` view")
     else:
