@@ -10,7 +10,6 @@ DEV    := $(VENV)/.installed-dev
 # The package with the PostgreSQL driver: all the demo needs.
 $(BASE): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[postgres]'
 	touch $(BASE)
 
@@ -35,7 +34,7 @@ bench: $(DEV) system-test
 	$(PY) benchmarks/run_all.py
 
 lab: $(DEV) system-demo
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/
 
 clean:
 	rm -rf $(VENV) reports/2* reports/index.html .bench
