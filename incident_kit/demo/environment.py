@@ -1,9 +1,11 @@
 """The demo environment: a real incident on local services, started and always stopped.
 
 :class:`DemoEnvironment` starts a throwaway PostgreSQL cluster with the shop schema, writes two
-hours of log history with a bad deploy in a real git repository, starts the shop service (running
-the faulty version) and sends it live traffic. ``.parameters`` points a scenario at all of it;
-the database URL is passed as a ``file:`` secret reference, never as a value.
+hours of log history with the scenario's change in a real git repository, starts the shop service
+and sends it live traffic; the scenario's stage (:mod:`.stages`) makes its incident real on
+those services (the default, high_error_rate, runs the faulty version v1.8.0). ``.parameters``
+points a scenario at all of it; the database URL is passed as a ``file:`` secret reference, never
+as a value. ``.story`` holds the known answers, including the expected top cause.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import httpx
 
 from ..errors import RunError
 from . import shop
+from .faults import Fault
 from .history import Story, write_history
 from .pgcluster import PostgresCluster, free_port
 from .traffic import Traffic
@@ -41,14 +44,22 @@ def _port_free(port: int) -> bool:
 
 
 class DemoEnvironment:
-    """Start with :meth:`start` (or ``with``), read :attr:`parameters`, end with :meth:`stop`.
+    """Start with :meth:`start` (or ``with``), read :attr:`parameters` and :attr:`story`, end with :meth:`stop`.
 
-    ``workdir=None`` uses a new temp dir (removed on stop); ``well_known=True`` uses ``DEMO_HOME``
-    and the fixed ports the notebooks' defaults point at, when they are free.
+    ``scenario`` picks the staged incident (``stages.SCENARIOS``; raises ConfigError for another
+    name). ``workdir=None`` uses a new temp dir (removed on stop); ``well_known=True`` uses
+    ``DEMO_HOME`` and the fixed ports the notebooks' defaults point at, when they are free.
+    ``version`` overrides the version the service runs.
     """
 
-    def __init__(self, workdir: Path | None = None, *, well_known: bool = False, warmup_s: float = 6.0,
-                 rps: float = 5.0, version: str = shop.BAD_VERSION) -> None:
+    def __init__(self, workdir: Path | None = None, *, scenario: str = "high_error_rate", well_known: bool = False,
+                 warmup_s: float = 6.0, rps: float = 5.0, version: str | None = None) -> None:
+        from .stages import get_stage
+
+        self.scenario = scenario
+        self.stage = get_stage(scenario)
+        self.fault: Fault | None = None
+        self._on_stop: list[Callable[[], None]] = []
         self.well_known = well_known
         self._own_dir = workdir is None and not well_known
         self.workdir = Path(workdir) if workdir else (DEMO_HOME if well_known else Path(tempfile.mkdtemp(prefix="ik-demo-")))
@@ -77,7 +88,7 @@ class DemoEnvironment:
             shutil.rmtree(self.workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         pg_port = DEMO_PG_PORT if self.well_known and _port_free(DEMO_PG_PORT) else None
-        self.cluster = PostgresCluster(port=pg_port, max_connections=120).start()
+        self.cluster = PostgresCluster(port=pg_port, max_connections=self.stage.max_connections).start()
         reader_pw = os.urandom(9).hex()
         app_pw = os.urandom(9).hex()
         self.cluster.psql(
@@ -94,18 +105,29 @@ class DemoEnvironment:
         (secrets_dir / "database_url").write_text(self.cluster.url("shop", "incident_reader", reader_pw) + "\n")
         (secrets_dir / "app_dsn").write_text(f"host=127.0.0.1 port={self.cluster.port} dbname=shop user=shop password={app_pw}\n")
 
-        self.story = write_history(self.workdir)
         self.http_port = DEMO_HTTP_PORT if self.well_known and _port_free(DEMO_HTTP_PORT) else free_port()
+        self.stage.prepare(self)
+        self.fault = self.stage.fault(self)
+        self.story = write_history(self.workdir, fault=self.fault)
+        self.story.scenario = self.scenario
         logs = self.workdir / "logs"
-        self.service = subprocess.Popen(
-            [sys.executable, "-m", "incident_kit.demo.service", "--port", str(self.http_port),
-             "--dsn-file", str(secrets_dir / "app_dsn"), "--access-log", str(logs / "access.log"),
-             "--app-log", str(logs / "app.log"), "--version", self.version],
-            stdout=subprocess.DEVNULL, stderr=open(self.workdir / "service.stderr", "wb"),
-        )
-        base = f"http://127.0.0.1:{self.http_port}"
+        service_env = dict(os.environ)
+        for key, value in self.stage.service_env(self).items():
+            if value:
+                service_env[key] = value
+            else:
+                service_env.pop(key, None)
+        with open(self.workdir / "service.stderr", "wb") as stderr:
+            self.service = subprocess.Popen(
+                [sys.executable, "-m", "incident_kit.demo.service", "--port", str(self.http_port),
+                 "--dsn-file", str(secrets_dir / "app_dsn"), "--access-log", str(logs / self.stage.live_access_log),
+                 "--app-log", str(logs / "app.log"), "--version", self.version or self.stage.version(self),
+                 *self.stage.service_args(self)],
+                stdout=subprocess.DEVNULL, stderr=stderr, env=service_env,
+            )
+        base = self.base_url
         self._wait_ready(base + "/health")
-        self.traffic = Traffic(base, rps=self.rps).start()
+        self.traffic = Traffic(base, rps=self.rps, **self.stage.traffic(self)).start()
         self.parameters = {
             "service": shop.SERVICE,
             "logs": [str(logs / "access.log")],
@@ -114,7 +136,31 @@ class DemoEnvironment:
             "git_repo": str(self.workdir / "repo"),
             "deploy_events": str(self.workdir / "deploys.jsonl"),
         }
+        self.parameters.update(self.stage.parameters(self))
+        self.stage.inject(self)
+        kind, words = self.stage.expected(self)
+        self.story.expected_cause_kind, self.story.expected_cause_text = kind, list(words)
         time.sleep(self.warmup_s)
+
+    @property
+    def base_url(self) -> str:
+        """Return the shop service's base URL (``http://127.0.0.1:<port>``)."""
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def on_stop(self, fn: Callable[[], None]) -> None:
+        """Register ``fn`` to run at :meth:`stop` (after the service stops, before PostgreSQL; last registered first)."""
+        self._on_stop.append(fn)
+
+    def stop_service(self) -> None:
+        """Stop the shop service by pid (SIGTERM, then SIGKILL after 5 s). Safe to call twice."""
+        if self.service is not None:
+            if self.service.poll() is None:
+                self.service.send_signal(signal.SIGTERM)
+                try:
+                    self.service.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    self.service.kill()
+                    self.service.wait()
 
     def _wait_ready(self, url: str, timeout_s: float = 15.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -135,19 +181,19 @@ class DemoEnvironment:
         httpx.post(f"http://127.0.0.1:{self.http_port}/admin/deploy", json={"version": version}, timeout=5)
 
     def stop(self) -> None:
-        """Stop traffic, the service (by pid) and PostgreSQL; remove a temp workdir. Safe to call twice."""
+        """Stop traffic, the service (by pid), what the stage started and PostgreSQL; remove a temp
+        workdir. Safe to call twice; a failing cleanup does not keep the others from running."""
         if self.traffic is not None:
             self.traffic.stop()
             self.traffic = None
-        if self.service is not None:
-            if self.service.poll() is None:
-                self.service.send_signal(signal.SIGTERM)
-                try:
-                    self.service.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    self.service.kill()
-                    self.service.wait()
-            self.service = None
+        self.stop_service()
+        self.service = None
+        while self._on_stop:
+            fn = self._on_stop.pop()
+            try:
+                fn()
+            except Exception as exc:  # noqa: BLE001 - keep stopping the rest
+                print(f"demo: cleanup failed: {exc}", file=sys.stderr)
         if self.cluster is not None:
             self.cluster.stop()
             self.cluster = None
@@ -169,9 +215,9 @@ def cli_demo(args: argparse.Namespace) -> int:
 
     console = Console(stderr=True)
     previous = signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    env = DemoEnvironment(well_known=True)
+    env = DemoEnvironment(scenario=args.scenario, well_known=True)
     try:
-        with console.status("starting the demo environment (PostgreSQL, shop service, 2 h of logs, live traffic)"):
+        with console.status(f"staging {args.scenario}: {env.stage.title}"):
             env.start()
         console.print(f"demo: shop-api on 127.0.0.1:{env.http_port}, PostgreSQL on 127.0.0.1:{env.cluster.port if env.cluster else '?'}")
         result = run(args.scenario, dict(env.parameters), out_dir=args.out, progress=True)

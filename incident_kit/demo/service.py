@@ -4,13 +4,14 @@ Run as its own process (``python -m incident_kit.demo.service ...``). It writes 
 access log and a JSON-lines application log. ``POST /admin/deploy {"version": ...}`` switches
 version; version ``shop.BAD_VERSION`` carries the injected fault: checkout fails with
 ``shop.FAULT_MESSAGE`` and leaks its database connection idle in transaction, holding a row lock.
+The other faults a stage can inject (slow query, Redis, payment provider, unset secret, JWT
+secret, full disk) are options described in :mod:`.shopapp`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import random
 import signal
 import threading
 import time
@@ -23,6 +24,7 @@ from typing import Any
 import psycopg
 
 from . import shop
+from .shopapp import Shop
 
 
 class _Log:
@@ -38,67 +40,6 @@ class _Log:
         line = json.dumps(record, separators=(",", ":")) + "\n"
         with self._lock:
             self._f.write(line)
-
-
-class Shop:
-    """State of the running service: version, database DSN, logs, leaked connections."""
-
-    def __init__(self, dsn: str, access_log: Path, app_log: Path, version: str) -> None:
-        self.dsn = dsn
-        self.version = version
-        self.access = _Log(access_log)
-        self.app = _Log(app_log)
-        self.leaked: list[psycopg.Connection] = []
-        self.rng = random.Random()
-        self.app.write({"level": "info", "service": shop.SERVICE, "logger": "boot", "message": f"shop-api {version} started"})
-
-    def connect(self) -> psycopg.Connection:
-        return psycopg.connect(self.dsn, application_name=shop.SERVICE, connect_timeout=3)
-
-    def deploy(self, version: str) -> None:
-        self.app.write({"level": "info", "service": shop.SERVICE, "logger": "deploy",
-                        "message": f"deploy {self.version} -> {version}"})
-        self.version = version
-
-    # -- endpoints: each returns (status, body, error message or None) ----------------------
-    def health(self) -> tuple[int, dict[str, Any], str | None]:
-        with self.connect() as conn:
-            conn.execute("SELECT 1")
-        return 200, {"status": "ok", "version": self.version}, None
-
-    def products(self) -> tuple[int, dict[str, Any], str | None]:
-        with self.connect() as conn:
-            rows = conn.execute("SELECT id, name, price_cents FROM products ORDER BY id LIMIT 20").fetchall()
-        return 200, {"products": [list(r) for r in rows]}, None
-
-    def product(self, pid: int) -> tuple[int, dict[str, Any], str | None]:
-        with self.connect() as conn:
-            row = conn.execute("SELECT id, name, price_cents FROM products WHERE id = %s", (pid,)).fetchone()
-        if row is None:
-            return 404, {"error": "not found"}, None
-        return 200, {"product": list(row)}, None
-
-    def checkout(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], str | None]:
-        product = int(body.get("product_id") or self.rng.randint(1, shop.PRODUCTS))
-        user = str(body.get("user_id") or "anonymous")
-        conn = self.connect()
-        try:
-            conn.execute("SET lock_timeout = '200ms'")
-            conn.execute("UPDATE inventory SET reserved = reserved + 1 WHERE product_id = %s", (product,))
-            order = conn.execute("INSERT INTO orders (product_id, user_id, coupon) VALUES (%s, %s, %s) RETURNING id",
-                                 (product, user, body.get("coupon"))).fetchone()[0]
-        except psycopg.errors.LockNotAvailable:
-            conn.rollback()
-            conn.close()
-            order = self.rng.randint(40000, 99999)
-            return 500, {"error": "checkout failed"}, shop.LOCK_MESSAGE.format(order=order, product=product)
-        if self.version == shop.BAD_VERSION and not body.get("coupon"):
-            # The v1.8.0 bug: the error path returns without rollback; the connection leaks.
-            self.leaked.append(conn)
-            return 500, {"error": "checkout failed"}, shop.FAULT_MESSAGE.format(order=order)
-        conn.commit()
-        conn.close()
-        return 200, {"order": order}, None
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -126,7 +67,11 @@ class Handler(BaseHTTPRequestHandler):
             elif method == "GET" and path.startswith("/api/products/") and path.rsplit("/", 1)[1].isdigit():
                 status, payload, error = self.shop.product(int(path.rsplit("/", 1)[1]))
             elif method == "GET" and path == "/api/cart":
-                status, payload, error = 200, {"items": []}, None
+                status, payload, error = self.shop.cart(self.headers.get("X-User-Id") or "anonymous")
+            elif method == "POST" and path == "/api/login":
+                status, payload, error = self.shop.login(self.headers.get("Authorization") or "",
+                                                         self.headers.get("X-Forwarded-For") or self.client_address[0],
+                                                         self.headers.get("X-User-Id") or "")
             elif method == "POST" and path == "/api/checkout":
                 status, payload, error = self.shop.checkout(body)
             elif method == "POST" and path == "/admin/deploy":
@@ -137,6 +82,11 @@ class Handler(BaseHTTPRequestHandler):
         except psycopg.Error as exc:
             status, payload = 503, {"error": "database unavailable"}
             error = f"database error: {str(exc).strip().splitlines()[0]}"
+        except Exception as exc:  # noqa: BLE001 - Redis and other dependencies: a 503 with the reason
+            if type(exc).__module__.split(".")[0] != "redis":
+                raise
+            status, payload = 503, {"error": "cache unavailable"}
+            error = f"redis error: {str(exc).strip().splitlines()[0]}"
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -146,15 +96,16 @@ class Handler(BaseHTTPRequestHandler):
         elapsed = (time.perf_counter() - started) * 1000
         client = self.headers.get("X-Forwarded-For") or self.client_address[0]
         record = {
-            "level": "error" if status >= 500 else "info", "service": shop.SERVICE, "method": method,
+            "level": "error" if status >= 500 else ("warning" if status in (401, 403) else "info"), "service": shop.SERVICE, "method": method,
             "path": path, "status": status, "duration_ms": round(elapsed, 2), "client": client,
             "user_id": self.headers.get("X-User-Id"), "request_id": uuid.uuid4().hex[:16],
             "version": self.shop.version, "message": error or f"{method} {path} {status}",
         }
         self.shop.access.write(record)
         if error:
-            self.shop.app.write({"level": "error", "service": shop.SERVICE, "logger": "checkout" if "checkout" in path else "http",
-                                 "message": error})
+            logger = "redis" if error.startswith("redis") else ("auth" if "login" in path else
+                                                                 ("checkout" if "checkout" in path else "http"))
+            self.shop.app.write({"level": record["level"], "service": shop.SERVICE, "logger": logger, "message": error})
 
     def do_GET(self) -> None:
         self._respond("GET")
@@ -163,9 +114,10 @@ class Handler(BaseHTTPRequestHandler):
         self._respond("POST")
 
 
-def serve(port: int, dsn: str, access_log: Path, app_log: Path, version: str) -> None:
-    """Serve until SIGTERM/SIGINT; closes leaked connections on the way out."""
-    Handler.shop = Shop(dsn, access_log, app_log, version)
+def serve(port: int, dsn: str, access_log: Path, app_log: Path, version: str, **options: Any) -> None:
+    """Serve until SIGTERM/SIGINT (``options`` go to :class:`Shop`); closes leaked connections on the way out."""
+    auth_log = options.pop("auth_log", None)
+    Handler.shop = Shop(dsn, _Log(access_log), _Log(app_log), version, auth=_Log(auth_log) if auth_log else None, **options)
     httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     httpd.daemon_threads = True
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=httpd.shutdown).start())
@@ -187,8 +139,20 @@ def main() -> None:
     p.add_argument("--access-log", required=True)
     p.add_argument("--app-log", required=True)
     p.add_argument("--version", default=shop.GOOD_VERSION)
+    p.add_argument("--fault", action="append", default=[], help="slow_query (repeatable)")
+    p.add_argument("--redis-url")
+    p.add_argument("--payment-url", help="base URL of the payment provider (named shop.PAYMENT_HOST in messages)")
+    p.add_argument("--payment-key-env", help="environment variable holding the payment API key")
+    p.add_argument("--jwt-secret-file")
+    p.add_argument("--receipts-dir")
+    p.add_argument("--receipts-quota", type=int, help="simulated quota of --receipts-dir in bytes")
+    p.add_argument("--auth-log", help="JSON-lines log of login attempts")
     a = p.parse_args()
-    serve(a.port, Path(a.dsn_file).read_text().strip(), Path(a.access_log), Path(a.app_log), a.version)
+    serve(a.port, Path(a.dsn_file).read_text().strip(), Path(a.access_log), Path(a.app_log), a.version,
+          faults=set(a.fault), redis_url=a.redis_url, payment_url=a.payment_url, payment_key_env=a.payment_key_env,
+          jwt_secret_file=Path(a.jwt_secret_file) if a.jwt_secret_file else None,
+          receipts_dir=Path(a.receipts_dir) if a.receipts_dir else None, receipts_quota=a.receipts_quota,
+          auth_log=Path(a.auth_log) if a.auth_log else None)
 
 
 if __name__ == "__main__":
