@@ -99,6 +99,8 @@ class Supervisor:
                         return None, "timed_out"
                     if run_id is not None:
                         self.ledger.heartbeat(run_id, worker)
+            if self.stopping.is_set() and proc.returncode != 0:
+                return None, "stopped"  # killed by stop(): not a result
             assert proc.stdout is not None
             out = proc.stdout.read().decode("utf-8", "replace").strip()
             try:
