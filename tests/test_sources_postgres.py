@@ -70,6 +70,7 @@ def test_activity_finds_the_blocked_pid_blocked_by_the_right_pid(pg) -> None:
             held = act[act.pid == holder.info.backend_pid].iloc[0]
             assert held.state == "idle in transaction" and held.blocked_by == []
             assert held.xact_start.tzinfo is not None and held.duration_s >= 0
+            assert act.duration_s.dropna().is_monotonic_decreasing and act.ts.nunique() == 1
 
             chains = ik.postgres.locks(url)
             assert frames.check(chains, "db_activity") == []

@@ -22,13 +22,13 @@ from ._base import source
 from .db import DEFAULT_TIMEOUT_S, ReadOnlySession
 
 _ACTIVITY_SQL = """
-SELECT clock_timestamp() AS ts, a.pid, a.datname, a.usename, a.application_name,
+SELECT statement_timestamp() AS ts, a.pid, a.datname, a.usename, a.application_name,
        host(a.client_addr) AS client_addr, a.state, a.wait_event_type, a.wait_event,
        a.query_start, a.xact_start, a.state_change,
-       EXTRACT(EPOCH FROM clock_timestamp() - CASE WHEN a.state = 'active' THEN a.query_start
-                                                   ELSE a.state_change END)::float8 AS duration_s,
+       GREATEST(0, EXTRACT(EPOCH FROM statement_timestamp() - CASE WHEN a.state = 'active' THEN a.query_start
+                                                   ELSE a.state_change END))::float8 AS duration_s,
        pg_blocking_pids(a.pid) AS blocked_by, a.query, a.backend_type,
-       EXTRACT(EPOCH FROM clock_timestamp() - a.xact_start)::float8 AS xact_age_s,
+       GREATEST(0, EXTRACT(EPOCH FROM statement_timestamp() - a.xact_start))::float8 AS xact_age_s,
        a.backend_start, a.backend_xid::text AS backend_xid
 FROM pg_stat_activity a
 WHERE a.pid <> pg_backend_pid() AND (:all_backends OR a.backend_type = 'client backend')
@@ -94,7 +94,7 @@ def connections(url: str, *, by: str = "state", timeout_s: float = DEFAULT_TIMEO
         )
         settings = s.frame(
             "SELECT current_setting('max_connections')::int AS max_connections, "
-            "current_setting('superuser_reserved_connections')::int AS reserved, clock_timestamp() AS ts"
+            "current_setting('superuser_reserved_connections')::int AS reserved, statement_timestamp() AS ts"
         ).iloc[0]
     ts = settings["ts"]
     total = int(groups["n"].sum()) if len(groups) else 0
@@ -306,7 +306,7 @@ def stats(url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> pd.DataFrame:
     """Return the counters of ``pg_stat_database`` as a metrics frame (``pg_<counter>``, label ``datname``)."""
     cols = ", ".join(f"d.{c}" for c in _DB_COUNTERS)
     with _session(url, timeout_s) as s:
-        raw = s.frame(f"SELECT clock_timestamp() AS ts, d.datname, {cols} FROM pg_stat_database d "
+        raw = s.frame(f"SELECT statement_timestamp() AS ts, d.datname, {cols} FROM pg_stat_database d "
                       "WHERE d.datname IS NOT NULL")
     long = raw.melt(id_vars=["ts", "datname"], value_vars=list(_DB_COUNTERS), var_name="metric", value_name="value")
     long["metric"] = "pg_" + long["metric"]
@@ -317,7 +317,7 @@ def stats(url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> pd.DataFrame:
 def cache_hit_ratio(url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> pd.DataFrame:
     """Return ``pg_cache_hit_ratio`` per database (blks_hit / (blks_hit + blks_read), NaN when unread)."""
     with _session(url, timeout_s) as s:
-        raw = s.frame("SELECT clock_timestamp() AS ts, 'pg_cache_hit_ratio' AS metric, "
+        raw = s.frame("SELECT statement_timestamp() AS ts, 'pg_cache_hit_ratio' AS metric, "
                       "d.blks_hit::float8 / NULLIF(d.blks_hit + d.blks_read, 0) AS value, d.datname "
                       "FROM pg_stat_database d WHERE d.datname IS NOT NULL ORDER BY d.datname")
     return conform(raw, "metrics", source=f"postgres:{s.target}")
@@ -358,16 +358,16 @@ def replication(url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> pd.DataFra
         standby = bool(s.scalar("SELECT pg_is_in_recovery()"))
         if standby:
             frame = s.frame(
-                "SELECT clock_timestamp() AS ts, 'standby' AS role, NULL::text AS application_name, "
+                "SELECT statement_timestamp() AS ts, 'standby' AS role, NULL::text AS application_name, "
                 "NULL::text AS client_addr, r.status AS state, NULL::text AS sync_state, "
                 "pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::float8 AS lag_bytes, "
                 "NULL::float8 AS write_lag_s, NULL::float8 AS flush_lag_s, "
-                "EXTRACT(EPOCH FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8 AS replay_lag_s "
+                "EXTRACT(EPOCH FROM statement_timestamp() - pg_last_xact_replay_timestamp())::float8 AS replay_lag_s "
                 "FROM (SELECT 1) one LEFT JOIN pg_stat_wal_receiver r ON true"
             )
         else:
             frame = s.frame(
-                "SELECT clock_timestamp() AS ts, 'primary' AS role, r.application_name, host(r.client_addr) AS client_addr, "
+                "SELECT statement_timestamp() AS ts, 'primary' AS role, r.application_name, host(r.client_addr) AS client_addr, "
                 "r.state, r.sync_state, pg_wal_lsn_diff(pg_current_wal_lsn(), r.replay_lsn)::float8 AS lag_bytes, "
                 "EXTRACT(EPOCH FROM r.write_lag)::float8 AS write_lag_s, "
                 "EXTRACT(EPOCH FROM r.flush_lag)::float8 AS flush_lag_s, "
