@@ -4,6 +4,7 @@ Every function takes canonical frames (``incident_kit.frames``) or Series and re
 a dataclass or a dict; none of them reads a source or writes a file.
 """
 
+from . import evidence
 from .correlate import correlate
 from .diff import diff
 from .hypotheses import hypotheses
@@ -19,6 +20,7 @@ __all__ = [
     "Severity",
     "correlate",
     "diff",
+    "evidence",
     "error_mask",
     "hypotheses",
     "impact",

@@ -55,7 +55,7 @@ def _time_mask(ts: pd.Series, bounds: tuple[Any, Any]) -> np.ndarray:
 
 def _codes(col: pd.Series, rows: np.ndarray, bins: int) -> tuple[np.ndarray, list[str]] | None:
     """Return (codes for the selected rows, value labels) for one column, or None when not comparable."""
-    sub = col[rows]
+    sub = col if rows.all() else col[rows]
     if isinstance(col.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(col.dtype):
         return None
     if col.dtype == object:
@@ -82,7 +82,7 @@ def _codes(col: pd.Series, rows: np.ndarray, bins: int) -> tuple[np.ndarray, lis
 
 def _routes(col: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """Codes of URL paths with their ids masked (``/api/orders/42`` -> ``/api/orders/<*>``)."""
-    codes, uniques = pd.factorize(col[rows].astype("string"), use_na_sentinel=True)
+    codes, uniques = pd.factorize(col if rows.all() else col[rows], use_na_sentinel=True)
     routes = pd.Series(uniques, dtype="string").str.replace(
         r"/(?:[0-9]+|[0-9a-fA-F-]{16,}|[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12})\b", "/<*>", regex=True)
     r_codes, r_uniques = pd.factorize(routes, use_na_sentinel=False)
@@ -161,12 +161,17 @@ def diff(
         if unknown:
             raise ConfigError(f"diff: column {unknown[0]!r} is not in the frame")
     rows = inc_mask | base_mask
-    inc_sel, base_sel = inc_mask[rows], base_mask[rows]
+    if rows.all():
+        inc_sel, base_sel = inc_mask, base_mask
+    else:
+        inc_sel, base_sel = inc_mask[rows], base_mask[rows]
     n_inc, n_base = int(inc_sel.sum()), int(base_sel.sum())
     out: list[dict[str, Any]] = []
     for name in columns:
         if name == "message" and signatures:
-            codes_t, templates = mine(_messages(frame[rows]))
+            wanted = [c for c in ("message", "method", "path", "status") if c in frame.columns]
+            codes_t, templates = mine(_messages(frame[wanted]))
+            codes_t = codes_t if rows.all() else codes_t[rows]
             got: tuple[np.ndarray, list[str]] | None = (codes_t, templates)
             label = "signature"
         elif name == "signature" and name not in frame.columns:

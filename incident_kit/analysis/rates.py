@@ -103,7 +103,10 @@ def rates(
         if "latency_ms" in logs.columns
         else np.full(len(ts), np.nan)
     )
-    work = pd.DataFrame({"b": ts.dt.floor(freq).to_numpy(), "e": errors, "lat": latency})
+    step = freq.value
+    ns = ts.to_numpy(dtype="datetime64[ns]").astype("int64")
+    buckets = pd.to_datetime((ns // step) * step, utc=True)
+    work = pd.DataFrame({"b": buckets, "e": errors, "lat": latency})
     grouped = work.groupby("b", sort=True)
     out = pd.DataFrame({"requests": grouped.size(), "errors": grouped["e"].sum()})
     q = grouped["lat"].quantile([0.5, 0.95, 0.99]).unstack() if len(work) else None

@@ -36,6 +36,10 @@ MASKS: tuple[tuple[str, str], ...] = (
     (r"\b[0-9a-fA-F]{8,}\b", WILDCARD),
 )
 
+#: A whole token that is an id or a number: digits first ("42", "3.5", "10.0.0.1:80", UUIDs
+#: starting with a digit) or 8+ hex digits.
+WHOLE_TOKEN_ID = r"^(?:[-+]?[0-9](?:[0-9a-fA-F.:_-]*[0-9a-fA-F])?|[0-9a-fA-F]{8,})$"
+
 # Applied in Python to the (few) distinct masked messages: glued leftovers such as "<*>f3a9".
 _GLUED = re.compile(r"<\*>[A-Za-z0-9]+|[A-Za-z]*<\*>(?:<\*>)+")
 _SPACES = re.compile(r"\s+")
@@ -47,26 +51,84 @@ DRAIN_DEPTH = 4
 DRAIN_SIM_TH = 0.5
 
 
-def _as_strings(messages: Any) -> pd.Series:
-    if isinstance(messages, pd.Series):
-        s = messages
-    elif isinstance(messages, str):
+def _as_arrow(messages: Any) -> Any:
+    """Return the messages as a pyarrow large_string array without nulls (None -> "")."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(messages, str):
         raise ConfigError("signatures: expected a sequence of messages, got a single string")
+    if isinstance(messages, pd.Series):
+        if isinstance(messages.dtype, pd.StringDtype) and messages.dtype.storage == "pyarrow":
+            array = pa.array(messages.array)
+        else:
+            array = pa.array(messages.astype("string").array)
+    elif isinstance(messages, pa.Array | pa.ChunkedArray):
+        array = messages
     elif isinstance(messages, Iterable):
-        s = pd.Series(list(messages), dtype="object")
+        array = pa.array([None if m is None else str(m) for m in messages], type=pa.large_string())
     else:
         raise ConfigError(f"signatures: expected a sequence of messages, got {type(messages).__name__}")
-    return s.astype("string").fillna("").reset_index(drop=True)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if not pa.types.is_large_string(array.type):
+        array = array.cast(pa.large_string())
+    return pc.fill_null(array, "") if array.null_count else array
+
+
+def _encode(array: Any) -> tuple[np.ndarray, Any]:
+    """Return (codes as numpy, distinct values as a pyarrow array) of a string array."""
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(array)
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary
+
+
+def _mask_tokens(vocabulary: Any) -> Any:
+    """Mask distinct tokens: whole ids and numbers at once, the others through :data:`MASKS`."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    whole = pc.match_substring_regex(vocabulary, WHOLE_TOKEN_ID)
+    rest_mask = pc.invert(whole)
+    rest = pc.filter(vocabulary, rest_mask)
+    for pattern, replacement in MASKS:
+        rest = pc.replace_substring_regex(rest, pattern=pattern, replacement=replacement)
+    base = pc.if_else(whole, pa.scalar(WILDCARD, type=vocabulary.type), vocabulary)
+    return pc.replace_with_mask(base, rest_mask, rest.cast(vocabulary.type))
+
+
+def _mask_array(array: Any) -> Any:
+    """Mask a pyarrow string array token by token (each distinct token once); tokens joined by one space."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    tokens = pc.utf8_split_whitespace(array)
+    codes, vocabulary = _encode(pc.list_flatten(tokens))
+    masked = _mask_tokens(vocabulary).take(pa.array(codes))
+    rebuilt = type(tokens).from_arrays(tokens.offsets, masked)
+    return pc.binary_join(rebuilt, pa.scalar(" ", type=masked.type))
 
 
 def mask(messages: Any) -> pd.Series:
-    """Return the messages with variable parts (ids, numbers, IPs, paths, ...) replaced by ``<*>``."""
-    s = _as_strings(messages)
-    if s.dtype.storage != "pyarrow":  # type: ignore[union-attr]
-        s = s.astype("string[pyarrow]")
-    for pattern, replacement in MASKS:
-        s = s.str.replace(pattern, replacement, regex=True)
-    return s
+    """Return the messages with variable parts (ids, numbers, IPs, paths, ...) replaced by ``<*>``.
+
+    Messages are split on whitespace and every distinct token is masked once (vectorised RE2,
+    pyarrow), then joined again with single spaces. Raises ConfigError for a single string.
+    """
+    array = _as_arrow(messages)
+    if not len(array):
+        return pd.Series([], dtype="string")
+    return pd.Series(_mask_array(array).to_pylist(), dtype="string")
+
+
+def _digit_skeleton(array: Any) -> Any:
+    """Return the messages with every digit replaced by 0 (vectorised, pyarrow)."""
+    import pyarrow.compute as pc
+
+    for digit in "123456789":
+        array = pc.replace_substring(array, pattern=digit, replacement="0")
+    return array
 
 
 def _drain(distinct: list[str]) -> list[str]:
@@ -83,17 +145,28 @@ def mine(messages: Any, *, method: str = "drain") -> tuple[np.ndarray, list[str]
     """Return (codes, templates): ``templates[codes[i]]`` is the template of message ``i``.
 
     ``method`` "drain" (masking then Drain clustering) or "mask" (masking only). Empty
-    messages get the template "". Raises ConfigError for an unknown method.
+    messages get the template "". Raises ConfigError for a single string or an unknown method.
     """
+    import pyarrow as pa
+
     if method not in ("drain", "mask"):
         raise ConfigError(f"signatures: method {method!r}; expected 'drain' or 'mask'")
-    s = _as_strings(messages)
-    if not len(s):
+    array = _as_arrow(messages)
+    if not len(array):
         return np.zeros(0, dtype=np.int64), []
-    raw_codes, raw_uniques = pd.factorize(s, use_na_sentinel=False)
-    masked = mask(pd.Series(raw_uniques, dtype="string"))
-    m_codes, m_uniques = pd.factorize(masked, use_na_sentinel=False)
-    cleaned = [_REPEATS.sub(r"\1", _SPACES.sub(" ", _GLUED.sub(WILDCARD, str(m))).strip()) for m in m_uniques]
+    raw_codes, raw_uniques = _encode(array)
+    # Masking ignores which digit is where, so messages that differ only in their digits
+    # ("order 48213" / "order 51977") share one mask: mask one message per digit skeleton.
+    # When a sample shows that skeletons barely repeat (ids made of letters and digits), skip it.
+    sample = raw_uniques.slice(0, 5000)
+    if len(_encode(_digit_skeleton(sample))[1]) <= 0.5 * len(sample):
+        skeleton_codes, _ = _encode(_digit_skeleton(raw_uniques))
+        _, first = np.unique(skeleton_codes, return_index=True)
+        m_codes, m_uniques = _encode(_mask_array(raw_uniques.take(pa.array(first))))
+        m_codes = m_codes[skeleton_codes]
+    else:
+        m_codes, m_uniques = _encode(_mask_array(raw_uniques))
+    cleaned = [_REPEATS.sub(r"\1", _SPACES.sub(" ", _GLUED.sub(WILDCARD, m)).strip()) for m in m_uniques.to_pylist()]
     if method == "drain":
         distinct = list(dict.fromkeys(c for c in cleaned if c))
         mined = dict(zip(distinct, _drain(distinct)))
@@ -122,7 +195,7 @@ TOP_ERROR_COLUMNS = ["signature", "count", "share", "first_seen", "last_seen", "
 def _messages(logs: pd.DataFrame) -> pd.Series:
     """Return the message column, describing HTTP rows that carry no message by method, path, status."""
     msg = logs["message"].astype("string") if "message" in logs.columns else pd.Series(pd.NA, index=logs.index, dtype="string")
-    missing = msg.isna() | (msg.str.strip() == "")
+    missing = msg.isna() | (msg == "")
     if missing.any():
         parts = []
         for col in ("method", "path"):

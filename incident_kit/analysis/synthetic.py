@@ -53,7 +53,7 @@ def _traffic(rng: np.random.Generator, start: pd.Timestamp, seconds: float, rps:
     users = ("u" + rng.integers(1000, 9000, n).astype(str).astype(object))
     return pd.DataFrame({"ts": ts, "method": method, "path": path, "latency_ms": latency, "client": clients,
                          "user_id": users, "status": 200, "level": "info",
-                         "message": method + " " + path + " 200"})
+                         "message": method + " " + path + " 200 in " + latency.astype(str).astype(object) + " ms"})
 
 
 def _baseline_errors(rng: np.random.Generator, frame: pd.DataFrame, rate: float) -> None:
