@@ -108,6 +108,8 @@ def test_check_as_a_command_has_no_traceback(tmp_path: Path) -> None:
                        capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert r.returncode == 1 and "Traceback" not in r.stderr + r.stdout
     assert r.stdout.startswith("FAIL  postgresql database_url") and "u:***@" in r.stdout
-    missing = subprocess.run([sys.executable, "-m", "incident_kit", "check", "-f", str(tmp_path / "nope.yaml")],
-                             capture_output=True, text=True, cwd=ROOT, timeout=60)
-    assert missing.returncode == 1 and "nope.yaml: not found" in missing.stderr
+
+
+def test_check_missing_parameter_file(tmp_path: Path, capsys) -> None:
+    assert cli.main(["check", "-f", str(tmp_path / "nope.yaml")]) == 1
+    assert "nope.yaml: not found" in capsys.readouterr().err
