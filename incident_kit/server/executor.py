@@ -149,8 +149,9 @@ class Supervisor:
             fields["error"] = f"run process exited with code {proc.returncode} (see {log_path.name})"
         else:
             state = _STATES.get(str(result.get("status")), "failed")
-            fields.update(status=result.get("status"), headline=result.get("headline"), severity=result.get("severity"),
-                          error=result.get("error"))
+            fields.update(status=result.get("status"), headline=result.get("headline"), severity=result.get("severity"))
+            if result.get("error"):  # else keep a note such as "interrupted on attempt 1 ...; retried"
+                fields["error"] = result["error"]
         if not self.ledger.finish(run_id, worker, state, **fields):
             log.warning("run %s: finished after it was taken over; result not recorded", run_id)
             return None
