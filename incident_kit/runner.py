@@ -100,11 +100,20 @@ def _alert_context(alert: Mapping[str, Any] | str | Path | None, declared: Itera
 
 def _kernel_manager_class() -> type:
     """Return a kernel manager that talks to the kernel over local IPC sockets, not TCP."""
+    import tempfile
+
     from jupyter_client.manager import AsyncKernelManager
-    from traitlets import CaselessStrEnum
+    from traitlets import CaselessStrEnum, default
 
     class IPCKernelManager(AsyncKernelManager):
         transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+        @default("ip")
+        def _private_ipc_path(self) -> str:
+            # Each kernel gets its own private directory for its sockets: the default
+            # ("kernel-ipc-N" in the working directory) lets concurrent runs pick the same
+            # socket and talk to each other's kernels ("Invalid Signature").
+            return str(Path(tempfile.mkdtemp(prefix="ik-kernel-")) / "kernel")
 
     return IPCKernelManager
 
