@@ -22,7 +22,7 @@ from typing import Any, Iterable, Mapping
 from .errors import ConfigError
 
 #: A scenario name from an alert must look like this (no path separators, no dots first).
-SCENARIO_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,99}$")
+SCENARIO_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")
 #: Most alerts one payload may carry, and the longest label/annotation value kept.
 MAX_ALERTS = 1000
 MAX_VALUE = 4096
