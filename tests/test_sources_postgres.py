@@ -144,6 +144,10 @@ def test_connections_near_max_connections(pg) -> None:
         assert conns[conns.metric == "max_connections"].value.iloc[0] == pg.max_connections
         per_state = ik.postgres.connections(url)
         assert per_state.attrs["by_group"].get("idle", 0) >= room
+        trend = ik.postgres.connection_trend(url, samples=2, interval_s=0.2, by="application_name")
+        pool = trend[(trend.metric == "connections") & (trend.application_name == "ik-pool")]
+        assert list(pool.value) == [room, room] and pool.ts.nunique() == 2
+        assert trend.attrs["samples"] == 2 and trend.attrs["max_connections"] == pg.max_connections
 
 
 def test_top_queries_sizes_cache_rates(pg) -> None:

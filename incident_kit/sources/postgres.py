@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import ConfigError, SourceError
-from ..frames import conform
+from ..frames import concat, conform
 from ..timeutil import now
 from ._base import source
 from .db import DEFAULT_TIMEOUT_S, ReadOnlySession
@@ -112,6 +112,29 @@ def connections(url: str, *, by: str = "state", timeout_s: float = DEFAULT_TIMEO
     frame.attrs.update({"total": total, "max_connections": int(settings["max_connections"]),
                         "reserved": int(settings["reserved"]), "use_ratio": total / usable,
                         "by_group": {str(g): int(n) for g, n in zip(groups.get("grp", []), groups.get("n", []))}})
+    return frame
+
+
+@source("postgres", "metrics")
+def connection_trend(url: str, samples: int = 3, interval_s: float = 2.0, *, by: str = "state",
+                     timeout_s: float = DEFAULT_TIMEOUT_S) -> pd.DataFrame:
+    """Return ``samples`` :func:`connections` snapshots ``interval_s`` apart, as one metrics frame.
+
+    Each snapshot keeps its own ``ts``, so counts per ``by`` can be followed over time (e.g. idle
+    in transaction rising). ``attrs`` are those of the last snapshot plus ``samples``.
+    Raises :class:`SourceError`.
+    """
+    if int(samples) < 1:
+        raise ConfigError(f"postgres.connection_trend: samples={samples!r}; expected 1 or more")
+    snapshots = []
+    for i in range(int(samples)):
+        if i:
+            time.sleep(max(0.0, float(interval_s)))
+        snapshots.append(connections(url, by=by, timeout_s=timeout_s))
+    frame = concat(snapshots, "metrics", source=snapshots[-1].attrs.get("source", ""))
+    last = snapshots[-1].attrs
+    frame.attrs.update({k: last[k] for k in ("total", "max_connections", "reserved", "use_ratio", "by_group")})
+    frame.attrs["samples"] = len(snapshots)
     return frame
 
 
@@ -388,27 +411,6 @@ def ping(url: str, *, timeout_s: float = 5.0) -> pd.DataFrame:
                           "server_version": version}])
 
 
-__all__ = ["activity", "connections", "locks", "blocking_chains", "long_queries", "long_transactions",
+__all__ = ["activity", "connections", "connection_trend", "locks", "blocking_chains", "long_queries", "long_transactions",
            "idle_in_transaction", "top_queries", "sizes", "stats", "cache_hit_ratio", "rates",
            "snapshot_rates", "replication", "ping"]
-
-
-@source("postgres", "metrics")
-def connection_trend(url: str, samples: int = 3, interval_s: float = 2.0, *, by: str = "state",
-                     timeout_s: float = DEFAULT_TIMEOUT_S) -> pd.DataFrame:
-    """Return ``samples`` snapshots of :func:`connections`, ``interval_s`` apart, as one metrics frame.
-
-    Shows whether connections in a state (say, idle in transaction) are rising right now.
-    Raises :class:`SourceError` (ConfigError for fewer than one sample).
-    """
-    if samples < 1:
-        raise ConfigError(f"postgres.connection_trend: samples={samples}; expected 1 or more")
-    snapshots = []
-    for i in range(samples):
-        if i:
-            time.sleep(interval_s)
-        snapshots.append(connections(url, by=by, timeout_s=timeout_s))
-    frame = pd.concat(snapshots, ignore_index=True)
-    frame = conform(frame, "metrics", source=snapshots[-1].attrs.get("source", "postgres"))
-    frame.attrs.update({k: v for k, v in snapshots[-1].attrs.items() if k not in frame.attrs})
-    return frame
