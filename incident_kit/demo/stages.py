@@ -26,9 +26,11 @@ from __future__ import annotations
 from ..errors import ConfigError
 from .stagebase import Stage
 from .stages_app import AuthFailures, BadDeploy, HighErrorRate, Postmortem, SiteOutage, Triage
+from .stages_db import DbConnectionExhaustion, DbSlowQueriesAndLocks, HighLatency
 
 _STAGES: dict[str, type[Stage]] = {cls.name: cls for cls in (
-    HighErrorRate, Triage, Postmortem, BadDeploy, AuthFailures, SiteOutage,
+    Triage, HighErrorRate, HighLatency, DbConnectionExhaustion, DbSlowQueriesAndLocks, SiteOutage, BadDeploy,
+    AuthFailures, Postmortem,
 )}
 
 #: Names of the scenarios that can be staged, in catalog order.
