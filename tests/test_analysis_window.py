@@ -89,7 +89,7 @@ def test_rates_buckets_errors_and_percentiles():
         "status": [200, 503, None, 200], "level": ["info", "error", "critical", "error"],
         "latency_ms": [10.0, 30.0, None, 5.0],
     }), "logs")
-    r = A.rates(logs)
+    r = A.rates(logs, requests_only=False)
     assert list(r.columns) == ["ts", "requests", "errors", "error_rate", "p50_ms", "p95_ms", "p99_ms"]
     assert r["requests"].tolist() == [2, 1, 0, 1]       # the empty minute is kept
     assert r["errors"].tolist() == [1, 1, 0, 0]         # 503; level critical without status; status 200 wins
@@ -116,3 +116,17 @@ def test_bad_input_is_one_line_config_error():
     with pytest.raises(ConfigError, match="column 'ts' is missing"):
         A.rates(pd.DataFrame({"x": [1]}))
     assert not A.window(minutes([])).found
+
+
+def test_application_lines_mixed_with_access_lines_are_not_requests():
+    logs = conform(pd.DataFrame({
+        "ts": [T0, T0 + pd.Timedelta(seconds=1), T0 + pd.Timedelta(seconds=2), T0 + pd.Timedelta(seconds=3)],
+        "status": [200, 500, None, None], "level": ["info", "error", "error", "info"],
+        "message": ["GET / 200", "POST /pay 500", "payment failed: card declined", "worker started"],
+    }), "logs")
+    r = A.rates(logs)
+    assert r["requests"].tolist() == [2] and r["errors"].tolist() == [1]
+    assert A.rates(logs, requests_only=False)["requests"].tolist() == [4]
+    imp = A.impact(logs, T0)
+    assert imp["requests_total"] == 2 and imp["requests_failed"] == 1
+    assert A.top_errors(logs)["count"].sum() == 2   # the application error still counts as an error message

@@ -5,6 +5,9 @@ a dataclass or a dict; none of them reads a source or writes a file.
 """
 
 from . import evidence
+import importlib
+from types import ModuleType
+
 from .correlate import correlate
 from .diff import diff
 from .hypotheses import hypotheses
@@ -34,3 +37,13 @@ __all__ = [
     "top_errors",
     "window",
 ]
+
+
+def __getattr__(name: str) -> ModuleType:
+    """Import other analysis modules on first use (``ik.analysis.synthetic``, ``ik.analysis.evidence``)."""
+    try:
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__name__}.{name}":
+            raise
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

@@ -94,6 +94,7 @@ def hypotheses(
     if not len(frame):
         return frame.astype({"score": "float64"})
     frame["score"] = frame["score"].astype(float).clip(0, 1).round(3)
+    frame["ref"] = pd.Series([r if isinstance(r, str) and r else None for r in frame["ref"]], dtype=object)
     frame = frame.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
     return frame
 

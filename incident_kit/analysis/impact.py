@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..timeutil import iso, parse_time
-from .rates import error_mask, rates, require_columns
+from .rates import error_mask, rates, request_rows, require_columns
 
 USER_COLUMNS = ("user_id", "user", "userid", "user_name", "username", "account_id", "customer_id")
 #: Minutes in the 30-day period an SLO's error budget is counted over.
@@ -54,7 +54,8 @@ def impact(
 ) -> dict[str, Any]:
     """Return the impact of the incident between ``start`` and ``end`` (end of data when None).
 
-    Keys: ``requests_total``, ``requests_failed``, ``error_rate``, ``users_affected`` (distinct
+    Requests are the rows with an HTTP status when some have one (else every row). Keys:
+    ``requests_total``, ``requests_failed``, ``error_rate``, ``users_affected`` (distinct
     users with a failed request, from a user_id/user column; None without one),
     ``clients_affected`` (distinct ``client`` values with a failed request; None without),
     ``error_budget_minutes`` (buckets whose error rate broke the ``slo``), ``error_budget_used``
@@ -73,7 +74,7 @@ def impact(
     inside = np.array(ts >= lo, dtype=bool)
     if hi is not None:
         inside &= (ts < hi).to_numpy(dtype=bool)
-    rows = logs[inside]
+    rows = logs[inside & request_rows(logs)]
     failed = error_mask(rows).to_numpy(dtype=bool)
     total, n_failed = int(len(rows)), int(failed.sum())
     users = _user_column(rows)

@@ -51,6 +51,19 @@ def error_mask(logs: pd.DataFrame) -> pd.Series:
     return pd.Series(np.where(has_status, by_status, by_level), index=logs.index, name="is_error")
 
 
+def request_rows(logs: pd.DataFrame) -> np.ndarray:
+    """Return a boolean array: the rows that are requests.
+
+    When some rows carry an HTTP ``status`` (access logs, possibly mixed with application
+    logs), only those are requests; otherwise every row counts as one.
+    """
+    if "status" in logs.columns:
+        has_status = np.array(logs["status"].notna(), dtype=bool)
+        if has_status.any():
+            return has_status
+    return np.ones(len(logs), dtype=bool)
+
+
 def _ts(logs: pd.DataFrame) -> pd.Series:
     ts = logs["ts"]
     if not isinstance(ts.dtype, pd.DatetimeTZDtype):
@@ -64,12 +77,13 @@ def rates(
     *,
     start: Any = None,
     end: Any = None,
-    requests_only: bool = False,
+    requests_only: bool | None = None,
 ) -> pd.DataFrame:
     """Return one row per time bucket: ``ts``, ``requests``, ``errors``, ``error_rate``, ``p50_ms``,
     ``p95_ms``, ``p99_ms``.
 
-    ``requests`` counts log rows (only rows with a status or a path when ``requests_only``);
+    ``requests`` counts requests: rows with an HTTP status when some rows have one (application
+    log lines mixed in are then left out; ``requests_only=False`` counts every row);
     ``errors`` counts rows that :func:`error_mask` marks; ``error_rate`` is errors/requests (NaN
     for empty buckets); latency percentiles come from ``latency_ms`` where present. Buckets
     between the first and last (or ``start``/``end``) are all present, empty ones with 0 requests.
@@ -84,12 +98,8 @@ def rates(
         raise ConfigError(f"bucket {bucket!r} must be a positive duration")
     ts = _ts(logs)
     keep = np.array(ts.notna(), dtype=bool)
-    if requests_only:
-        has_req = np.zeros(len(logs), dtype=bool)
-        for col in ("status", "path"):
-            if col in logs.columns:
-                has_req |= logs[col].notna().to_numpy(dtype=bool)
-        keep &= has_req
+    if requests_only or requests_only is None:
+        keep &= request_rows(logs)
     lo = parse_time(start, field="start")
     hi = parse_time(end, field="end")
     if lo is not None:
@@ -130,4 +140,4 @@ def rates(
     return out
 
 
-__all__ = ["ERROR_LEVELS", "error_mask", "rates", "require_columns"]
+__all__ = ["ERROR_LEVELS", "error_mask", "rates", "request_rows", "require_columns"]

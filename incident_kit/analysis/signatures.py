@@ -232,7 +232,8 @@ def top_errors(
     """Return the most frequent error signatures between ``start`` and ``end``.
 
     Columns: ``signature``, ``count``, ``share`` (of the errors in the window), ``first_seen``,
-    ``last_seen``, ``new_in_window`` (the signature appears nowhere in the baseline), ``example``
+    ``last_seen``, ``new_in_window`` (the signature is not among the baseline's errors and
+    warnings; False without baseline rows), ``example``
     (one raw message). ``baseline`` is a ``(start, end)`` pair, a logs frame, or None for every
     row before ``start``. Rows are errors per :func:`rates.error_mask`. Raises ConfigError for a
     frame without ``ts``.
@@ -255,7 +256,16 @@ def top_errors(
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
             TOP_ERROR_COLUMNS, ["object", "int64", "float64", "datetime64[ns, UTC]", "datetime64[ns, UTC]", "bool", "object"])})
     w_msgs = _messages(window_logs).reset_index(drop=True)
-    b_msgs = _messages(base_logs).reset_index(drop=True) if "ts" in base_logs.columns else pd.Series([], dtype="string")
+    has_baseline = "ts" in base_logs.columns and len(base_logs) > 0
+    if has_baseline:
+        # New means: not among the baseline's errors and warnings (as a tracker's "new issue").
+        noteworthy = np.array(error_mask(base_logs), dtype=bool)
+        if "level" in base_logs.columns:
+            level = base_logs["level"].astype("string").str.lower()
+            noteworthy |= np.array(level.isin(("warn", "warning")).fillna(False), dtype=bool)
+        b_msgs = _messages(base_logs[noteworthy]).reset_index(drop=True)
+    else:
+        b_msgs = pd.Series([], dtype="string")
     codes, templates = mine(pd.concat([w_msgs, b_msgs], ignore_index=True), method=method)
     w_codes, b_codes = codes[: len(w_msgs)], codes[len(w_msgs):]
     work = pd.DataFrame({"code": w_codes, "ts": pd.to_datetime(window_logs["ts"], utc=True).to_numpy(), "msg": w_msgs.to_numpy()})
@@ -269,7 +279,7 @@ def top_errors(
     out["signature"] = [templates[c] for c in out.index]
     out["share"] = out["count"] / len(work)
     seen_before = set(np.unique(b_codes).tolist())
-    out["new_in_window"] = [bool(len(b_msgs)) and c not in seen_before for c in out.index]
+    out["new_in_window"] = [has_baseline and c not in seen_before for c in out.index]
     out = out.sort_values(["count", "first_seen"], ascending=[False, True]).head(n)
     out = out[TOP_ERROR_COLUMNS].reset_index(drop=True)
     out["first_seen"] = pd.to_datetime(out["first_seen"], utc=True)
