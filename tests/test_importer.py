@@ -58,7 +58,7 @@ def assert_code_cells_read_only(nb: dict) -> int:
                 continue
             name = _dotted(node.func)
             if name != "inv.collect":
-                assert name in ("ik.Investigation", "len") or name.endswith((".str.contains", ".tail", ".head")), (
+                assert name in ("ik.Investigation", "len", "hit", "inv.headline") or name.endswith((".str.contains", ".astype", ".tail", ".head")), (
                     f"unexpected call {name} in:\n{source}")
                 continue
             fn = _dotted(node.args[1])
@@ -137,6 +137,7 @@ def test_runbook_001_calls_parameters_and_manual_actions(shared_runbooks: list[P
     assert "ik.redis.queues, redis_url, ['bull:video-transcoding:waiting', 'bull:video-transcoding:active'," in code
     assert "ik.deploys.git, git_repo, start, end" in code and "ik.host.disk, '/'" in code
     assert ".str.contains('5xx|ERROR', case=True" in code and ".str.contains('error', case=False" in code
+    assert "logs_1 = logs_1[(hit('level') | hit('status') | hit('path') | hit('message'))]" in code
     for manual in ("git revert [commit-hash]", 'pkill -f "videoProcessingWorker"', "bun run workers",
                    'DATABASE_URL="postgresql://...?connection_limit=100&pool_timeout=20"'):
         cell = next(c for c in nb["cells"] if manual in "".join(c["source"]))
@@ -370,3 +371,23 @@ def test_the_code_cell_check_catches_mutations() -> None:
                 "os.system('pkill worker')"):
         with pytest.raises(AssertionError):
             assert_code_cells_read_only(notebook(bad))
+
+
+def test_sections_under_top_level_headings(tmp_path: Path) -> None:
+    src = tmp_path / "flat.md"
+    src.write_text("# Disk full\n\n```bash\ndf -h\n```\n\n# Database down\n\n```bash\npsql $DATABASE_URL -c 'SELECT 1'\n```\n"
+                   "\n# Contacts\n\nCall Bob.\n", encoding="utf-8")
+    result = import_runbook(src, tmp_path / "nb" / "flat.ipynb", scenario_per_section=True)
+    assert [nb.path.name for nb in result.notebooks] == ["flat_disk_full.ipynb", "flat_database_down.ipynb"]
+    assert result.skipped_sections == ["Contacts"]
+
+
+def test_runbook_without_commands_or_headings(tmp_path: Path) -> None:
+    src = tmp_path / "prose.md"
+    src.write_text("Just call the on-call engineer: `+1 555 0100`.\n", encoding="utf-8")
+    result = import_runbook(src, tmp_path / "prose.ipynb")
+    nb = _read(tmp_path / "prose.ipynb")
+    assert result.total().commands == 0 and "".join(nb["cells"][0]["source"]).startswith("# prose")
+    assert "Just call the on-call engineer" in _markdown(nb)
+    with pytest.raises(ConfigError, match="no section has commands"):
+        import_runbook(src, tmp_path / "prose.ipynb", scenario_per_section=True)

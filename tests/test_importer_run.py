@@ -37,7 +37,6 @@ def test_imported_runbooks_run_against_the_demo(demo_env, shared_dir: Path, tmp_
         assert result.status in ("ok", "degraded"), (runbook.name, result.summary.get("error"), result.dir)
         assert (result.dir / "report.html").is_file() and (result.dir / "notebook.ipynb").is_file()
         sources = {s["name"]: s for s in result.summary["sources"]}
-        print(runbook.name, result.status, sorted(((s["seconds"] or 0, n, s["status"]) for n, s in sources.items()), reverse=True)[:8])
         assert sources, runbook.name
         if runbook.name.startswith("001"):
             ok = {name for name, s in sources.items() if s["status"] in ("ok", "empty")}

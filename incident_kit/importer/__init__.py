@@ -17,7 +17,6 @@ from pathlib import Path
 from ..errors import ConfigError
 from .markdown import Block, CodeBlock, Heading, parse_blocks, title_of
 from .notebook import Tally, build_notebook, notebook_json
-from .parameters import identifier
 from .reading import RunbookText, read_runbook
 
 #: H2 sections whose H3 subsections are the incidents ("## Common Incident Scenarios").
@@ -53,23 +52,37 @@ class ImportResult:
 
 
 def scenario_name(text: str) -> str:
-    """Return a scenario name (a valid identifier, lower case) made from ``text``."""
-    return identifier(text)[:60].rstrip("_") or "runbook"
+    """Return a scenario name (lower case letters, digits and ``_``) made from ``text``."""
+    return re.sub(r"[^0-9a-z]+", "_", text.lower()).strip("_")[:60].rstrip("_") or "runbook"
+
+
+def _section_level(blocks: list[Block]) -> int:
+    """Return the heading level that cuts a runbook into incidents.
+
+    The shallowest level used more than once: ``##`` under a single ``#`` title, or ``#`` when
+    a runbook puts each incident under its own top-level heading.
+    """
+    levels = [b.level for b in blocks if isinstance(b, Heading)]
+    for level in sorted(set(levels)):
+        if levels.count(level) > 1:
+            return level
+    return 2
 
 
 def _sections(blocks: list[Block]) -> list[tuple[str, list[Block]]]:
-    """Return the incident sections of a runbook: (title, blocks) for each level-2 heading.
+    """Return the incident sections of a runbook: (title, blocks) for each section heading.
 
-    A level-2 section named like a group ("Common Incident Scenarios") is cut at its level-3
-    headings instead. Blocks before the first level-2 heading are not a section.
+    A section named like a group ("Common Incident Scenarios") is cut at the next level of
+    headings instead. Blocks before the first section heading are not a section.
     """
+    level = _section_level(blocks)
     sections: list[tuple[str, list[Block]]] = []
     group = False
     for block in blocks:
-        if isinstance(block, Heading) and block.level <= 2:
-            group = block.level == 2 and bool(_GROUP_OF_INCIDENTS.search(block.title))
-            sections.append((block.title, [block]) if block.level == 2 else ("", []))
-        elif isinstance(block, Heading) and block.level == 3 and group:
+        if isinstance(block, Heading) and block.level <= level:
+            group = block.level == level and bool(_GROUP_OF_INCIDENTS.search(block.title))
+            sections.append((block.title, [block]) if block.level == level else ("", []))
+        elif isinstance(block, Heading) and block.level == level + 1 and group:
             sections.append((block.title, [block]))
         elif sections:
             sections[-1][1].append(block)

@@ -238,6 +238,11 @@ class CellWriter:
                 self.tally.text[f"inline in the text; {step.reason}"] += 1
 
 
+def _quote(text: str) -> str:
+    """Return ``text`` safe inside a double-quoted f-string (quotes and braces neutralised)."""
+    return text.replace("\\", "/").replace('"', "'").replace("{", "(").replace("}", ")")
+
+
 def _inline(command: str, limit: int = 60) -> str:
     """Return ``command`` shortened for an inline code span (backticks removed)."""
     text = " ".join(command.replace("`", "'").split())
@@ -283,6 +288,14 @@ def build_notebook(title: str, intro: str, blocks: list[Block], scenario: str) -
         else:
             writer.code_block(block)
     writer.flush()
+    tally = writer.tally
+    if tally.calls:
+        writer.cells.append(code_cell(
+            "# For the report: how many of the runbook's checks answered\n"
+            "answered = [s for s in inv.sources if s[\"status\"] in (\"ok\", \"empty\")]\n"
+            f"inv.headline(f\"{{len(answered)}} of {{len(inv.sources)}} checks of the runbook {_quote(title)} answered\")"))
+    intro += (f"\n\nThis notebook: {sum(tally.calls.values())} commands became calls, {sum(tally.manual.values())} are "
+              f"manual actions, {sum(tally.text.values())} are shown as text.")
     setup = ("import incident_kit as ik\n\n"
              f"inv = ik.Investigation({scenario!r}, output_dir=output_dir, start=start, end=end)")
     head = [

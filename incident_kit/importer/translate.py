@@ -143,8 +143,9 @@ def _grep_line(pattern: str, args: list[str], prog: str, frame_kind: str) -> str
             regex = regex.replace(old, new)
     case = "False" if any(a in ("-i", "--ignore-case") or (a.startswith("-") and "i" in a[1:] and not a.startswith("--")) for a in args) else "True"
     negate = "~" if any(a == "-v" or (a.startswith("-") and not a.startswith("--") and "v" in a[1:]) for a in args) else ""
-    if frame_kind == "logs":
-        return f"{{v}} = {{v}}[{negate}{{v}}['message'].str.contains({_py(regex)}, case={case}, regex=True, na=False)]"
+    if frame_kind == "logs":  # grep sees the whole line: match any of its parts
+        return (f"hit = lambda column: {{v}}[column].astype('string').str.contains({_py(regex)}, case={case}, "
+                f"regex=True, na=False)\n{{v}} = {{v}}[{negate}(hit('level') | hit('status') | hit('path') | hit('message'))]")
     # a source that failed returns a frame without columns: filter only what is there
     return (f"{{v}} = {{v}}[{negate}{{v}}['cmdline'].str.contains({_py(regex)}, case={case}, regex=True, na=False)]"
             " if len({v}) else {v}")
