@@ -260,3 +260,61 @@ def test_unreachable_and_silent_servers_fail_within_their_timeout() -> None:
             ik.postgres.connections(url, timeout_s=1)
         assert time.monotonic() - started < 5
         assert "127.0.0.1" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_replication_lag_with_a_real_standby(pg) -> None:
+    """A streaming standby made with pg_basebackup from the session cluster: both sides report it."""
+    import os
+    import pwd
+    import shutil
+    import signal
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from incident_kit.demo.pgcluster import free_port, pg_bindir
+
+    base = Path(tempfile.mkdtemp(prefix="ik-standby-"))  # outside pytest's root-only tmp: postgres runs it
+    run_as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if run_as:
+        info = pwd.getpwnam("postgres")
+        os.chown(base, info.pw_uid, info.pw_gid)
+    data, port = base / "data", free_port()
+    env = {**os.environ, "PGPASSWORD": pg.password}
+    r = subprocess.run([*run_as, str(pg_bindir() / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(pg.port),
+                        "-U", "postgres", "-D", str(data), "-R", "-X", "stream", "-c", "fast"], capture_output=True, text=True, env=env, timeout=120)
+    if r.returncode:
+        shutil.rmtree(base, ignore_errors=True)
+        pytest.fail(f"pg_basebackup failed: {r.stderr.strip()}")
+    with open(data / "postgresql.auto.conf", "a") as f:
+        f.write(f"port = {port}\nunix_socket_directories = '{base}'\n"
+                f"primary_conninfo = 'host=127.0.0.1 port={pg.port} user=postgres password={pg.password} "
+                "application_name=ik-standby'\n")
+    r = subprocess.run([*run_as, str(pg_bindir() / "pg_ctl"), "-D", str(data), "-l", str(base / "log"), "-w",
+                        "-t", "60", "start"], capture_output=True, text=True, timeout=90)
+    if r.returncode:
+        log = (base / "log").read_text() if (base / "log").exists() else r.stderr
+        shutil.rmtree(base, ignore_errors=True)
+        pytest.fail(f"standby did not start: {log.strip()[-300:]}")
+    pid = int((data / "postmaster.pid").read_text().splitlines()[0])
+    try:
+        primary = _wait_until(lambda: (lambda f: f if len(f) and (f.state == "streaming").any() else None)(
+            ik.postgres.replication(pg.url())), timeout_s=30, what="the standby to stream")
+        row = primary[primary.application_name == "ik-standby"].iloc[0]
+        assert row.role == "primary" and row.client_addr == "127.0.0.1" and row.lag_bytes >= 0
+        standby_url = f"postgresql+psycopg://postgres:{pg.password}@127.0.0.1:{port}/postgres"
+        standby = ik.postgres.replication(standby_url)
+        assert standby.role.iloc[0] == "standby" and standby.state.iloc[0] == "streaming"
+        assert standby.lag_bytes.iloc[0] >= 0
+    finally:
+        os.kill(pid, signal.SIGINT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(base, ignore_errors=True)

@@ -100,6 +100,8 @@ def test_http_bad_target_is_a_config_error() -> None:
         ik.probes.http([42])
     with pytest.raises(ik.ConfigError, match="rounds"):
         ik.probes.http("http://127.0.0.1/", rounds=0)
+    with pytest.raises(ik.ConfigError, match="no targets"):
+        ik.probes.tcp([])
 
 
 # -- TCP, DNS, TLS, SQL ------------------------------------------------------------------------

@@ -47,6 +47,8 @@ def _targets(targets: Target | Iterable[Target], kind: str) -> list[dict[str, An
             out.append({**t, "target": str(t.get("target") or t.get("url"))})
         else:
             raise ConfigError(f"probes.{kind}: target #{i + 1} is {t!r}; expected a string or a mapping with 'target'")
+    if not out:
+        raise ConfigError(f"probes.{kind}: no targets given")
     return out
 
 
