@@ -138,6 +138,13 @@ def to_timestamp(values: pa.Array, *, time_format: str | None = None, tz: str = 
     text = values.cast(pa.string())
     if time_format:
         has_zone = "%z" in time_format or "%Z" in time_format
+        if "%f" in time_format:  # Arrow's strptime has no %f: pandas' vectorised parser does
+            import pandas as pd
+
+            series = pd.to_datetime(pd.Series(text.to_pandas(), dtype=object), format=time_format, errors="coerce")
+            if series.dt.tz is None:
+                series = series.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+            return pa.array(series.dt.tz_convert("UTC").astype("datetime64[ns, UTC]"), type=TS_TYPE, from_pandas=True)
         parsed = pc.strptime(text, format=time_format, unit="ns", error_is_null=True)
         if not has_zone:
             parsed = _localize(parsed, tz)

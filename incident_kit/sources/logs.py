@@ -205,7 +205,11 @@ def to_frame(table: pa.Table) -> pd.DataFrame:
         ts = table.column("ts").combine_chunks().cast(pa.int64()).to_numpy(zero_copy_only=False)
         if np.any(ts[1:] < ts[:-1]):
             table = table.take(pa.array(np.argsort(ts, kind="stable")))
-    return table.to_pandas(types_mapper=_PANDAS_TYPES.get, self_destruct=True, split_blocks=True)
+        del ts
+    frame = table.to_pandas(types_mapper=_PANDAS_TYPES.get, self_destruct=True, split_blocks=True)
+    del table
+    pa.default_memory_pool().release_unused()
+    return frame
 
 
 @source("logs", "logs")
@@ -260,8 +264,11 @@ def read(paths: Any, format: str = "auto", start: Any = None, end: Any = None, *
                               f"columns are {', '.join(sorted(out.columns_seen))}")
     truncated = False
     if out.tables:
-        frame = to_frame(_concat(out.tables))
-        out.tables.clear()
+        tables, out.tables = out.tables, []
+        table = _concat(tables)
+        del tables  # the frame conversion frees each column as it goes (self_destruct)
+        frame = to_frame(table)
+        del table
         if max_rows is not None and len(frame) > max_rows:
             frame, truncated = frame.iloc[:max_rows], True
     else:

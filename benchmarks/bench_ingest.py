@@ -1,0 +1,219 @@
+"""Log ingestion speed and memory: incident_kit.logs.read against pandas, pyarrow, DuckDB and polars.
+
+Generates (once, cached under .bench/) 1,000,000-line JSON-lines and nginx-combined corpora,
+then, each in a fresh subprocess so peak RSS is its own, times:
+  - ``cat file > /dev/null`` (the floor: reading the bytes),
+  - each library baseline doing the same parse into a pandas frame with a UTC timestamp column
+    (JSON: every field; nginx: the combined fields via the library's regex extraction),
+  - ``incident_kit.logs.read`` producing the canonical logs frame.
+Figures: time relative to the fastest baseline (``ingest_*_vs_fastest``); incident_kit's peak
+memory (RSS growth over the process after imports) relative to that baseline's peak
+(``ingest_*_mem_vs_fastest``) and to the in-memory size of that baseline's resulting frame
+(``ingest_*_mem_vs_frame``). Targets (issue 3): time <= 1.5x, memory <= 2x.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / ".bench"
+LINES = int(os.environ.get("BENCH_INGEST_LINES", "1000000"))
+RUNS = int(os.environ.get("BENCH_INGEST_RUNS", "2"))
+
+NGINX_RE = (r'^(\S+) \S+ (\S+) \[([^\]]+)\] "([A-Z]+) ([^ "]*) ([^"]*)" (\d{3}) (\d+|-) '
+            r'"([^"]*)" "([^"]*)" ([\d.]+)$')
+NGINX_NAMES = ["client", "user", "time", "method", "path", "protocol", "status", "bytes", "referer", "user_agent",
+               "request_time"]
+NGINX_RE_NAMED = (r'^(?P<client>\S+) \S+ (?P<user>\S+) \[(?P<time>[^\]]+)\] "(?P<method>[A-Z]+) (?P<path>[^ "]*) '
+                  r'(?P<protocol>[^"]*)" (?P<status>\d{3}) (?P<bytes>\d+|-) "(?P<referer>[^"]*)" "(?P<user_agent>[^"]*)" '
+                  r'(?P<request_time>[\d.]+)$')
+
+
+def generate() -> tuple[Path, Path]:
+    """Write the corpora if missing; return their paths."""
+    CACHE.mkdir(exist_ok=True)
+    jpath, npath = CACHE / f"ingest_{LINES}.jsonl", CACHE / f"ingest_{LINES}.nginx.log"
+    if jpath.exists() and npath.exists():
+        return jpath, npath
+    rnd = random.Random(42)
+    paths = ["/api/checkout", "/api/products", "/api/cart", "/healthz", "/api/login", "/static/app.js"]
+    methods = ["GET", "GET", "GET", "POST", "PUT"]
+    agents = ["Mozilla/5.0 (X11; Linux x86_64)", "curl/8.5.0", "kube-probe/1.29", "python-httpx/0.27.0"]
+    base = 1795438800  # 2026-11-22T13:00:00Z... one line every 3.6 ms
+    months = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+    with open(jpath, "w") as jf, open(npath, "w") as nf:
+        for i in range(LINES):
+            t = base + i * 0.0036
+            sec = int(t)
+            ms = int((t - sec) * 1000)
+            tm = time.gmtime(sec)
+            status = 500 if rnd.random() < 0.03 else 200
+            method, path = rnd.choice(methods), rnd.choice(paths)
+            client = f"203.0.113.{rnd.randrange(256)}"
+            dur = round(rnd.expovariate(1 / 40), 3)
+            iso = time.strftime("%Y-%m-%dT%H:%M:%S", tm) + f".{ms:03d}Z"
+            jf.write(json.dumps({
+                "timestamp": iso, "level": "error" if status >= 500 else "info", "service": "shop-api",
+                "method": method, "path": path, "status": status, "duration_ms": dur, "client": client,
+                "user_id": f"u{rnd.randrange(100000)}", "request_id": f"{rnd.getrandbits(64):016x}",
+                "message": "request failed" if status >= 500 else "request served"}) + "\n")
+            local = f"{tm.tm_mday:02d}/{months[tm.tm_mon - 1]}/{tm.tm_year}:{tm.tm_hour:02d}:{tm.tm_min:02d}:{tm.tm_sec:02d} +0000"
+            nf.write(f'{client} - - [{local}] "{method} {path} HTTP/1.1" {status} {rnd.randrange(100, 9000)} '
+                     f'"-" "{rnd.choice(agents)}" {dur / 1000:.3f}\n')
+    return jpath, npath
+
+
+# Each snippet leaves a pandas DataFrame in ``df``. They run in a fresh interpreter.
+SNIPPETS: dict[str, dict[str, str]] = {
+    "json": {
+        "pandas": "import pandas as pd\n"
+                  "df = pd.read_json(PATH, lines=True, dtype=False, convert_dates=False)\n"
+                  "df['timestamp'] = pd.to_datetime(df['timestamp'], utc=True, format='ISO8601')",
+        "pyarrow": "import pyarrow.json as pj, pyarrow as pa\n"
+                   "t = pj.read_json(PATH)\n"
+                   "t = t.set_column(0, 'timestamp', t.column('timestamp').cast(pa.timestamp('ns', tz='UTC')))\n"
+                   "df = t.to_pandas()",
+        "duckdb": "import duckdb\n"
+                  "df = duckdb.sql(f\"SELECT * REPLACE (CAST(timestamp AS TIMESTAMPTZ) AS timestamp) "
+                  "FROM read_json('{PATH}', format='newline_delimited')\").arrow().read_all().to_pandas()",
+        "polars": "import polars as pl\n"
+                  "df = pl.read_ndjson(PATH).with_columns(pl.col('timestamp').str.to_datetime(time_zone='UTC'))"
+                  ".to_pandas()",
+        "incident_kit": "import incident_kit.sources.logs as logs\nimport incident_kit.sources.logformats, polars\n"
+                        "df = logs.read(PATH, format='json')",
+    },
+    "nginx": {
+        "pandas": "import pandas as pd\n"
+                  "s = pd.read_csv(PATH, sep='\\x01', header=None, names=['line'], dtype=str, quoting=3)['line']\n"
+                  "df = s.str.extract(NGINX_RE)\ndf.columns = NGINX_NAMES\n"
+                  "df['time'] = pd.to_datetime(df['time'], format='%d/%b/%Y:%H:%M:%S %z', utc=True)",
+        "pyarrow": "import pyarrow as pa, pyarrow.compute as pc, pyarrow.csv as pcsv\n"
+                   "lines = pcsv.read_csv(PATH, read_options=pcsv.ReadOptions(column_names=['line']),"
+                   " parse_options=pcsv.ParseOptions(delimiter='\\x01', quote_char=False)).column('line')\n"
+                   "g = pc.extract_regex(lines, NGINX_RE_NAMED)\n"
+                   "t = pa.Table.from_struct_array(g.combine_chunks())\n"
+                   "t = t.set_column(2, 'time', pc.strptime(t.column('time'), format='%d/%b/%Y:%H:%M:%S %z', unit='ns'))\n"
+                   "df = t.to_pandas()",
+        "duckdb": "import duckdb\n"
+                  "df = duckdb.sql(f\"SELECT regexp_extract(line, '{NGINX_RE}', {NGINX_NAMES}) AS g FROM "
+                  "read_csv('{PATH}', columns={{'line': 'VARCHAR'}}, delim='\\x01', quote='', header=false)\""
+                  ").select('unnest(g)').select(\"* REPLACE (strptime(time, '%d/%b/%Y:%H:%M:%S %z') AS time)\")"
+                  ".arrow().read_all().to_pandas()",
+        "polars": "import polars as pl\n"
+                  "s = pl.read_csv(PATH, has_header=False, new_columns=['line'], separator='\\x01', quote_char=None)\n"
+                  "df = s.select(pl.col('line').str.extract_groups(NGINX_RE_NAMED)).unnest('line')"
+                  ".with_columns(pl.col('time').str.to_datetime('%d/%b/%Y:%H:%M:%S %z')).to_pandas()",
+        "incident_kit": "import incident_kit.sources.logs as logs\nimport incident_kit.sources.logformats, pyarrow.csv\n"
+                        "df = logs.read(PATH, format='nginx')",
+    },
+}
+
+RUNNER = r"""
+import os, sys, time, resource, json
+NGINX_RE = {nginx_re!r}
+NGINX_NAMES = {names!r}
+NGINX_RE_NAMED = {nginx_re_named!r}
+PATH = {path!r}
+def rss():
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+{imports}
+base = rss()
+t0 = time.perf_counter()
+{code}
+elapsed = time.perf_counter() - t0
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+frame = int(df.memory_usage(deep=True).sum())
+print(json.dumps({{"seconds": elapsed, "peak_growth": peak - base, "frame_bytes": frame, "rows": len(df)}}))
+"""
+
+
+def run_one(kind: str, name: str, path: Path, timeout: float | None = None) -> dict[str, float]:
+    """Run one snippet in a fresh interpreter; return its seconds, peak growth and frame size.
+
+    With ``timeout``, a run still going after that many seconds is stopped and reported as slower.
+    """
+    code = SNIPPETS[kind][name]
+    imports = "\n".join(ln for ln in code.splitlines() if ln.startswith("import "))
+    body = "\n".join(ln for ln in code.splitlines() if not ln.startswith("import "))
+    script = RUNNER.format(nginx_re=NGINX_RE, nginx_re_named=NGINX_RE_NAMED, names=NGINX_NAMES, path=str(path), imports=imports, code=body)
+    try:
+        proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"seconds": float("inf"), "peak_growth": float("nan"), "frame_bytes": float("nan"), "rows": 0,
+                "stopped_after": timeout or 0.0}
+    if proc.returncode != 0:
+        raise RuntimeError(f"{kind}/{name} failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def cat_seconds(path: Path) -> float:
+    """Seconds for ``cat file > /dev/null``."""
+    t0 = time.perf_counter()
+    subprocess.run(f"cat '{path}' > /dev/null", shell=True, check=True)
+    return time.perf_counter() - t0
+
+
+def best(kind: str, name: str, path: Path, runs: int, timeout: float | None = None) -> dict[str, float]:
+    """Best time and lowest peak of ``runs`` runs."""
+    results = [run_one(kind, name, path, timeout) for _ in range(runs)]
+    if any("stopped_after" in r for r in results):
+        return results[0]
+    return {"seconds": min(r["seconds"] for r in results), "peak_growth": min(r["peak_growth"] for r in results),
+            "frame_bytes": results[0]["frame_bytes"], "rows": results[0]["rows"]}
+
+
+def main() -> int:
+    """Generate, measure, print details then figures."""
+    t0 = time.perf_counter()
+    jpath, npath = generate()
+    print(f"corpora: {jpath.name} ({jpath.stat().st_size / 1e6:.0f} MB), {npath.name} ({npath.stat().st_size / 1e6:.0f} MB);"
+          f" ready in {time.perf_counter() - t0:.1f}s")
+    figures: list[str] = []
+    for kind, path in (("json", jpath), ("nginx", npath)):
+        cat = min(cat_seconds(path) for _ in range(2))
+        print(f"[{kind}] cat > /dev/null: {cat:.3f}s")
+        results: dict[str, dict[str, float]] = {}
+        # pandas last, stopped once it is slower than the fastest so far (it cannot be the fastest then)
+        order = ["duckdb", "polars", "pyarrow", "incident_kit", "pandas"]
+        for name in order:
+            runs = 1 if name == "pandas" else RUNS
+            fastest_so_far = min((r["seconds"] for k, r in results.items() if k != "incident_kit"), default=None)
+            timeout = fastest_so_far * 1.2 + 10 if name == "pandas" and fastest_so_far else None
+            try:
+                results[name] = best(kind, name, path, runs, timeout)
+            except RuntimeError as exc:
+                print(f"[{kind}] {name}: FAILED {exc}")
+                continue
+            r = results[name]
+            if "stopped_after" in r:
+                print(f"[{kind}] {name:>12}: stopped after {r['stopped_after']:.0f}s, slower than the fastest baseline")
+                continue
+            print(f"[{kind}] {name:>12}: {r['seconds']:6.2f}s  peak +{r['peak_growth'] / 1e6:7.0f} MB  "
+                  f"frame {r['frame_bytes'] / 1e6:6.0f} MB  rows {r['rows']}  ({r['seconds'] / cat:.0f}x cat)")
+        ours = results["incident_kit"]
+        baselines = {k: v for k, v in results.items() if k != "incident_kit"}
+        fastest = min(baselines, key=lambda k: baselines[k]["seconds"])
+        fb = baselines[fastest]
+        print(f"[{kind}] fastest baseline: {fastest}; incident_kit {ours['seconds'] / fb['seconds']:.2f}x its time; "
+              f"peak {ours['peak_growth'] / fb['peak_growth']:.2f}x its peak, {ours['peak_growth'] / fb['frame_bytes']:.2f}x "
+              f"its frame ({ours['frame_bytes'] / 1e6:.0f} MB canonical frame vs {fb['frame_bytes'] / 1e6:.0f} MB)")
+        figures.append(f"ingest_{kind}_vs_fastest: {ours['seconds'] / fb['seconds']:.2f}x")
+        figures.append(f"ingest_{kind}_mem_vs_fastest: {ours['peak_growth'] / fb['peak_growth']:.2f}x")
+        figures.append(f"ingest_{kind}_mem_vs_frame: {ours['peak_growth'] / fb['frame_bytes']:.2f}x")
+    print(f"total {time.perf_counter() - t0:.0f}s")
+    print("--- figures ---")
+    for line in sorted(figures, key=lambda s: ("mem" in s, s)):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
