@@ -59,6 +59,8 @@ REFUSED_FUNCTIONS: frozenset[str] = frozenset({
     # MySQL / MariaDB
     "get_lock", "release_lock", "release_all_locks", "sys_exec", "sys_eval", "load_file", "master_pos_wait",
     "source_pos_wait", "setval", "lastval",
+    # SQLite (extensions, the fileio extension)
+    "load_extension", "writefile", "edit",
 })
 #: Function name prefixes refused as a family (large objects, dblink, foreign servers).
 REFUSED_PREFIXES: tuple[str, ...] = ("lo_", "dblink", "pg_catalog.lo_", "pg_catalog.pg_terminate",
@@ -138,7 +140,9 @@ def _check(sql: str, dialect: str | None, target: str) -> str:
     logging.getLogger("sqlglot").setLevel(logging.ERROR)
     text = sql.strip().rstrip(";").strip()
     try:
-        statements = [s for s in sqlglot.parse(text, read=dialect) if s is not None]
+        semicolon = getattr(exp, "Semicolon", ())
+        statements = [s for s in sqlglot.parse(text, read=dialect)
+                      if s is not None and not (semicolon and isinstance(s, semicolon))]
     except SqlglotError as exc:
         reason = " ".join(str(exc).split())[:120]
         raise _refuse(sql, f"it cannot be parsed as {dialect or 'SQL'} ({reason})", target) from None

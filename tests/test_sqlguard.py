@@ -22,6 +22,8 @@ READS = [
     "SELECT 1 -- ; DROP TABLE t",
     "SELECT ';DROP TABLE t' AS s",
     "SELECT 1 UNION ALL SELECT 2",
+    "SELECT 1; -- trailing comment",
+    "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT * FROM r",
 ]
 
 WRITES = {
@@ -101,6 +103,11 @@ def test_mysql_reads_pass(sql: str) -> None:
 ])
 def test_mysql_writes_refused(sql: str) -> None:
     assert not sqlguard.is_read_only(sql, "mysql")
+
+
+def test_sqlite_refusals() -> None:
+    for sql in ["ATTACH DATABASE '/tmp/x.db' AS x", "SELECT load_extension('evil')", "SELECT writefile('/tmp/x', 'y')"]:
+        assert not sqlguard.is_read_only(sql, "sqlite"), sql
 
 
 def test_sqlite_pragmas() -> None:
