@@ -11,12 +11,14 @@ group never start two runs.
 from __future__ import annotations
 
 import secrets
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
 from ..alerts import Alert, PayloadError, Route, route_for, scenario_for
+from .ledger import GroupTaken
 
 
 @dataclass
@@ -71,22 +73,40 @@ def ingest(ledger: Any, items: list[Alert], routes: list[Route], *, period_s: fl
     if not items:
         raise PayloadError("payload carries no alerts")
     planned = plan(items, routes, check_scenario)
+    import sqlalchemy as sa
+
+    for attempt in range(5):
+        try:
+            return _record(ledger, items, planned, period_s)
+        except (GroupTaken, sa.exc.IntegrityError, sa.exc.OperationalError):
+            # Another server (same database) created the group first, or SQLite was busy:
+            # the transaction was rolled back; do it again, the repeat now attaches.
+            if attempt == 4:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _record(ledger: Any, items: list[Alert], planned: dict[str, tuple[str, dict[str, Any], Alert]],
+            period_s: float) -> Intake:
     result = Intake()
-    with ledger.lock, ledger.engine.begin() as conn:
+    with ledger.lock, ledger.write_transaction() as conn:
         for key, group in _groups(items).items():
             firing = [a for a in group if a.firing]
             resolved = [a for a in group if not a.firing]
             run_id = None
             if firing:
                 scenario, route_params, lead = planned[key]
-                run_id = ledger.group_run(conn, key, period_s)
+                run_id, previous = ledger.group_run(conn, key, period_s)
                 started = run_id is None
                 if started:
                     run_id = new_run_id(scenario)
+                    ledger.take_group(conn, key, run_id, previous)  # raises GroupTaken on a race
                     alert = {**lead.to_dict(), "group_size": len(firing)}
                     ledger.insert_run(conn, run_id, scenario, key, alert, route_params)
                     result.new_runs.append(run_id)
-                ledger.touch_group(conn, key, run_id)
+                else:
+                    ledger.touch_group(conn, key)
                 for a in firing:
                     action = "started" if started and a is lead else "attached"
                     ledger.insert_alert(conn, a, run_id, action)

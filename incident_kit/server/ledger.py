@@ -12,12 +12,13 @@ Run states: ``queued``, ``running``, ``ok``, ``degraded``, ``failed``, ``timed_o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import threading
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Iterator
 
 import sqlalchemy as sa
 
@@ -91,12 +92,18 @@ refusals = sa.Table(
 
 # Statements of the intake path, built once (bound parameters, no per-call construction).
 _SEL_GROUP = sa.select(groups.c.run_id, groups.c.last_seen).where(groups.c.group_key == sa.bindparam("b_gk"))
-_UPD_GROUP = groups.update().where(groups.c.group_key == sa.bindparam("b_gk")).values(
+_TAKE_GROUP = groups.update().where(groups.c.group_key == sa.bindparam("b_gk"),
+                                    groups.c.run_id == sa.bindparam("b_old")).values(
     run_id=sa.bindparam("b_rid"), last_seen=sa.bindparam("b_ts"))
+_TOUCH_GROUP = groups.update().where(groups.c.group_key == sa.bindparam("b_gk")).values(last_seen=sa.bindparam("b_ts"))
 _BUMP_RUN = runs.update().where(runs.c.run_id == sa.bindparam("b_rid")).values(
     alerts_count=runs.c.alerts_count + 1, last_alert_at=sa.bindparam("b_ts"))
 _RESOLVE_RUN = runs.update().where(runs.c.run_id == sa.bindparam("b_rid")).values(
     resolved_at=sa.bindparam("b_at"), resolution_applied=False)
+
+
+class GroupTaken(Exception):
+    """Another delivery started a run for this alert group first (retry the delivery)."""
 
 
 def utcnow() -> datetime:
@@ -124,6 +131,10 @@ class Ledger:
             if url.startswith("sqlite"):
                 self.engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
                 sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+                # SQLAlchemy's recipe for pysqlite: let SQLAlchemy, not the driver, begin transactions,
+                # so a SELECT is inside its transaction and SAVEPOINTs nest instead of committing.
+                sa.event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql(
+                    "BEGIN IMMEDIATE" if conn.get_execution_options().get("ik_immediate") else "BEGIN"))
             else:
                 self.engine = sa.create_engine(url, pool_pre_ping=True)
             metadata.create_all(self.engine)
@@ -132,6 +143,13 @@ class Ledger:
         except sa.exc.SQLAlchemyError as exc:
             raise ConfigError(f"ledger: cannot open it ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})") from None
         self.lock = threading.Lock()  # serializes intake (dedup) within one server
+
+    @contextlib.contextmanager
+    def write_transaction(self) -> Iterator[sa.Connection]:
+        """Yield a connection in a transaction that reads then writes (SQLite: BEGIN IMMEDIATE, so it
+        waits for the write lock up front instead of failing on a stale snapshot)."""
+        with self.engine.connect().execution_options(ik_immediate=True) as conn, conn.begin():
+            yield conn
 
     def dispose(self) -> None:
         """Close every pooled connection."""
@@ -144,25 +162,44 @@ class Ledger:
             c.execute(refusals.insert(), {"received_at": utcnow(), "endpoint": endpoint[:100], "status_code": status_code,
                                           "reason": reason[:500], "client": (client or "")[:100]})
 
-    def group_run(self, conn: sa.Connection, group_key: str, period_s: float) -> str | None:
-        """Return the run a repeat of ``group_key`` attaches to (seen within ``period_s``), or None."""
+    def group_run(self, conn: sa.Connection, group_key: str, period_s: float) -> tuple[str | None, str | None]:
+        """Return ``(run to attach to, current run of the group)`` for a firing group.
+
+        The first is the group's run when it was seen within ``period_s`` (else None); the
+        second is whatever run the group points at (None for a new group), for :meth:`take_group`.
+        """
         row = conn.execute(_SEL_GROUP, {"b_gk": group_key}).first()
         if row is None:
-            return None
+            return None, None
         if utcnow() - _aware(row.last_seen) > timedelta(seconds=period_s):
-            return None
-        return str(row.run_id)
+            return None, str(row.run_id)
+        return str(row.run_id), str(row.run_id)
 
     def last_run_of_group(self, conn: sa.Connection, group_key: str) -> str | None:
         """Return the latest run of a group whatever its age (for resolved notices), or None."""
         row = conn.execute(_SEL_GROUP, {"b_gk": group_key}).first()
         return None if row is None else str(row.run_id)
 
-    def touch_group(self, conn: sa.Connection, group_key: str, run_id: str) -> None:
-        """Point ``group_key`` at ``run_id`` and mark it seen now."""
-        done = conn.execute(_UPD_GROUP, {"b_gk": group_key, "b_rid": run_id, "b_ts": utcnow()})
-        if done.rowcount == 0:
-            conn.execute(groups.insert(), {"group_key": group_key, "run_id": run_id, "last_seen": utcnow()})
+    def take_group(self, conn: sa.Connection, group_key: str, run_id: str, previous: str | None) -> None:
+        """Point ``group_key`` at a new run, if it still points at ``previous`` (None: no row yet).
+
+        Raises :class:`GroupTaken` when another delivery (another thread or server) got there
+        first; the caller's transaction must then be rolled back and the delivery recorded again.
+        """
+        if previous is None:
+            try:
+                with conn.begin_nested():
+                    conn.execute(groups.insert(), {"group_key": group_key, "run_id": run_id, "last_seen": utcnow()})
+            except sa.exc.IntegrityError:
+                raise GroupTaken(group_key) from None
+            return
+        done = conn.execute(_TAKE_GROUP, {"b_gk": group_key, "b_rid": run_id, "b_old": previous, "b_ts": utcnow()})
+        if done.rowcount != 1:
+            raise GroupTaken(group_key)
+
+    def touch_group(self, conn: sa.Connection, group_key: str) -> None:
+        """Mark ``group_key`` seen now."""
+        conn.execute(_TOUCH_GROUP, {"b_gk": group_key, "b_ts": utcnow()})
 
     def insert_alert(self, conn: sa.Connection, alert: Any, run_id: str | None, action: str) -> None:
         """Record one received alert (an :class:`incident_kit.alerts.Alert`)."""
@@ -228,7 +265,14 @@ class Ledger:
         """
         limit = utcnow() - timedelta(seconds=stale_after_s)
         again: list[str] = []
-        with self.engine.begin() as c:
+        try:
+            return self._recover(limit, is_dead)
+        except sa.exc.OperationalError:  # SQLite busy: the next sweep does it
+            return again
+
+    def _recover(self, limit: datetime, is_dead: Any) -> list[str]:
+        again: list[str] = []
+        with self.write_transaction() as c:
             rows = c.execute(sa.select(runs.c.run_id, runs.c.attempts, runs.c.worker, runs.c.heartbeat_at).where(
                 runs.c.state == "running")).all()
             stale = [r for r in rows if _aware(r.heartbeat_at) < limit or (is_dead is not None and is_dead(r.worker or ""))]
@@ -325,6 +369,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+    dbapi_conn.isolation_level = None  # transactions are begun by the "begin" listener
 
 
 def default_url(out_dir: str | os.PathLike[str]) -> str:
