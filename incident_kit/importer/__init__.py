@@ -81,7 +81,8 @@ def _sections(blocks: list[Block]) -> list[tuple[str, list[Block]]]:
     for block in blocks:
         if isinstance(block, Heading) and block.level <= level:
             group = block.level == level and bool(_GROUP_OF_INCIDENTS.search(block.title))
-            sections.append((block.title, [block]) if block.level == level else ("", []))
+            # a group heading is no incident itself: its subsections are ("" drops it)
+            sections.append((block.title, [block]) if block.level == level and not group else ("", []))
         elif isinstance(block, Heading) and block.level == level + 1 and group:
             sections.append((block.title, [block]))
         elif sections:
@@ -90,9 +91,16 @@ def _sections(blocks: list[Block]) -> list[tuple[str, list[Block]]]:
 
 
 def _has_commands(blocks: list[Block]) -> bool:
-    from .commands import block_language
+    """Return True when a code block among ``blocks`` holds at least one command (not only comments)."""
+    from .commands import Command, block_language, split_shell, split_sql
 
-    return any(isinstance(b, CodeBlock) and block_language(b.lang, b.content) != "text" for b in blocks)
+    for b in blocks:
+        if isinstance(b, CodeBlock):
+            kind = block_language(b.lang, b.content)
+            items = split_sql(b.content) if kind == "sql" else split_shell(b.content) if kind == "shell" else []
+            if any(isinstance(i, Command) for i in items):
+                return True
+    return False
 
 
 def _intro(runbook: Path, part_of: str | None) -> str:

@@ -104,6 +104,25 @@ def mutation_reason(argv: list[str]) -> str | None:
         target = args[[i for i, t in enumerate(args) if t in _REDIRECTS][0] + 1:][:1]
         if target != ["/dev/null"]:
             return "writes to a file"
+    if prog in _WRAPPERS:  # xargs rm, watch kubectl delete, timeout 5 systemctl restart x
+        inner = _unwrap(prog, args)
+        return mutation_reason(inner) if inner else None
+    if prog == "find":
+        if "-delete" in args:
+            return "deletes files"
+        for i, a in enumerate(args):
+            if a in ("-exec", "-execdir", "-ok", "-okdir"):
+                inner = args[i + 1:]
+                inner = inner[: next((j for j, t in enumerate(inner) if t in (";", "+", "\\;")), len(inner))]
+                why = mutation_reason(inner)
+                if why:
+                    return why
+        return None
+    if prog in ("ssh", "gcloud-ssh"):
+        remote = split_pipeline(" ".join(words[1:])) or []
+        return next((f"on another host: {r}" for r in map(mutation_reason, remote) if r), None)
+    if prog in ("scp", "rsync", "sftp"):
+        return "copies files to or from another host"
     if prog == "sed":
         return "edits files in place" if any(a.startswith("-i") or a == "--in-place" for a in args) else None
     if prog in rules.MUTATING_PROGRAMS:
@@ -124,6 +143,29 @@ def mutation_reason(argv: list[str]) -> str | None:
     if prog == "curl" or prog == "wget" or prog in ("http", "https"):
         return _http_mutation(args)
     return None
+
+
+_WRAPPERS = {"xargs", "watch", "timeout", "nice", "ionice", "env", "stdbuf", "parallel", "flock", "chronic",
+             "caffeinate", "unbuffer"}
+_URL_ACTION = re.compile(
+    r"(?i)[/?&=_.:-](restart|shutdown|flush|purge|delete|remove|reset|kill|reload|deploy|rollback|clear|drop|"
+    r"scale|trigger|invalidate|terminate|stop|start|enable|disable|rotate|revoke|truncate|wipe|evict|drain|"
+    r"pause|resume|execute|sync|migrate|refresh|rebuild|reindex|retry|replay|cancel|approve)\b"
+)
+
+
+def _unwrap(prog: str, args: list[str]) -> list[str]:
+    """Return the command a wrapper runs (``xargs -n1 rm`` -> ``rm``), without the wrapper's options."""
+    i = 0
+    while i < len(args) and (args[i].startswith("-") or (prog == "timeout" and i == 0) or
+                             (prog in ("xargs", "watch", "parallel") and i and args[i - 1] in ("-n", "-I", "-P", "-L", "-d", "-s"))):
+        i += 1
+    if prog == "timeout" and i < len(args) and re.fullmatch(r"\d+[smhd]?", args[i]):
+        i += 1
+    if prog == "env":
+        while i < len(args) and _ASSIGNMENT.match(args[i]):
+            i += 1
+    return args[i:]
 
 
 def _vendor_mutation(prog: str, args: list[str], words: list[str]) -> str | None:
@@ -149,7 +191,16 @@ def _vendor_mutation(prog: str, args: list[str], words: list[str]) -> str | None
 
 
 def _http_mutation(args: list[str]) -> str | None:
-    """Return why a curl/wget call may change the service (a write method or a body), else None."""
+    """Return why a curl/wget call may change the service, else None.
+
+    A write method or a body changes it; so may a GET whose URL names an action
+    (``/admin/cache/flush``, ``?action=restart``): probing it would perform the action.
+    """
+    for a in args:
+        if "/" in a and not a.startswith("-"):
+            action = _URL_ACTION.search(a.split("://", 1)[-1].partition("/")[2] if "://" in a else a)
+            if action:
+                return f"the URL names an action ({action.group(1).lower()})"
     method = _option(args, ("-X", "--request", "--method"))
     if method and method.upper() not in ("GET", "HEAD", "OPTIONS"):
         return f"sends a {method.upper()} request"

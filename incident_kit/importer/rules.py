@@ -80,7 +80,7 @@ READ_ONLY_NO_SOURCE: dict[str, str] = {
     "strace": "system call trace", "tcpdump": "packet capture", "ab": "load test", "hey": "load test",
     "wrk": "load test", "k6": "load test", "mongosh": "MongoDB shell", "mongo": "MongoDB shell",
     "pg_dump": "database dump", "which": "program lookup", "id": "user ids", "hostname": "host name",
-    "nproc": "CPU count", "pgrep": "process search", "sort": "sorting", "uniq": "deduplication",
+    "nproc": "CPU count", "ssh": "a command on another host", "pgrep": "process search", "sort": "sorting", "uniq": "deduplication",
 }
 
 #: Redis commands that read what a source returns: ``ik.redis.info`` or ``ik.redis.queues``.
