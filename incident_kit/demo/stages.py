@@ -27,10 +27,11 @@ from ..errors import ConfigError
 from .stagebase import Stage
 from .stages_app import AuthFailures, BadDeploy, HighErrorRate, Postmortem, SiteOutage, Triage
 from .stages_db import DbConnectionExhaustion, DbSlowQueriesAndLocks, HighLatency
+from .stages_deps import DependencyFailure, QueueBacklog, RedisFailure
 
 _STAGES: dict[str, type[Stage]] = {cls.name: cls for cls in (
     Triage, HighErrorRate, HighLatency, DbConnectionExhaustion, DbSlowQueriesAndLocks, SiteOutage, BadDeploy,
-    AuthFailures, Postmortem,
+    AuthFailures, RedisFailure, QueueBacklog, DependencyFailure, Postmortem,
 )}
 
 #: Names of the scenarios that can be staged, in catalog order.
