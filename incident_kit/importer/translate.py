@@ -152,6 +152,7 @@ def _grep_line(pattern: str, args: list[str], prog: str, frame_kind: str) -> str
 
 
 def _curl(cmd: Command, prog: str, args: list[str], rest: list[list[str]], params: ParameterSet) -> Step | None:
+    """Return an ``ik.probes.http`` call for the URL of a read-only curl/wget (origin as a parameter)."""
     url = next((a for a in _positional(args, {"-H", "--header", "-o", "--output", "-u", "--user", "-A", "-e", "-m",
                                               "--max-time", "-w", "--write-out", "--connect-timeout", "-b", "-c",
                                               "-x", "--proxy", "--retry", "-X", "--request", "--cacert", "--cert",
@@ -164,8 +165,13 @@ def _curl(cmd: Command, prog: str, args: list[str], rest: list[list[str]], param
     if url.startswith("$") or "://$" in url:
         return Step(cmd, "text", "the URL comes from an environment variable; set it as a probe target instead")
     name, path = params.origin(url)
-    path_expr = _expression(path, params)
-    target = f'f"{{{name}}}{path_expr[2:-1]}"' if path_expr.startswith("f") else (f'{name} + {path_expr}' if path else name)
+    path_expr = _expression(path, params)  # a literal, or an f-string when the path holds placeholders
+    if not path:
+        target = name
+    elif path_expr.startswith("f"):
+        target = f"f{path_expr[1]}{{{name}}}{path_expr[2:]}"  # f"{app_url}/orders/{order_id}"
+    else:
+        target = f"{name} + {path_expr}"
     method = "HEAD" if ("-I" in args or "--head" in args) else None
     arg = f'{{"url": {target}, "method": "HEAD"}}' if method else target
     call = Call("ik.probes.http", [f"[{arg}]"], var="probe", label=f"probe: {_short(url, 60)}")
@@ -176,6 +182,7 @@ def _curl(cmd: Command, prog: str, args: list[str], rest: list[list[str]], param
 
 
 def _psql(cmd: Command, prog: str, args: list[str], rest: list[list[str]], params: ParameterSet) -> Step | None:
+    """Return an ``ik.db.query`` call for ``psql -c SQL`` when the SQL reads, else a manual action."""
     sql = _option(args, ("-c", "--command"))
     if not sql:
         return Step(cmd, "text", "interactive psql session or script")
@@ -187,6 +194,7 @@ def _psql(cmd: Command, prog: str, args: list[str], rest: list[list[str]], param
 
 
 def _mysql(cmd: Command, prog: str, args: list[str], rest: list[list[str]], params: ParameterSet) -> Step | None:
+    """Return an ``ik.db.query`` call for ``mysql -e SQL`` when the SQL reads, else a manual action."""
     sql = _option(args, ("-e", "--execute"))
     if not sql:
         return Step(cmd, "text", "interactive mysql session")
@@ -194,6 +202,7 @@ def _mysql(cmd: Command, prog: str, args: list[str], rest: list[list[str]], para
 
 
 def _redis(cmd: Command, prog: str, args: list[str], rest: list[list[str]], params: ParameterSet) -> Step:
+    """Return ``ik.redis.info``/``ik.redis.queues`` for PING/INFO/LLEN..., text or manual for the rest."""
     url_arg = _option(args, ("-u",)) or ""
     m = ENV_VAR.fullmatch(url_arg)
     url = params.env(m.group(1)) if m and m.group(1).isupper() else "redis_url"
@@ -213,6 +222,7 @@ def _redis(cmd: Command, prog: str, args: list[str], rest: list[list[str]], para
 
 
 def _logs(cmd: Command, prog: str, args: list[str], rest: list[list[str]], params: ParameterSet) -> Step | None:
+    """Return an ``ik.logs.read`` call (grep/head/tail applied to the frame) for commands on log files."""
     skip = {"-n", "--lines", "-c", "--bytes", "-e", "-m", "-A", "-B", "-C", "--regexp"}
     positional = _positional(args, skip)
     pattern_stage: list[list[str]] = []
@@ -238,6 +248,7 @@ def _logs(cmd: Command, prog: str, args: list[str], rest: list[list[str]], param
 
 
 def _host(cmd: Command, prog: str, args: list[str], rest: list[list[str]], params: ParameterSet) -> Step | None:
+    """Return ``ik.host.disk``/``stats``/``processes`` for df, free/vmstat/uptime/iostat, ps/top."""
     if prog == "df":
         path = next(iter(_positional(args, {"-t", "-x", "-B", "--output"})), "/")
         call = Call("ik.host.disk", [repr(path)], var="disk", label=f"host: disk {path}")
@@ -264,6 +275,7 @@ def _host(cmd: Command, prog: str, args: list[str], rest: list[list[str]], param
 
 
 def _git(cmd: Command, prog: str, args: list[str], rest: list[list[str]], params: ParameterSet) -> Step | None:
+    """Return ``ik.deploys.git`` for ``git log``; other read-only git commands stay text."""
     words = [a for a in args if not a.startswith("-")]
     if words[:1] != ["log"]:
         return Step(cmd, "text", f"read-only git {words[0] if words else ''}; no incident_kit source".replace("  ", " "))
@@ -274,6 +286,7 @@ def _git(cmd: Command, prog: str, args: list[str], rest: list[list[str]], params
 
 
 def _network(cmd: Command, prog: str, args: list[str], rest: list[list[str]], params: ParameterSet) -> Step | None:
+    """Return ``ik.probes.dns``/``tcp``/``tls`` for dig/nslookup/host, nc/telnet, openssl s_client."""
     pos = _positional(args, {"-t", "-p", "-w", "-connect", "-servername", "-q"})
     if prog in ("dig", "nslookup", "host"):
         name = next((p for p in pos if not p.startswith("@") and "." in p), None)
