@@ -71,9 +71,19 @@ def test_run_all_in_jupyterlab_shows_the_answer(lab, demo_env):
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle'], .jp-mod-idle, #jp-main-statusbar",
                                timeout=60_000)
-        page.click("text=Run", timeout=20_000)              # the menu bar's Run menu
-        page.click("text=Run All Cells", timeout=20_000)
-        page.wait_for_selector("text=Most likely cause:", timeout=120_000)
+        try:
+            dialog = page.locator(".jp-Dialog button:has-text('Select')")
+            try:
+                dialog.click(timeout=15_000)                   # Lab asks which kernel: keep Python 3
+            except Exception:
+                pass                                           # no dialog this time
+            page.wait_for_selector("text=Python 3 (ipykernel) | Idle", timeout=60_000)
+            page.click("text=Run", timeout=20_000)              # the menu bar's Run menu
+            page.click("text=Run All Cells", timeout=20_000)
+            page.wait_for_selector("text=Most likely cause:", timeout=120_000)
+        except Exception:
+            page.screenshot(path=str(workdir / "lab-fail.png"))
+            raise
         answer = page.inner_text("text=Most likely cause:")
         page.screenshot(path=str(workdir / "lab.png"))
         page.close()
