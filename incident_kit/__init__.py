@@ -44,6 +44,8 @@ _LAZY_MODULES = {
     "report": "incident_kit.report",
     "plots": "incident_kit.report.plots",
     "narrate": "incident_kit.narrate",
+    "steps": "incident_kit.steps",
+    "config": "incident_kit.sources.config",
 }
 _LAZY_ATTRS = {
     "Investigation": ("incident_kit.investigation", "Investigation"),

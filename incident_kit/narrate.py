@@ -179,3 +179,318 @@ def headline(service: str, incident: Any, values: Mapping[str, Any], top: pd.Dat
 
 
 __all__ = ["Answer", "clean", "escape", "idle_in_transaction_trend", "window", "impact", "difference", "top_error", "deploy", "connections", "severity", "hypothesis", "headline"]
+
+
+# -- scenario answers (one per question of the scenario notebooks) ---------------------------------
+def _ms(value: Any) -> str:
+    return "unknown" if value is None or pd.isna(value) else (f"{value / 1000:.1f} s" if value >= 1000 else f"{value:.0f} ms")
+
+
+def _listing(items: list[str], limit: int = 3) -> str:
+    items = [i for i in items if i]
+    if len(items) <= 1:
+        return "".join(items)
+    shown = items[:limit]
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(shown[:-1]) + (f", {shown[-1]}" if more else f" and {shown[-1]}") + more
+
+
+def probes(frame: pd.DataFrame) -> Answer:
+    """Answer "is it answering?" from a probes frame (any kinds): which targets fail and why."""
+    if frame is None or not len(frame):
+        return Answer("Nothing was probed (no endpoint configured).")
+    latest = frame.sort_values("ts", kind="stable").groupby("target").tail(1)
+    bad = latest[~latest["ok"].astype(bool)]
+    if not len(bad):
+        p95 = pd.to_numeric(latest["latency_ms"], errors="coerce").quantile(0.95)
+        return Answer(f"All {len(latest)} probed endpoints answer (slowest {_ms(p95)}).", score=0.0)
+    why = [f"{clean(r['target'], 80)} ({clean(r['error'] or r.get('status') or 'failed', 100)})" for _, r in bad.iterrows()]
+    return Answer(f"{len(bad)} of {len(latest)} probed endpoints fail: {_listing(why)}.", score=len(bad) / len(latest))
+
+
+def latency(incident: Any, rates: pd.DataFrame, threshold_ms: float | None = None) -> Answer:
+    """Answer "since when is it slow?" from a window found on ``p95_ms``."""
+    if not getattr(incident, "found", False):
+        p95 = pd.to_numeric(rates["p95_ms"], errors="coerce").dropna() if rates is not None and len(rates) else pd.Series([], dtype=float)
+        last = f" (p95 now {_ms(p95.iloc[-1])})" if len(p95) else ""
+        return Answer(f"Latency stayed within its baseline{last}.", score=0.0)
+    until = f"until {_hm(incident.end)}" if incident.end is not None else "and it is still slow"
+    over = f"; the threshold is {_ms(threshold_ms)}" if threshold_ms else ""
+    return Answer(f"p95 latency left its baseline of {_ms(incident.baseline)} at {_hm(incident.start)} ({_ago(incident.start)}), {until}.",
+                  f"Peak {_ms(incident.peak_value)} at {_hm(incident.peak)}{over}.", score=float(incident.confidence or 0))
+
+
+def slow_endpoints(table: pd.DataFrame) -> Answer:
+    """Answer "which endpoints are slow?" from ``analysis.evidence.slow_endpoints``."""
+    if table is None or not len(table):
+        return Answer("No endpoint is slower than before.")
+    top = table.iloc[0]
+    ratio = f", {top['slower']:.0f}x slower than before" if pd.notna(top["slower"]) and top["slower"] >= 1.5 else ""
+    return Answer(f"{clean(top['endpoint'])} is the slowest: p95 {_ms(top['p95_ms'])} (before {_ms(top['p95_before_ms'])}){ratio}.",
+                  f"It holds {top['share_of_slow']:.0%} of the slow requests.", score=float(top["share_of_slow"]))
+
+
+def database_health(ping: pd.DataFrame, trend: pd.DataFrame | None = None) -> Answer:
+    """Answer "is the database healthy?" from ``postgres.ping`` (and connections)."""
+    if ping is None or not len(ping):
+        reason = getattr(ping, "attrs", {}).get("error") if ping is not None else None
+        return Answer("The database does not answer" + (f": {clean(reason, 200)}." if reason else "."), score=1.0)
+    conn = connections(trend) if trend is not None and len(trend) else None
+    tail = f" {conn.title}" if conn else ""
+    return Answer(f"The database answers in {_ms(ping['latency_ms'].iloc[0])}.{tail}", conn.detail if conn else "",
+                  score=conn.score if conn else 0.0)
+
+
+def pool(trend: pd.DataFrame) -> Answer:
+    """Answer "how full is the connection pool?" from ``postgres.connections``/``connection_trend``."""
+    if trend is None or not len(trend):
+        return Answer("The database's connections could not be read.")
+    by_state = idle_in_transaction_trend(trend)
+    total = int(by_state.iloc[-1].sum()) if len(by_state) else 0
+    maximum, use = trend.attrs.get("max_connections"), trend.attrs.get("use_ratio")
+    if not maximum:
+        return connections(trend)
+    states = by_state.iloc[-1].sort_values(ascending=False) if len(by_state) else pd.Series(dtype=float)
+    mix = _listing([f"{int(v)} {k}" for k, v in states.items() if v > 0])
+    level = "exhausted" if (use or 0) >= 0.95 else "near its limit" if (use or 0) >= 0.8 else "not the problem"
+    return Answer(f"{total} of {int(maximum)} connections are in use ({(use or total / maximum):.0%}): the pool is {level}.",
+                  f"By state: {mix}." if mix else "", score=float(use or 0))
+
+
+def by_application(activity: pd.DataFrame) -> Answer:
+    """Answer "who holds the connections?" from a db activity frame."""
+    if activity is None or not len(activity):
+        return Answer("No sessions could be read.")
+    app = activity["application_name"].astype("string").fillna("").replace("", "(no name)")
+    who = (app + " / " + activity["state"].astype("string").fillna("?")).value_counts()
+    top, n = who.index[0], int(who.iloc[0])
+    return Answer(f"{n} of {len(activity)} sessions are {clean(top)}.", score=n / len(activity))
+
+
+def locks(chains: pd.DataFrame) -> Answer:
+    """Answer "who blocks whom?" from ``postgres.locks`` (blocking chains, roots first)."""
+    if chains is None or not len(chains):
+        return Answer("No session waits on a lock.", score=0.0)
+    waiting = chains[chains["blocked_by"].map(lambda b: isinstance(b, list | tuple) and len(b) > 0 or hasattr(b, "__len__") and not isinstance(b, str) and len(b) > 0)]
+    roots = chains[~chains.index.isin(waiting.index)]
+    if not len(roots):
+        return Answer(f"{len(waiting)} sessions wait on locks held by each other.", score=0.5)
+    root = roots.iloc[0]
+    age = f" for {root['duration_s']:.0f} s" if pd.notna(root.get("duration_s")) else ""
+    return Answer(f"{len(waiting)} sessions wait on a lock held by pid {int(root['pid'])} ({clean(root.get('application_name') or '?', 40)}, "
+                  f"{clean(root.get('state') or '?', 30)}{age}).", f"Its last statement: {clean(root.get('query') or '', 200)}",
+                  score=min(1.0, 0.3 + 0.1 * len(waiting)))
+
+
+def slow_queries(top: pd.DataFrame) -> Answer:
+    """Answer "which statements are slow?" from ``postgres.top_queries(by="mean")``."""
+    if top is None or not len(top):
+        return Answer("pg_stat_statements shows no statements.")
+    first = top.iloc[0]
+    mean = first.get("mean_ms", first.get("mean_exec_time"))
+    calls = first.get("calls")
+    return Answer(f"The slowest statement averages {_ms(mean)} over {int(calls):,} calls.",
+                  clean(first.get("query", ""), 240), score=None)
+
+
+def long_running(frame: pd.DataFrame, what: str = "statements") -> Answer:
+    """Answer "what has been running for long?" from ``postgres.long_queries``/``long_transactions``."""
+    if frame is None or not len(frame):
+        return Answer(f"No long-running {what}.", score=0.0)
+    first = frame.iloc[0]
+    age = first.get("xact_age_s", first.get("duration_s"))
+    return Answer(f"{len(frame)} long-running {what}; the oldest (pid {int(first['pid'])}, {clean(first.get('state') or '?', 30)}) "
+                  f"for {age:.0f} s.", clean(first.get("query") or "", 240), score=min(1.0, len(frame) / 5))
+
+
+def layers(table: pd.DataFrame) -> Answer:
+    """Answer "where does a request stop?" from ``analysis.evidence.first_failing_layer``."""
+    if table is None or not len(table):
+        return Answer("Nothing was probed (no endpoint configured).")
+    bad = table[table["first_failure"].notna()]
+    if not len(bad):
+        return Answer(f"Every layer (DNS, TCP, TLS, HTTP) passes for {_listing([clean(h, 60) for h in table['host']])}.", score=0.0)
+    first = bad.iloc[0]
+    return Answer(f"Requests to {clean(first['host'], 60)} stop at {str(first['first_failure']).upper()}: {clean(first['error'], 200)}.",
+                  f"{len(bad)} of {len(table)} hosts fail a layer." if len(table) > 1 else "", score=1.0)
+
+
+def providers(table: pd.DataFrame) -> Answer:
+    """Answer "which provider do the errors name?" from ``analysis.evidence.providers``."""
+    if table is None or not len(table):
+        return Answer("No error message names a third-party host or provider.", score=0.0)
+    top = table.iloc[0]
+    return Answer(f"{top['share']:.0%} of the errors name {clean(top['provider'], 80)} ({top['share_before']:.0%} before).",
+                  f"For example: {clean(top['example'], 200)}", score=float(top["share"]))
+
+
+def auth(found: Mapping[str, Any]) -> Answer:
+    """Answer "are logins failing?" from ``analysis.evidence.auth_failures``."""
+    rate, before = found.get("login_failure_rate"), found.get("login_failure_rate_before")
+    denied = found.get("denied") or 0
+    if not rate and not denied:
+        return Answer("Logins and authenticated requests succeed.", score=0.0)
+    msgs = found.get("messages")
+    top = f" The top message: “{clean(msgs['message'].iloc[0], 160)}”." if msgs is not None and len(msgs) else ""
+    was = f", {before:.0%} before" if before is not None else ""
+    return Answer(f"{(rate or 0):.0%} of login and auth requests fail now{was}; {denied:,} requests were refused with 401/403.",
+                  top.strip(), score=float(rate or 0))
+
+
+def config(changes: pd.DataFrame) -> Answer:
+    """Answer "did the configuration change?" from ``analysis.evidence.config_changes``."""
+    if changes is None or not len(changes):
+        return Answer("No configuration was compared (none configured).")
+    bad = changes[changes["status"].isin(["unset", "removed", "emptied"])]
+    changed = changes[changes["status"] == "changed"]
+    if len(bad):
+        names = _listing([f"{r['name']} ({r['status']}{', required' if r['required'] else ''})" for _, r in bad.iterrows()])
+        return Answer(f"Missing configuration: {names}.", f"{len(changed)} other settings changed." if len(changed) else "", score=1.0)
+    if len(changed):
+        return Answer(f"{len(changed)} settings changed: {_listing(list(changed['name']))}; none is missing.", score=0.5)
+    return Answer("The configuration is unchanged and every required setting is set.", score=0.0)
+
+
+def build(failures: pd.DataFrame) -> Answer:
+    """Answer "did the build fail?" from ``analysis.evidence.build_failures``."""
+    if failures is None or not len(failures):
+        return Answer("The build log shows no error.", score=0.0)
+    return Answer(f"The build failed: {clean(failures['line'].iloc[0], 200)}.",
+                  f"{len(failures)} distinct error lines." if len(failures) > 1 else "", score=1.0)
+
+
+def new_errors(top: pd.DataFrame) -> Answer:
+    """Answer "which errors are new since the deploy?" from ``analysis.top_errors``."""
+    if top is None or not len(top):
+        return Answer("No errors in the window.")
+    new = top[top["new_in_window"].astype(bool)]
+    if not len(new):
+        return Answer("No new error signature: every error in the window was seen before.", score=0.0)
+    first = new.iloc[0]
+    return Answer(f"{len(new)} error signatures are new; the most frequent is “{clean(first['signature'])}” ({int(first['count']):,} times).",
+                  evidence=str(first.get("example") or ""), score=float(first["share"]))
+
+
+def resources(table: pd.DataFrame, threshold: float = 90.0) -> Answer:
+    """Answer "is a resource exhausted?" from ``analysis.evidence.resource_use``."""
+    if table is None or not len(table):
+        return Answer("No host reading was available.")
+    top = table.iloc[0]
+    full = table[table["used_percent"] > threshold]
+    if len(full):
+        return Answer(f"{clean(top['resource'], 80)} is at {top['used_percent']:.0f}%"
+                      + (f"; {len(full) - 1} more over {threshold:.0f}%." if len(full) > 1 else f", over {threshold:.0f}%."),
+                      clean(top.get("detail") or "", 160), score=float(top["used_percent"]) / 100)
+    return Answer(f"No resource is over {threshold:.0f}%; the fullest is {clean(top['resource'], 80)} at {top['used_percent']:.0f}%.",
+                  score=float(top["used_percent"]) / 100)
+
+
+def oom(kills: pd.DataFrame) -> Answer:
+    """Answer "did the OOM killer strike?" from ``host.oom_kills``."""
+    if kills is None or not len(kills):
+        return Answer("The kernel log shows no OOM kill.", score=0.0)
+    names = kills["process"].astype("string").value_counts() if "process" in kills.columns else pd.Series(dtype=int)
+    who = _listing([f"{clean(k, 40)} ({int(v)}x)" for k, v in names.items()])
+    return Answer(f"The OOM killer killed {len(kills)} processes: {who}; the last at {_hm(kills['ts'].max())}.", score=1.0)
+
+
+def redis(probes_frame: pd.DataFrame, info: pd.DataFrame | None = None) -> Answer:
+    """Answer "is Redis up?" from a Redis probe (and ``redis.info``)."""
+    if probes_frame is None or not len(probes_frame):
+        return Answer("Redis was not probed (no redis_url).")
+    latest = probes_frame.sort_values("ts").groupby("target").tail(1)
+    bad = latest[~latest["ok"].astype(bool)]
+    if len(bad):
+        r = bad.iloc[0]
+        return Answer(f"Redis at {clean(r['target'], 80)} does not answer: {clean(r['error'], 200)}.", score=1.0)
+    extra = ""
+    if info is not None and len(info):
+        v = info.set_index("metric")["value"]
+        v = v[~v.index.duplicated()]
+        used, top, clients_n = v.get("redis_used_memory"), v.get("redis_maxmemory"), v.get("redis_connected_clients")
+        if used is not None:
+            extra = f" It uses {used / 2**20:.1f} MiB" + (f" of {top / 2**20:.0f} MiB" if top else "") + (
+                f", {int(clients_n)} clients connected." if clients_n is not None else ".")
+    return Answer(f"Redis answers in {_ms(latest['latency_ms'].iloc[0])}.{extra}", score=0.0)
+
+
+def queues(trend: pd.DataFrame) -> Answer:
+    """Answer "how deep are the queues?" from ``analysis.evidence.queue_trend``."""
+    if trend is None or not len(trend):
+        return Answer("No queue could be read.")
+    top = trend.iloc[0]
+    growth = top["growth_per_min"]
+    moving = f", growing by {growth:,.0f} a minute" if growth > 0 else (f", shrinking by {-growth:,.0f} a minute" if growth < 0 else ", not moving")
+    return Answer(f"{clean(top['key'], 80)} holds {int(top['depth']):,} jobs{moving}.", score=None)
+
+
+def oldest_jobs(table: pd.DataFrame) -> Answer:
+    """Answer "how long has the oldest job waited?" from ``redis.oldest``."""
+    if table is None or not len(table) or table["age_s"].isna().all():
+        return Answer("The age of the oldest job could not be read.")
+    top = table.sort_values("age_s", ascending=False).iloc[0]
+    minutes = top["age_s"] / 60
+    return Answer(f"The oldest job in {clean(top['key'], 80)} has waited {minutes:.0f} min (since {_hm(top['oldest_ts'])}).",
+                  score=min(1.0, minutes / 60))
+
+
+def stuck(found: Mapping[str, Any]) -> Answer:
+    """Answer "which jobs are stuck or failed?" from ``analysis.evidence.stuck_jobs``."""
+    n, failed = found.get("stuck") or 0, found.get("failed") or 0
+    where = f" in {_listing([clean(k, 60) for k in found.get('stuck_keys') or []])}" if n else ""
+    return Answer(f"{n:,} active jobs look stuck{where} (older than {found.get('stuck_after_s', 0):.0f} s); {failed:,} jobs failed.",
+                  score=1.0 if n else 0.0)
+
+
+def workers(frame: pd.DataFrame, pattern: str = "") -> Answer:
+    """Answer "are the workers alive?" from a table of worker processes or heartbeats (``alive`` column)."""
+    if frame is None or not len(frame):
+        return Answer(f"No worker process{f' matching {pattern!r}' if pattern else ''} is running.", score=1.0)
+    if "alive" in frame.columns:
+        dead = frame[~frame["alive"].astype(bool)]
+        if len(dead):
+            return Answer(f"{len(dead)} of {len(frame)} workers look dead.", score=len(dead) / len(frame))
+    return Answer(f"{len(frame)} worker processes are running.", score=0.0)
+
+
+def next_scenario(table: pd.DataFrame) -> Answer:
+    """Answer "what to open next?" from ``analysis.evidence.next_scenarios``."""
+    if table is None or not len(table):
+        return Answer("Nothing points at a specific scenario: open high_error_rate for the general picture.")
+    top = table.iloc[0]
+    others = _listing(list(table["scenario"].iloc[1:]))
+    return Answer(f"Open {top['scenario']} next: {clean(top['why'], 200)}.", f"Then: {others}." if others else "", score=float(top["score"]))
+
+
+def runs(composed: Mapping[str, Any], missing: list[str] | None = None) -> Answer:
+    """Answer "which runs does this postmortem cover?" from ``analysis.evidence.compose``."""
+    table = composed.get("runs")
+    if table is None or not len(table):
+        return Answer("No earlier run was found to compose" + (f" ({clean('; '.join(missing), 200)})." if missing else "."))
+    names = _listing([f"{r['scenario']} ({r['run_id']})" for _, r in table.iterrows()])
+    gone = f" Not found: {clean('; '.join(missing), 200)}." if missing else ""
+    return Answer(f"This postmortem composes {len(table)} runs: {names}.", gone.strip())
+
+
+def people(kind: str, text: Any) -> Answer:
+    """Answer a postmortem question from what people wrote (root cause, resolution, ...)."""
+    items = [text] if isinstance(text, str) else list(text or [])
+    items = [clean(i, 400) for i in items if str(i).strip()]
+    if not items:
+        return Answer(f"{kind}: to be written by the responders.")
+    return Answer(f"{kind}: {items[0]}" if len(items) == 1 else f"{kind}: " + "; ".join(items), score=None)
+
+
+def scenario_headline(scenario: str, service: str, ranked: pd.DataFrame, severity_level: Any = None, what: str = "") -> str:
+    """Return a one-sentence headline for any scenario: what was seen and the most likely cause."""
+    where = f"{service}: " if service else ""
+    lvl = getattr(severity_level, "level", severity_level)
+    cause = f"most likely {clean(ranked.iloc[0]['cause'], 140)}" if ranked is not None and len(ranked) else "no cause ranked"
+    seen = f"{clean(what, 160).rstrip('.')}; " if what else ""
+    sev = f" ({lvl})" if lvl else ""
+    return f"{where}{scenario.replace('_', ' ')}{sev}: {seen}{cause}"
+
+
+__all__ += ["probes", "latency", "slow_endpoints", "database_health", "pool", "by_application", "locks", "slow_queries",
+            "long_running", "layers", "providers", "auth", "config", "build", "new_errors", "resources", "oom", "redis",
+            "queues", "oldest_jobs", "stuck", "workers", "next_scenario", "runs", "people", "scenario_headline"]

@@ -84,12 +84,14 @@ def slow_endpoints(logs: pd.DataFrame, window: Any, *, n: int = 8, baseline: str
     return out[cols].reset_index(drop=True)
 
 
-def auth_failures(logs: pd.DataFrame, window: Any, *, statuses: Iterable[int] = (401, 403), baseline: str = "2h") -> dict[str, Any]:
+def auth_failures(logs: pd.DataFrame, window: Any, *, statuses: Iterable[int] = (401, 403), baseline: str = "2h",
+                  login_paths: Iterable[str] = ()) -> dict[str, Any]:
     """Return how authentication fails: the share of requests answered ``statuses`` and of auth
     endpoints failing (in the window and before), the endpoints that fail most and the auth error
     messages (by count). Keys: ``denied``, ``denied_rate``, ``denied_rate_before``,
     ``login_requests``, ``login_failed``, ``login_failure_rate``, ``login_failure_rate_before``,
-    ``by_endpoint`` (frame), ``messages`` (frame)."""
+    ``by_endpoint`` (frame), ``messages`` (frame). ``login_paths`` adds login endpoints (prefixes)
+    to those named like auth/login/session."""
     out: dict[str, Any] = {"denied": 0, "denied_rate": None, "denied_rate_before": None, "login_requests": 0,
                            "login_failed": 0, "login_failure_rate": None, "login_failure_rate_before": None,
                            "by_endpoint": pd.DataFrame(columns=["endpoint", "failed", "requests", "failure_rate"]),
@@ -102,6 +104,8 @@ def auth_failures(logs: pd.DataFrame, window: Any, *, statuses: Iterable[int] = 
     path = logs["path"].astype("string").fillna("") if "path" in logs.columns else pd.Series("", index=logs.index, dtype="string")
     message = logs["message"].astype("string").fillna("") if "message" in logs.columns else pd.Series("", index=logs.index, dtype="string")
     is_auth = path.str.contains(AUTH_WORDS).fillna(False).to_numpy(dtype=bool)
+    for prefix in login_paths or ():
+        is_auth |= path.str.startswith(str(prefix)).fillna(False).to_numpy(dtype=bool)
     failed = denied | error_mask(logs).to_numpy(dtype=bool)
     auth_msg = message.str.contains(AUTH_WORDS).fillna(False).to_numpy(dtype=bool)
     login_fail = is_auth & failed | (failed & auth_msg)
@@ -444,6 +448,40 @@ def people_timeline(entries: Iterable[Any], default_source: str = "responders") 
     return rows
 
 
+def findings_table(findings: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Return findings (dicts of summary.json) as a table: ``run``, ``kind``, ``title``, ``score``, best first."""
+    frame = pd.DataFrame(list(findings or []), columns=["run", "kind", "title", "score"])
+    return frame.sort_values("score", ascending=False, na_position="last", kind="stable").reset_index(drop=True)
+
+
+def fullest_path(disks: pd.DataFrame) -> str | None:
+    """Return the checked path whose filesystem is the fullest in a ``host.disk`` frame (None without one)."""
+    if disks is None or not len(disks) or "metric" not in disks.columns:
+        return None
+    used = disks[disks["metric"] == "disk_used_percent"]
+    return str(used.sort_values("value", ascending=False)["path"].iloc[0]) if len(used) else None
+
+
+def stuck_jobs(ages: pd.DataFrame, trend: pd.DataFrame, stuck_after_s: float = 600) -> dict[str, Any]:
+    """Return ``stuck`` (jobs in active lists whose oldest is older than ``stuck_after_s``), ``stuck_keys``
+    and ``failed`` (jobs in failed lists) from ``redis.oldest`` and :func:`queue_trend`."""
+    stuck, keys, failed = 0, [], 0
+    if ages is not None and len(ages):
+        old = ages[ages["key"].astype(str).str.contains("active", case=False) & (ages["age_s"] > stuck_after_s)]
+        stuck, keys = int(old["depth"].sum()), old["key"].astype(str).tolist()
+    if trend is not None and len(trend):
+        failed = int(trend[trend["key"].astype(str).str.contains("fail", case=False)]["depth"].sum())
+    return {"stuck": stuck, "stuck_keys": keys, "failed": failed, "stuck_after_s": stuck_after_s}
+
+
+def waiting(frame: pd.DataFrame, column: str = "key") -> pd.DataFrame:
+    """Return the rows of ``frame`` whose key names a waiting queue (not active, failed, completed or delayed)."""
+    if frame is None or not len(frame):
+        return frame
+    keys = frame[column].astype(str)
+    return frame[~keys.str.contains(r"active|fail|complete|delayed|stalled|paused", case=False, regex=True)]
+
+
 __all__ = ["AUTH_WORDS", "NEXT_SCENARIO", "auth_failures", "build_failures", "compose", "config_changes", "config_events",
-           "first_failing_layer", "next_scenarios", "people_timeline", "providers", "queue_trend", "resource_metrics",
-           "resource_use", "route", "slow_endpoints"]
+           "findings_table", "first_failing_layer", "fullest_path", "next_scenarios", "people_timeline", "providers", "queue_trend", "resource_metrics",
+           "resource_use", "route", "slow_endpoints", "stuck_jobs", "waiting"]

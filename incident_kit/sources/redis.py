@@ -1,12 +1,13 @@
-"""Redis, read only: INFO as metrics, clients, slowlog, and queue depths of named keys.
+"""Redis, read only: INFO as metrics, clients, slowlog, queue depths and oldest jobs of named keys.
 
 Only read commands are sent (INFO, CLIENT LIST, SLOWLOG GET, TYPE, LLEN, XLEN, ZCARD, SCARD,
-HLEN, XINFO GROUPS, SCAN). URLs are ``redis://[:password@]host:port/db`` (``rediss://`` for
+HLEN, XINFO GROUPS, SCAN, LRANGE, ZRANGE, HGETALL). URLs are ``redis://[:password@]host:port/db`` (``rediss://`` for
 TLS) or ``env:``/``file:`` references to one.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any, Iterable
 
 import pandas as pd
@@ -167,4 +168,81 @@ def queues(url: str, keys: Iterable[str] | str, *, timeout_s: float = 5.0, max_m
     return conform(frame, "metrics", source=f"redis:{mask_url(url)}", truncated=truncated, sort=False)
 
 
-__all__ = ["info", "memory", "clients", "slowlog", "queues"]
+_TIME_FIELDS = ("enqueued_at", "enqueuedAt", "created_at", "createdAt", "timestamp", "ts", "queued_at", "time",
+                "processedOn", "started_at")
+
+
+def _job_time(raw: Any) -> pd.Timestamp | None:
+    """Return the time a job was queued from its JSON (a time field) or a BullMQ hash (``timestamp`` ms)."""
+    data = raw
+    if isinstance(raw, str):
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return None
+    if not isinstance(data, dict):
+        return None
+    for name in _TIME_FIELDS:
+        value = data.get(name)
+        if value in (None, ""):
+            continue
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            try:
+                return pd.Timestamp(value).tz_localize("UTC") if pd.Timestamp(value).tzinfo is None else pd.Timestamp(value).tz_convert("UTC")
+            except (ValueError, TypeError):
+                continue
+        unit = "ms" if number > 1e11 else "s"
+        return pd.Timestamp(number, unit=unit, tz="UTC")
+    return None
+
+
+@source("redis", "table")
+def oldest(url: str, keys: Iterable[str] | str, *, timeout_s: float = 5.0, sample: int = 50) -> pd.DataFrame:
+    """Return the oldest job of each queue key and how long it has waited.
+
+    A list is read from both ends (``LRANGE``, ``sample`` items each): an item is a JSON job with a
+    time field (``enqueued_at``, ``timestamp`` in s or ms, ...) or a job id whose BullMQ hash
+    ``<prefix>:<id>`` (prefix: the key without its last part) has ``timestamp``; a sorted set's
+    scores are taken as times. Columns: ``key``, ``depth``, ``oldest_ts``, ``age_s``, ``dated``
+    (items whose time could be read). Nothing is popped or changed.
+    """
+    names = [keys] if isinstance(keys, str) else list(keys or [])
+    if not names:
+        raise ConfigError("redis.oldest: no keys given (expected names like bull:emails:waiting)")
+    client = _client(url, timeout_s)
+    rows = []
+    ts_now = now()
+    try:
+        for key in names:
+            kind = client.type(key)
+            times: list[pd.Timestamp] = []
+            depth = 0
+            if kind == "list":
+                depth = int(client.llen(key))
+                items = client.lrange(key, 0, sample - 1) + client.lrange(key, -sample, -1)
+                prefix = key.rsplit(":", 1)[0]
+                for item in items:
+                    t = _job_time(item)
+                    if t is None and isinstance(item, str) and len(item) < 100 and ":" not in item:
+                        t = _job_time(client.hgetall(f"{prefix}:{item}"))
+                    if t is not None:
+                        times.append(t)
+            elif kind == "zset":
+                depth = int(client.zcard(key))
+                for _, score in client.zrange(key, 0, sample - 1, withscores=True):
+                    unit = "ms" if score > 1e11 else "s"
+                    times.append(pd.Timestamp(float(score), unit=unit, tz="UTC"))
+            first = min(times) if times else None
+            rows.append({"key": key, "type": kind, "depth": depth, "oldest_ts": first,
+                         "age_s": (ts_now - first).total_seconds() if first is not None else float("nan"),
+                         "dated": len(times)})
+    finally:
+        client.close()
+    frame = pd.DataFrame(rows, columns=["key", "type", "depth", "oldest_ts", "age_s", "dated"])
+    frame.attrs.update({"source": f"redis:{mask_url(url)}", "truncated": False, "rejected": 0})
+    return frame
+
+
+__all__ = ["info", "memory", "clients", "slowlog", "queues", "oldest"]

@@ -1,0 +1,198 @@
+"""Investigation steps the scenario notebooks share: a source read plus the shaping every notebook repeats.
+
+Each step records its sources on the notebook's :class:`~incident_kit.investigation.Investigation`
+(so a source that is not configured or fails becomes a "not available" note and an empty frame)
+and returns plain frames and analysis results; the notebooks state the answers with
+:mod:`incident_kit.narrate`. Nothing here changes anything on the systems it reads.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+from . import frames
+from .analysis.rates import rates as _rates
+from .analysis.window import IncidentWindow
+from .analysis.window import window as _window
+
+
+@dataclass
+class Traffic:
+    """Requests read from the logs, their rates per bucket and the incident window found in them."""
+
+    requests: pd.DataFrame
+    rates: pd.DataFrame
+    incident: IncidentWindow
+    metric: str = "error rate"
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return []
+    return [value] if isinstance(value, str | dict) else list(value)
+
+
+def traffic(inv: Any, logs: Any, *, log_format: str = "auto", service: str | None = None, bucket: str = "1min",
+            metric: str = "error_rate", name: str = "access logs") -> Traffic:
+    """Read the access logs, compute rates per ``bucket`` and find the incident window in ``metric``
+    (``error_rate`` or ``p95_ms``); records the window on ``inv`` when one is found."""
+    from .sources import logs as logs_source
+
+    requests = inv.collect(name, logs_source.read, logs, format=log_format, start=inv.start, end=inv.end,
+                           service=service or None)
+    per_bucket = _rates(requests, bucket) if "ts" in requests.columns and len(requests) else _rates(
+        frames.empty("logs"), bucket)
+    column = "error_rate" if metric == "error_rate" else metric
+    if len(per_bucket) and per_bucket[column].notna().any():
+        incident = _window(per_bucket, column=column)
+    else:
+        incident = IncidentWindow(False, metric=column, reason="no requests in the logs")
+    if incident.found:
+        inv.set_window(incident.start, incident.end)
+    label = {"error_rate": "error rate", "p95_ms": "p95 latency", "p99_ms": "p99 latency"}.get(metric, metric)
+    return Traffic(requests, per_bucket, incident, label)
+
+
+def changes(inv: Any, git_repo: Any = None, deploy_events: Any = None, *, since: str = "-2d",
+            config_events: Any = None) -> pd.DataFrame:
+    """Return recent commits, deploys and config changes as one events frame, oldest first."""
+    from .sources import deploys
+
+    parts = [inv.collect("git history", deploys.git, git_repo, start=since),
+             inv.collect("deploy events", deploys.events, deploy_events)]
+    if config_events:
+        parts.append(inv.collect("config changes", deploys.events, config_events, kind="config"))
+    found = [p for p in parts if len(p)]
+    events = frames.concat(found, "events") if found else frames.empty("events")
+    return events.sort_values("ts", kind="stable").reset_index(drop=True)
+
+
+def deploys_only(events: pd.DataFrame) -> pd.DataFrame:
+    """Return the deploy and config events of ``events`` (what a plot marks)."""
+    if events is None or not len(events):
+        return frames.empty("events")
+    return events[events["kind"].astype("string").isin(["deploy", "config", "rollback"]).fillna(False).to_numpy(dtype=bool)]
+
+
+def probe_all(inv: Any, *, http: Any = None, redis: Any = None, database: Any = None, tcp: Any = None,
+              rounds: int = 2, interval_s: float = 1.0, timeout_s: float = 3.0) -> pd.DataFrame:
+    """Probe every configured endpoint (HTTP URLs, Redis and database URLs, TCP host:port) and
+    return one probes frame; each kind is its own source, skipped when not configured."""
+    from .sources import probes
+
+    parts = [
+        inv.collect("HTTP probes", probes.http, _as_list(http), rounds=rounds, interval_s=interval_s, timeout_s=timeout_s),
+        inv.collect("Redis probe", probes.redis, _as_list(redis), rounds=rounds, interval_s=interval_s, timeout_s=timeout_s),
+        inv.collect("database probe", probes.sql, _as_list(database), rounds=rounds, interval_s=interval_s, timeout_s=timeout_s),
+        inv.collect("TCP probes", probes.tcp, _as_list(tcp), rounds=rounds, interval_s=interval_s, timeout_s=timeout_s),
+    ]
+    found = [p for p in parts if len(p)]
+    return frames.concat(found, "probes") if found else frames.empty("probes")
+
+
+def layers(inv: Any, urls: Any, *, timeout_s: float = 3.0) -> pd.DataFrame:
+    """Probe each URL layer by layer, DNS, TCP, TLS (https only), HTTP; return one probes frame
+    with a ``layer`` column (the order a request goes through them)."""
+    from urllib.parse import urlsplit
+
+    from .sources import probes
+
+    targets = _as_list(urls)
+    parsed = [urlsplit(str(u)) for u in targets if "://" in str(u)]
+    hosts = sorted({p.hostname for p in parsed if p.hostname})
+    tcp = sorted({f"{p.hostname}:{p.port or (443 if p.scheme == 'https' else 80)}" for p in parsed if p.hostname})
+    tls = sorted({f"{p.hostname}:{p.port or 443}" for p in parsed if p.scheme == "https" and p.hostname})
+    parts = []
+    for layer, fn, what in (("dns", probes.dns, hosts), ("tcp", probes.tcp, tcp), ("tls", probes.tls, tls),
+                            ("http", probes.http, targets)):
+        if not what:
+            continue
+        frame = inv.collect(f"{layer.upper()} probes", fn, what, timeout_s=timeout_s)
+        if len(frame):
+            parts.append(frame.assign(layer=layer))
+    if not parts:
+        return frames.empty("probes").assign(layer=pd.Series(dtype="string"))
+    return frames.concat(parts, "probes")
+
+
+def collect_if(inv: Any, condition: Any, why: str, name: str, fn: Any, *args: Any, **kwargs: Any) -> pd.DataFrame:
+    """Collect ``fn(*args, **kwargs)`` like ``inv.collect`` when ``condition`` holds; otherwise record the
+    source as skipped because ``why`` (e.g. "Redis does not answer") and return its empty frame."""
+    if condition:
+        return inv.collect(name, fn, *args, **kwargs)
+    kind = getattr(fn, "frame_kind", None)
+    inv._add_source({"name": name, "kind": getattr(fn, "source_name", kind or name), "status": "skipped", "rows": 0,
+                     "truncated": False, "rejected": 0, "error": why, "seconds": None})
+    inv.say(f"*{name}: not read ({why}).*")
+    return frames.empty(kind, name) if kind in frames.SCHEMAS else pd.DataFrame()
+
+
+def metrics_series(*metric_frames: pd.DataFrame | None) -> dict[str, pd.Series]:
+    """Return ``{name: series}`` from metrics frames (labels folded into the name), for
+    :func:`incident_kit.analysis.hypotheses` ``metrics=``."""
+    from .analysis.correlate import split_metrics
+
+    out: dict[str, pd.Series] = {}
+    for frame in metric_frames:
+        if frame is not None and len(frame) and {"ts", "metric", "value"} <= set(frame.columns):
+            out.update(split_metrics(frame))
+    return out
+
+
+def sample(inv: Any, name: str, fn: Any, *args: Any, samples: int = 3, interval_s: float = 1.0, **kwargs: Any) -> pd.DataFrame:
+    """Read a metrics source ``samples`` times, ``interval_s`` apart, into one frame (a short trend)."""
+    import time
+
+    parts = []
+    for i in range(max(1, int(samples))):
+        if i:
+            time.sleep(interval_s)
+        frame = inv.collect(name, fn, *args, **kwargs)
+        if not len(frame):
+            break
+        parts.append(frame)
+    if not parts:
+        return frames.empty("metrics")
+    return pd.concat(parts, ignore_index=True)
+
+
+@dataclass
+class Runs:
+    """Earlier runs a postmortem composes: their summaries, oldest first, and what could not be read."""
+
+    summaries: list[dict[str, Any]] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+def load_runs(runs: Any, reports_dir: str | Path = "reports") -> Runs:
+    """Read the summary.json of each run (a run directory, a summary.json path or a run id under
+    ``reports_dir``); the newest run of the directory when ``runs`` is empty."""
+    base = Path(reports_dir).expanduser()
+    wanted = _as_list(runs)
+    if not wanted and base.is_dir():
+        found = sorted((p for p in base.glob("*/summary.json")), key=lambda p: p.parent.name)
+        found = [p for p in found if json.loads(p.read_text(encoding="utf-8")).get("scenario") != "postmortem"]
+        wanted = [str(found[-1].parent)] if found else []
+    out = Runs()
+    for item in wanted:
+        p = Path(str(item)).expanduser()
+        candidates = [p / "summary.json", p, base / str(item) / "summary.json"]
+        path = next((c for c in candidates if c.is_file() and c.name == "summary.json"), None)
+        if path is None:
+            out.missing.append(f"{item}: no summary.json found")
+            continue
+        try:
+            out.summaries.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            out.missing.append(f"{item}: {exc}")
+    out.summaries.sort(key=lambda s: str(s.get("started_at") or ""))
+    return out
+
+
+__all__ = ["Runs", "Traffic", "changes", "collect_if", "deploys_only", "layers", "load_runs", "metrics_series", "probe_all",
+           "sample", "traffic"]

@@ -1,0 +1,199 @@
+"""Every scenario notebook, executed by the real runner against its staged demo incident.
+
+Each staged incident (``DemoEnvironment(scenario=NAME)``) knows its answer: the kind and the words
+of the hypothesis that must rank first. Scenarios sharing an incident run on one environment
+(triage, high_error_rate and the postmortem composing their two runs). Environments run in a few
+worker processes at once (each notebook is its own kernel anyway), so the whole file stays short.
+Plus a static check of every committed notebook and example parameter file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+
+#: scenario -> the notebooks run on its staged incident (the first is the staged scenario).
+GROUPS: dict[str, list[str]] = {
+    "triage": ["triage", "high_error_rate", "postmortem"],
+    "high_latency": ["high_latency"],
+    "db_connection_exhaustion": ["db_connection_exhaustion"],
+    "db_slow_queries_and_locks": ["db_slow_queries_and_locks"],
+    "site_outage": ["site_outage"],
+    "bad_deploy": ["bad_deploy"],
+    "auth_failures": ["auth_failures"],
+    "resource_pressure": ["resource_pressure"],
+    "redis_failure": ["redis_failure"],
+    "queue_backlog": ["queue_backlog"],
+    "dependency_failure": ["dependency_failure"],
+}
+SCENARIOS = [name for names in GROUPS.values() for name in names]
+
+#: Code that changes a system: never in a scenario notebook (suggested actions are Markdown only).
+MUTATING = re.compile(
+    r"pg_terminate_backend|pg_cancel_backend|\b(?:DROP|TRUNCATE|ALTER|GRANT|REVOKE)\s+\w|\bDELETE\s+FROM\b|"
+    r"\bUPDATE\s+\w+\s+SET\b|\bINSERT\s+INTO\b|\bCREATE\s+(?:INDEX|TABLE|ROLE|DATABASE)\b|"
+    r"os\.system|subprocess|os\.kill|\.send_signal|\bkill\s+-|\bpkill\b|\bsystemctl\b|\brailway\b|"
+    r"git\s+(?:revert|push|reset|commit)|FLUSHALL|FLUSHDB|\bshutil\.rmtree|\.unlink\(|os\.remove|"
+    r"^\s*!|%%(?:bash|sh|script)", re.I | re.M)
+
+
+def _stage_and_run(scenario: str, notebooks: list[str], out_dir: str) -> dict[str, Any]:
+    """Stage ``scenario``'s incident, run ``notebooks`` on it (postmortem last, on the others' runs)."""
+    import papermill
+
+    from incident_kit.demo.environment import DemoEnvironment
+    from incident_kit.runner import run
+
+    env = DemoEnvironment(scenario=scenario, warmup_s=3.0).start()
+    try:
+        story = env.story
+        results: dict[str, Any] = {"story": {"kind": story.expected_cause_kind, "text": list(story.expected_cause_text),
+                                             "facts": {k: v for k, v in story.facts.items() if isinstance(v, str | int | float)}},
+                                   "dropped": {}, "runs": {}}
+        done: list[str] = []
+        for name in notebooks:
+            declared = set(papermill.inspect_notebook(str(NOTEBOOKS / f"{name}.ipynb")))
+            params = {k: v for k, v in env.parameters.items() if k in declared}
+            results["dropped"][name] = sorted(k for k in env.parameters if k not in declared)
+            if name == "postmortem":
+                params.update(runs=list(done), reports_dir=out_dir, root_cause="the v1.8.0 checkout change",
+                              resolution="rolled back to v1.7.3", action_items=["dana: test checkout without coupon (2026-12-01)"])
+            result = run(name, params, out_dir=out_dir)
+            done.append(str(result.dir))
+            results["runs"][name] = {"dir": str(result.dir), "summary": result.summary}
+        return results
+    finally:
+        env.stop()
+
+
+@pytest.fixture(scope="module")
+def staged_runs(tmp_path_factory) -> dict[str, Any]:
+    """Run every group whose incident can be staged; returns scenario -> (story, run) and the groups skipped."""
+    from incident_kit.demo.stages import SCENARIOS as STAGED
+
+    out = tmp_path_factory.mktemp("scenario-reports")
+    ready = {s: names for s, names in GROUPS.items() if s in STAGED}
+    found: dict[str, Any] = {"missing": sorted(set(GROUPS) - set(ready))}
+    order = sorted(ready, key=lambda s: -len(ready[s]))  # the longest group first
+    with ProcessPoolExecutor(max_workers=3) as pool:
+        futures = {s: pool.submit(_stage_and_run, s, ready[s], str(out)) for s in order}
+        for scenario, fut in futures.items():
+            res = fut.result()
+            for name, ran in res["runs"].items():
+                found[name] = {"story": res["story"], "dropped": res["dropped"][name], **ran}
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_scenario_names_its_staged_cause(name, staged_runs):
+    if name not in staged_runs:
+        pytest.skip(f"no staged incident for {name} yet (demo stages: {', '.join(staged_runs['missing'])} missing)")
+    ran = staged_runs[name]
+    s = ran["summary"]
+    assert s["status"] == "ok", (s.get("error"), s.get("degraded_reasons"))
+    assert s["scenario"] == name
+    assert s["severity"] in ("P0", "P1", "P2", "P3"), s["severity_reason"]
+    assert s["severity_reason"]
+    assert s["headline"] and "investigation" not in s["headline"]
+    assert s["hypotheses"], "no hypothesis ranked"
+    top = s["hypotheses"][0]
+    story = ran["story"]
+    assert top["kind"] == story["kind"], (top, story)
+    for word in story["text"]:
+        assert word.lower() in top["cause"].lower(), (word, top["cause"])
+    stamps = [t["ts"] for t in s["timeline"]]
+    assert stamps and stamps == sorted(stamps)
+    assert s["findings"] and all(f["title"] for f in s["findings"])
+    assert s["window"]["start"] is not None
+    for src in s["sources"]:
+        assert src["status"] in ("ok", "empty", "skipped"), src
+    # The report was written, without code.
+    html = (Path(ran["dir"]) / "report.html").read_text(encoding="utf-8")
+    assert "import incident_kit" not in html and "inv.collect" not in html
+
+
+@pytest.mark.slow
+def test_postmortem_composes_the_earlier_runs(staged_runs):
+    if "postmortem" not in staged_runs:
+        pytest.skip("no staged incident for the postmortem yet")
+    s = staged_runs["postmortem"]["summary"]
+    composed = {staged_runs[n]["summary"]["run_id"] for n in ("triage", "high_error_rate")}
+    runs_finding = next(f for f in s["findings"] if f["kind"] == "runs")
+    assert all(run_id in runs_finding["title"] for run_id in composed), runs_finding
+    people = {f["kind"]: f["title"] for f in s["findings"]}
+    assert "v1.8.0 checkout change" in people["root_cause"]
+    assert "rolled back" in people["resolution"]
+    assert s["severity"] == staged_runs["triage"]["summary"]["severity"]
+
+
+@pytest.mark.slow
+def test_triage_says_which_scenario_to_open_next(staged_runs):
+    if "triage" not in staged_runs:
+        pytest.skip("no staged incident for triage yet")
+    s = staged_runs["triage"]["summary"]
+    nxt = next(f for f in s["findings"] if f["kind"] == "next")
+    assert nxt["title"].startswith("Open ") and any(n in nxt["title"] for n in SCENARIOS), nxt
+    kinds = {src["name"] for src in s["sources"]}
+    assert {"HTTP probes", "access logs", "git history", "database ping"} <= kinds
+
+
+# -- static: what is committed ----------------------------------------------------------------------
+def _notebooks() -> list[Path]:
+    return sorted(NOTEBOOKS.glob("*.ipynb"))
+
+
+def test_every_scenario_has_a_notebook_and_an_example_parameter_file():
+    import papermill
+
+    for name in SCENARIOS:
+        nb = NOTEBOOKS / f"{name}.ipynb"
+        assert nb.is_file(), name
+        if name == "high_error_rate":
+            continue
+        example = ROOT / "parameters" / f"{name}.yaml"
+        assert example.is_file(), example
+        values = yaml.safe_load(example.read_text(encoding="utf-8"))
+        declared = set(papermill.inspect_notebook(str(nb)))
+        assert set(values) <= declared, set(values) - declared
+        text = example.read_text(encoding="utf-8")
+        assert not re.search(r"://[^/\s:@]+:[^/\s@]+@", text), "a password in an example parameter file"
+
+
+@pytest.mark.parametrize("path", _notebooks(), ids=lambda p: p.stem)
+def test_committed_notebook_is_clean(path):
+    nb = nbformat.read(str(path), as_version=4)
+    nbformat.validate(nb)
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, f"{len(tagged)} parameters cells"
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and "report-hide" in first.metadata.get("tags", [])
+    assert "Parameters that matter" in first.source or "parameters" in first.source.lower()
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        assert cell.get("outputs") == [], "outputs committed"
+        assert cell.get("execution_count") is None, "execution count committed"
+        assert not MUTATING.search(cell.source), MUTATING.search(cell.source).group(0)
+    text = json.dumps([c.source for c in nb.cells])
+    assert "inv.headline(" in text and "inv.hypotheses(" in text and "inv.severity(" in text and "inv.timeline(" in text
+    if path.stem != "postmortem":
+        assert "Suggested actions (not executed)" in text
+
+
+def test_mutation_pattern_catches_what_it_must():
+    for bad in ("SELECT pg_terminate_backend(123)", "!kill -9 42", "subprocess.run(['systemctl', 'restart', 'x'])",
+                "ik.db.query(url, 'DELETE FROM orders')", "os.system('git revert abc')"):
+        assert MUTATING.search(bad), bad
+    for good in ("ik.postgres.locks(database_url)", "inv.conclude('cause', ik.narrate.hypothesis(h))"):
+        assert not MUTATING.search(good), good
