@@ -28,10 +28,11 @@ from .stagebase import Stage
 from .stages_app import AuthFailures, BadDeploy, HighErrorRate, Postmortem, SiteOutage, Triage
 from .stages_db import DbConnectionExhaustion, DbSlowQueriesAndLocks, HighLatency
 from .stages_deps import DependencyFailure, QueueBacklog, RedisFailure
+from .stages_host import ResourcePressure
 
 _STAGES: dict[str, type[Stage]] = {cls.name: cls for cls in (
     Triage, HighErrorRate, HighLatency, DbConnectionExhaustion, DbSlowQueriesAndLocks, SiteOutage, BadDeploy,
-    AuthFailures, RedisFailure, QueueBacklog, DependencyFailure, Postmortem,
+    AuthFailures, ResourcePressure, RedisFailure, QueueBacklog, DependencyFailure, Postmortem,
 )}
 
 #: Names of the scenarios that can be staged, in catalog order.

@@ -136,6 +136,9 @@ class AuthFailures(Stage):
     def parameters(self, env: "DemoEnvironment") -> dict[str, Any]:
         return {"auth_log": [str(env.workdir / "logs" / "auth.log")], "auth_paths": ["/api/login"]}
 
+    def inject(self, env: "DemoEnvironment") -> None:
+        env.story.facts.update(rotated="JWT_SECRET", login_path="/api/login", fresh_token_share=0.1)
+
     def expected(self, env: "DemoEnvironment") -> tuple[str, list[str]]:
         return "config", ["JWT_SECRET"]
 
