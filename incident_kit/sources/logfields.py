@@ -23,7 +23,7 @@ ALIASES: dict[str, tuple[str, str | None]] = {}
 _ALIAS_LISTS: dict[str, list[tuple[str, str | None]]] = {
     "ts": [(n, None) for n in ("ts", "timestamp", "@timestamp", "time", "datetime", "date", "t", "asctime",
                                "time_local", "time_iso8601", "eventTime", "event_time", "_time", "__REALTIME_TIMESTAMP")],
-    "level": [(n, None) for n in ("level", "severity", "lvl", "loglevel", "log_level", "levelname", "log.level",
+    "level": [(n, None) for n in ("level", "severity", "lvl", "loglevel", "log_level", "levelname", "log.level", "detected_level",
                                   "severity_text", "PRIORITY")],
     "service": [(n, None) for n in ("service", "service_name", "service.name", "app", "application", "app_name",
                                     "SYSLOG_IDENTIFIER", "_SYSTEMD_UNIT")],
@@ -105,7 +105,7 @@ def level_value(value: Any) -> str:
 
 
 def _epoch_to_ts(values: pa.Array) -> pa.Array:
-    numbers = pc.cast(values, pa.float64())
+    numbers = pc.cast(values, pa.float64(), safe=False)
     valid = numbers.drop_null()
     if len(valid) == 0:
         return pa.nulls(len(values), TS_TYPE)

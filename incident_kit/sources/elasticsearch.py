@@ -1,0 +1,145 @@
+"""``ik.elasticsearch``: Elasticsearch / OpenSearch ``_search`` with the query pushed down.
+
+``search`` sends a time-range query (plus exact-match filters and an optional
+``query_string``), sorted by time, and pages with ``search_after`` until the window is read or
+``max_rows`` documents were taken (then ``attrs["truncated"]``). ``counts`` lets the store count
+documents per bucket (``date_histogram``, optionally split by a ``terms`` field).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import pandas as pd
+
+from .. import secrets, timeutil
+from ..errors import ConfigError
+from . import logstore
+from ._base import source
+
+
+def _window(start: Any, end: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
+    s, e = timeutil.window(start, end)
+    e = e or timeutil.now()
+    return (s or e - pd.Timedelta(hours=1)), e
+
+
+def _query(time_field: str, s: pd.Timestamp, e: pd.Timestamp, query: Any,
+           filters: Mapping[str, Any]) -> dict[str, Any]:
+    clauses: list[dict[str, Any]] = [{"range": {time_field: {"gte": logstore.iso_ns(s), "lte": logstore.iso_ns(e),
+                                                             "format": "strict_date_optional_time_nanos"}}}]
+    for field, value in filters.items():
+        if value is None:
+            continue
+        if isinstance(value, list | tuple | set):
+            clauses.append({"terms": {field: list(value)}})
+        else:
+            clauses.append({"term": {field: value}})
+    body: dict[str, Any] = {"bool": {"filter": clauses}}
+    if isinstance(query, str) and query.strip():
+        body["bool"]["must"] = [{"query_string": {"query": query}}]
+    elif isinstance(query, dict):
+        body["bool"]["must"] = [query]
+    elif query is not None:
+        raise ConfigError("elasticsearch: query must be a query_string text or a query DSL dict")
+    return body
+
+
+def _post(http: Any, url: str, path: str, body: dict[str, Any], window: tuple[Any, Any]) -> dict[str, Any]:
+    response = http.post(path, json=body)
+    logstore.check(response, "elasticsearch", url, window)
+    return response.json()
+
+
+@source("elasticsearch", "logs")
+def search(url: Any, index: str, start: Any = None, end: Any = None, *, query: Any = None,
+           time_field: str = "@timestamp", page_size: int = 1000, max_rows: int = logstore.MAX_ROWS,
+           tiebreaker: str | None = None, aliases: Mapping[str, Any] | None = None, token: Any = None,
+           api_key: Any = None, headers: Mapping[str, str] | None = None,
+           timeout: float = logstore.DEFAULT_TIMEOUT, **filters: Any) -> pd.DataFrame:
+    """Return the documents of ``index`` (a name, pattern or alias) in ``[start, end]`` as the logs frame.
+
+    ``filters`` are exact matches on fields (``**{"service.name": "shop-api"}`` or
+    ``level="error"``; a list means any of them); ``query`` is a ``query_string`` text or a DSL
+    dict. Documents are sorted by ``time_field`` and then ``tiebreaker`` (default ``_doc``;
+    give a unique keyword field for stable paging across shards). Default window: the last hour.
+    Raises SourceError with the store's error type and reason.
+    """
+    s, e = _window(start, end)
+    extra_headers = dict(headers or {})
+    if api_key is not None:
+        extra_headers["Authorization"] = f"ApiKey {secrets.resolve(api_key, field='api_key')}"
+    http, _ = logstore.client(url, timeout=timeout, headers=extra_headers, token=token)
+    body: dict[str, Any] = {
+        "query": _query(time_field, s, e, query, filters),
+        "sort": [{time_field: {"order": "asc"}}, {tiebreaker or "_doc": {"order": "asc"}}],
+        "track_total_hits": True,
+    }
+    records: list[dict[str, Any]] = []
+    truncated = False
+    total = None
+    pages = 0
+    with http:
+        while True:
+            body["size"] = min(page_size, max_rows - len(records))
+            if body["size"] <= 0:
+                truncated = total is None or total > len(records)
+                break
+            data = _post(http, str(url), f"/{index}/_search", body, (s, e))
+            pages += 1
+            hits = data.get("hits", {})
+            if total is None:
+                t = hits.get("total")
+                total = t.get("value") if isinstance(t, dict) else t
+            batch = hits.get("hits", [])
+            for hit in batch:
+                records.append({**hit.get("_source", {}), "_index": hit.get("_index"), "_id": hit.get("_id")})
+            if len(batch) < body["size"]:
+                break
+            body["search_after"] = batch[-1]["sort"]
+    if data.get("timed_out") or (data.get("_shards", {}).get("failed") or 0) > 0:
+        truncated = True  # partial results from the store
+    frame = logstore.records_frame(records, source=f"elasticsearch {secrets.mask_url(url)}/{index}",
+                                   truncated=truncated, aliases=aliases,
+                                   extra={"total_hits": total, "pages": pages})
+    return frame
+
+
+@source("elasticsearch", "metrics")
+def counts(url: Any, index: str, start: Any = None, end: Any = None, *, interval: str = "1m",
+           by: str | None = None, size: int = 20, query: Any = None, time_field: str = "@timestamp",
+           token: Any = None, headers: Mapping[str, str] | None = None,
+           timeout: float = logstore.DEFAULT_TIMEOUT, **filters: Any) -> pd.DataFrame:
+    """Return documents per ``interval`` bucket counted by the store (``date_histogram``), as a metrics frame.
+
+    ``by`` splits each bucket by a field's top ``size`` values (``terms``); the label column is
+    named after the field. ``attrs["truncated"]`` is set when other values were left out.
+    """
+    s, e = _window(start, end)
+    http, _ = logstore.client(url, timeout=timeout, headers=headers, token=token)
+    histogram = {"date_histogram": {"field": time_field, "fixed_interval": interval, "min_doc_count": 0,
+                                    "extended_bounds": {"min": logstore.iso_ns(s), "max": logstore.iso_ns(e)}}}
+    aggs = {"by": {"terms": {"field": by, "size": size}, "aggs": {"t": histogram}}} if by else {"t": histogram}
+    body = {"size": 0, "query": _query(time_field, s, e, query, filters), "aggs": aggs}
+    with http:
+        data = _post(http, str(url), f"/{index}/_search", body, (s, e))
+    rows: list[dict[str, Any]] = []
+    truncated = False
+
+    def buckets(agg: dict[str, Any], labels: dict[str, Any]) -> None:
+        for b in agg.get("buckets", []):
+            rows.append({"ts": pd.Timestamp(b["key"], unit="ms", tz="UTC"), "metric": "doc_count",
+                         "value": float(b["doc_count"]), **labels})
+
+    if by:
+        top = data["aggregations"]["by"]
+        truncated = bool(top.get("sum_other_doc_count"))
+        for term in top.get("buckets", []):
+            buckets(term["t"], {by: term["key"]})
+    else:
+        buckets(data["aggregations"]["t"], {})
+    frame = logstore.metrics_frame(rows, source=f"elasticsearch {secrets.mask_url(url)}/{index}", truncated=truncated)
+    return frame
+
+
+__all__ = ["search", "counts"]
