@@ -63,6 +63,12 @@ WRITES = {
     "SELECT 1; DELETE FROM t": "2 statements",
     "SELECT 1; SELECT 2": "2 statements",
     "EXPLAIN ANALYZE DELETE FROM t": "DELETE",
+    'SELECT "pg_terminate_backend"(1)': "pg_terminate_backend",
+    "SELECT * FROM pg_catalog.pg_terminate_backend(1) AS x": "pg_terminate_backend",
+    "SELECT * FROM t WHERE pg_cancel_backend(pid)": "pg_cancel_backend",
+    "SELECT (SELECT pg_reload_conf())": "pg_reload_conf",
+    "SELECT * FROM (VALUES (pg_terminate_backend(1))) v": "pg_terminate_backend",
+    "SELECT * FROM lo_import('x')": "lo_import",
     "": "empty",
     "SELEC 1 FROM": "",
 }
