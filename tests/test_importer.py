@@ -403,3 +403,17 @@ def test_runbook_without_commands_or_headings(tmp_path: Path) -> None:
     assert "Just call the on-call engineer" in _markdown(nb)
     with pytest.raises(ConfigError, match="no section has commands"):
         import_runbook(src, tmp_path / "prose.ipynb", scenario_per_section=True)
+
+
+def test_credentials_in_a_runbook_are_not_copied(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "leaky.md"
+    src.write_text("# Leaky\n\nDB is postgresql://app:s3cr3tpw@db.internal:5432/prod\n\n```bash\n"
+                   "psql postgresql://app:s3cr3tpw@db.internal:5432/prod -c \"SELECT 1\"\n"
+                   "curl -H \"Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.abc.def\" https://api.example.com/health\n"
+                   "railway variables set NEXTAUTH_SECRET=\"k9J2mQ8xL1pZ7vB3nR5t\"\n```\n", encoding="utf-8")
+    assert main(["import-runbook", str(src), "-o", str(tmp_path / "leaky.ipynb")]) == 0
+    written = (tmp_path / "leaky.ipynb").read_text(encoding="utf-8")
+    for secret in ("s3cr3tpw", "eyJhbGciOiJIUzI1NiJ9", "k9J2mQ8xL1pZ7vB3nR5t"):
+        assert secret not in written
+    assert "ik.db.query, database_url, 'SELECT 1'" in written  # the connection string is not a parameter value
+    assert "redacted in the notebook: 4" in capsys.readouterr().out

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..redact import redact_notebook
 from .markdown import Block, CodeBlock, Heading, parse_blocks, title_of
 from .notebook import Tally, build_notebook, notebook_json
 from .reading import RunbookText, read_runbook
@@ -41,6 +42,7 @@ class ImportResult:
     runbook: RunbookText
     notebooks: list[WrittenNotebook] = field(default_factory=list)
     skipped_sections: list[str] = field(default_factory=list)
+    redacted: int = 0  # credentials found in the runbook and replaced by [REDACTED:kind]
     seconds: float = 0.0
 
     def total(self) -> Tally:
@@ -157,6 +159,8 @@ def import_runbook(runbook: str | Path, output: str | Path | None = None, *,
             body = part_blocks[1:]
         scenario = path.stem
         nb, tally, params = build_notebook(part_title, _intro(src, part_of), body, scenario)
+        nb, redacted = redact_notebook(nb)  # a password pasted into a runbook is not copied on
+        result.redacted += redacted
         _write(nb, path)
         result.notebooks.append(WrittenNotebook(path, scenario, part_title, tally, [p.name for p in params.extra()]))
     result.seconds = time.perf_counter() - started
@@ -194,6 +198,8 @@ def summary_text(result: ImportResult) -> str:
         lines.append(f"  parameters from the runbook: {', '.join(params)}")
     if result.skipped_sections:
         lines.append(f"  sections without commands, not written: {', '.join(result.skipped_sections)}")
+    if result.redacted:
+        lines.append(f"  credentials written in the runbook, redacted in the notebook: {result.redacted}")
     rb = result.runbook
     if rb.replaced_bytes or rb.repaired_lines:
         lines.append(f"  encoding: {rb.replaced_bytes} undecodable bytes replaced with U+FFFD, "

@@ -102,8 +102,9 @@ class ParameterSet:
         after their host (``https://api.mux.com`` -> ``mux_api_url``).
         """
         parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc}"
-        rest = url[len(origin):]
+        rest = url[len(f"{parts.scheme}://{parts.netloc}"):]
+        host = parts.netloc.rpartition("@")[2]  # user:password@ never becomes a parameter value
+        origin = f"{parts.scheme}://{host}"
         if origin in self._origins:
             return self._origins[origin], rest
         host = (parts.hostname or "app").lower()
