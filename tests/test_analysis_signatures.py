@@ -90,3 +90,14 @@ def test_top_errors_names_http_errors_without_message_and_handles_empty_windows(
     assert top["count"].tolist() == [2, 1]
     assert not top["new_in_window"].any()
     assert A.top_errors(logs, start=t0 + pd.Timedelta(hours=1)).empty
+
+
+def test_signature_counts_per_bucket_show_the_new_error_rising():
+    inc = synthetic.incident(seed=12)
+    counts = A.signature_counts(inc.logs, "5min", top=2)
+    assert counts.columns[0] == "ts" and counts.columns[1] == synthetic.FAULT_TEMPLATE
+    assert counts.columns[-1] == "other"
+    fault = counts.set_index("ts")[synthetic.FAULT_TEMPLATE]
+    assert fault[fault.index < inc.errors_from.floor("5min")].sum() == 0
+    assert fault.iloc[-2] > 50
+    assert (counts["ts"].diff().dropna() == pd.Timedelta(minutes=5)).all()

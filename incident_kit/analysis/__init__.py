@@ -14,7 +14,8 @@ from .hypotheses import hypotheses
 from .impact import impact
 from .rates import error_mask, rates
 from .severity import Severity, load_policy, severity
-from .signatures import mask, mine, signatures, top_errors
+from .signatures import mask, mine, signatures
+from .top_errors import signature_counts, top_errors
 from .timeline import timeline
 from .window import IncidentWindow, window
 
@@ -32,6 +33,7 @@ __all__ = [
     "mine",
     "rates",
     "severity",
+    "signature_counts",
     "signatures",
     "timeline",
     "top_errors",

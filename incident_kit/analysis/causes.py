@@ -30,6 +30,25 @@ _FAILURE_WORDS = re.compile(r"timed? ?out|refused|unreachable|unavailable|reset 
 _RESOURCE = re.compile(r"disk|filesystem|fs_|volume|memory|mem_|ram|swap|cpu|inode", re.I)
 _RATIO_NAME = re.compile(r"ratio|percent|pct|usage|utili[sz]ation|used|use\b|fraction|saturation", re.I)
 _QUEUE = re.compile(r"queue|backlog|pending|lag|depth|waiting|enqueued", re.I)
+#: What the errors say when a resource runs out (corroborates a saturated reading of that resource).
+_RESOURCE_ERRORS = (
+    (re.compile(r"disk|filesystem|fs_|volume|inode", re.I),
+     re.compile(r"no space left|ENOSPC|errno 28|disk (?:is )?full|quota exceeded|read-only file ?system", re.I)),
+    (re.compile(r"memory|mem_|ram|swap", re.I),
+     re.compile(r"out of memory|MemoryError|cannot allocate memory|ENOMEM|\boom\b", re.I)),
+)
+
+
+def _corroborated(name: str, inc: Incident) -> tuple[float, str]:
+    """Return (share of the window's errors that say this resource ran out, an example)."""
+    if inc.error_messages is None or not len(inc.error_messages):
+        return 0.0, ""
+    for resource, says in _RESOURCE_ERRORS:
+        if resource.search(name):
+            hits = inc.error_messages.astype("string").str.contains(says, regex=True).fillna(False)
+            if hits.any():
+                return float(hits.mean()), str(inc.error_messages[hits.to_numpy(dtype=bool)].iloc[0])
+    return 0.0, ""
 
 
 def _minutes(delta: pd.Timedelta) -> str:
@@ -232,9 +251,15 @@ def saturation(connections: Any, metrics: pd.DataFrame | None, inc: Incident,
             top = float(inside.max())
             ratio = top / 100.0 if top > 1.0 else top
             if ratio > 0.9 and top <= 100:
+                # A full resource that the errors name ("No space left on device" for a disk) is
+                # the one that fails requests; a busy CPU beside it is not.
+                share, example = _corroborated(name, inc)
+                evidence = f"{name} reached {ratio:.0%} at {iso(inside.idxmax())}"
+                if share:
+                    evidence += f"; {share:.0%} of the errors in the window say it ran out, e.g. {example[:140]!r}"
                 out.append({"cause": f"resource saturated: {name}", "kind": "saturation", "ref": name,
-                            "score": round(0.35 + 0.5 * min(1.0, (ratio - 0.9) / 0.1), 3),
-                            "evidence": f"{name} reached {ratio:.0%} at {iso(inside.idxmax())}"})
+                            "score": round(0.35 + 0.5 * min(1.0, (ratio - 0.9) / 0.1) + 0.12 * min(1.0, share / 0.5), 3),
+                            "evidence": evidence})
         elif _QUEUE.search(name):
             base = float(before.median()) if len(before) else float(inside.iloc[0])
             last = float(inside.iloc[-1])

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .rates import error_mask
-from .signatures import _messages, mine
+from .signatures import messages_of, mine
 
 #: Words too common in error messages and paths to tie a change to an incident.
 STOPWORDS = frozenset(
@@ -90,8 +90,8 @@ def build(logs: pd.DataFrame | None, start: pd.Timestamp | None, end: pd.Timesta
     inc.before = ((ts < lo) & (ts >= lo - pd.Timedelta(baseline))).to_numpy(dtype=bool)
     inc.errors = error_mask(logs).to_numpy(dtype=bool)
     failing = inc.inside & inc.errors
-    inc.error_messages = _messages(logs[failing]).reset_index(drop=True)
-    inc.baseline_error_messages = _messages(logs[inc.before & inc.errors]).reset_index(drop=True)
+    inc.error_messages = messages_of(logs[failing]).reset_index(drop=True)
+    inc.baseline_error_messages = messages_of(logs[inc.before & inc.errors]).reset_index(drop=True)
     if len(inc.error_messages):
         codes, templates = mine(inc.error_messages)
         counts = np.bincount(codes, minlength=len(templates))

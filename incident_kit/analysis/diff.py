@@ -17,7 +17,7 @@ import pandas as pd
 from ..errors import ConfigError
 from ..timeutil import parse_time
 from .rates import error_mask
-from .signatures import _messages, mine
+from .signatures import messages_of, mine
 from .window import IncidentWindow
 
 DIFF_COLUMNS = ["column", "value", "incident_count", "incident_share", "baseline_count", "baseline_share",
@@ -170,7 +170,7 @@ def diff(
     for name in columns:
         if name == "message" and signatures:
             wanted = [c for c in ("message", "method", "path", "status") if c in frame.columns]
-            codes_t, templates = mine(_messages(frame[wanted]))
+            codes_t, templates = mine(messages_of(frame[wanted]))
             codes_t = codes_t if rows.all() else codes_t[rows]
             got: tuple[np.ndarray, list[str]] | None = (codes_t, templates)
             label = "signature"

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..errors import ConfigError
 from .rates import error_mask
-from .signatures import _messages
+from .signatures import messages_of
 from .window import IncidentWindow, bounds
 
 TIMELINE_COLUMNS = ["ts", "source", "kind", "text"]
@@ -41,7 +41,7 @@ def _from_logs(logs: pd.DataFrame, start: pd.Timestamp | None) -> list[dict[str,
     if not len(errors):
         return []
     first = errors.iloc[[0]]
-    text = str(_messages(first).iloc[0])[:200]
+    text = str(messages_of(first).iloc[0])[:200]
     source = str(first["source"].iloc[0]) if "source" in first.columns and pd.notna(first["source"].iloc[0]) else (
         logs.attrs.get("source") or "logs")
     return [{"ts": first["ts"].iloc[0], "source": source, "kind": "first_error", "text": text}]
