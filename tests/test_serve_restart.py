@@ -1,6 +1,6 @@
 """Restart: kill `incident-kit serve` with runs queued and running, start it again, and find every
 run completed or marked; an interrupted run is retried once, and marked `interrupted` if it is
-interrupted again. Runs use the injected serve_fake:fake_run sleeping 4 s (a real papermill run
+interrupted again. Runs use the injected serve_fake:fake_run sleeping 3 s (a real papermill run
 would make the timing depend on a loaded 2-core machine); the real runner is in test_serve_e2e.py.
 """
 
@@ -37,7 +37,7 @@ def _children_in(cwd: Path) -> list[int]:
 def test_restart_recovers_queued_and_interrupted_runs(tmp_path: Path) -> None:
     write_notebook(tmp_path / "notebooks", "slow_one")
     port = free_port()
-    env = {"INCIDENT_KIT_SERVE_RUN": "serve_fake:fake_run", "IK_FAKE_RUN_SLEEP": "4", "INCIDENT_KIT_HEARTBEAT": "0.5"}
+    env = {"INCIDENT_KIT_SERVE_RUN": "serve_fake:fake_run", "IK_FAKE_RUN_SLEEP": "3", "INCIDENT_KIT_HEARTBEAT": "0.5"}
     server = Server(tmp_path, port, args=["--workers", "2"], env=env)
     try:
         server.start()

@@ -165,7 +165,8 @@ class Supervisor:
         if not run or not run["resolved_at"] or run["resolution_applied"] or run["state"] not in ("ok", "degraded", "failed", "timed_out"):
             return False
         run_dir = Path(self.settings.out_dir).resolve() / run_id
-        if not (run_dir / "summary.json").exists():
+        if not (run_dir / "summary.json").exists():  # no report to re-render: the ledger has the end time
+            self.ledger.update(run_id, resolution_applied=True)
             return False
         from .resolution import apply
 

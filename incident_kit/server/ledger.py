@@ -126,6 +126,9 @@ class Ledger:
     """The run ledger on one SQLAlchemy URL; thread-safe; tables created on first use."""
 
     def __init__(self, url: str) -> None:
+        from ..secrets import mask_url, resolve
+
+        url = str(resolve(url, field="ledger URL"))  # env:/file: references allowed
         self.url = url
         try:
             if url.startswith("sqlite"):
@@ -138,10 +141,13 @@ class Ledger:
             else:
                 self.engine = sa.create_engine(url, pool_pre_ping=True)
             metadata.create_all(self.engine)
-        except sa.exc.ArgumentError as exc:
-            raise ConfigError(f"ledger URL: {exc}") from None
+        except (sa.exc.ArgumentError, ValueError):
+            raise ConfigError(f"ledger URL {mask_url(url)!r} is not a SQLAlchemy URL") from None
+        except ImportError as exc:
+            raise ConfigError(f"ledger {mask_url(url)}: database driver missing ({exc.name})") from None
         except sa.exc.SQLAlchemyError as exc:
-            raise ConfigError(f"ledger: cannot open it ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})") from None
+            reason = mask_url(str(getattr(exc, "orig", None) or exc).splitlines()[0])[:160]
+            raise ConfigError(f"ledger {mask_url(url)}: cannot open it ({reason})") from None
         self.lock = threading.Lock()  # serializes intake (dedup) within one server
 
     @contextlib.contextmanager
