@@ -366,3 +366,29 @@ def test_clickhouse_errors_and_read_only(clickhouse_url: str) -> None:
     assert refused.status_code >= 400 and "readonly" in refused.text.lower()
     with pytest.raises(SourceError, match="clickhouse http://127.0.0.1:1"):
         clickhouse.logs("http://127.0.0.1:1", "app_logs", "-1h", "now", timeout=2)
+
+
+# ---------------------------------------------------------------- store URLs in ik.logs.read
+
+def test_logs_read_takes_store_urls(recorded: Recorded, clickhouse_url: str, tmp_path: Path) -> None:
+    from incident_kit.sources import logs
+
+    recorded.handler = lambda m, p, q, b: loki_streams(q) if p.startswith("/loki") else es_search(b)
+    loki_url = f'loki+{recorded.url}?query={{app="shop", level=~"error|info"}}'
+    df = logs.read(loki_url, start=T0, end=T0 + pd.Timedelta(seconds=10), status=500)
+    assert list(df["message"]) == ["payment failed"] and df.attrs["format"] == "loki"
+    assert recorded.requests[0]["query"]["query"] == ['{app="shop", level=~"error|info"}']
+    es = logs.read(f"es+{recorded.url}/logs-*?q=message:request", "auto", "2026-11-22T12:59Z", "2026-11-22T13:10Z",
+                   level="error")
+    assert list(es["path"]) == ["/api/0", "/api/3", "/api/6"]
+    ch = logs.read(f"clickhouse+{clickhouse_url}/app_logs", start="2026-11-22T13:00Z", end="2026-11-22T13:03Z")
+    assert len(ch) == 4 and ch.attrs["format"] == "clickhouse"
+    local = tmp_path / "app.jsonl"
+    local.write_text('{"time": "2026-11-22T13:01:30Z", "msg": "from a file", "status": 200}\n')
+    mixed = logs.read(f"clickhouse+{clickhouse_url}/app_logs\n{local}", start="2026-11-22T13:00Z",
+                      end="2026-11-22T13:03Z", status=200)
+    assert list(mixed["message"]) == ["it's minute 1", "from a file", "it's minute 2", "it's minute 3"]
+    assert set(mixed["source"]) == {f"clickhouse {clickhouse_url}/app_logs", str(local)}
+    assert frames.check(mixed, "logs") == []
+    with pytest.raises(ConfigError, match="needs \\?query=<LogQL>"):
+        logs.read(f"loki+{recorded.url}", start=T0, end=T0 + pd.Timedelta(seconds=10))

@@ -23,14 +23,22 @@ _GLOB_CHARS = re.compile(r"[*?\[]")
 _SKIP_SUFFIXES = (".csv_structured", "_structured.csv", "_templates.csv", ".swp", ".lock", ".pid")
 
 
-def _as_list(paths: Any) -> list[str]:
+def as_list(paths: Any) -> list[str]:
     if paths is None:
         raise ConfigError("logs: no paths given; expected a file, glob, directory or a list of them")
     if isinstance(paths, str | os.PathLike):
         text = os.fspath(paths)
-        # a parameter may hold several paths separated by commas or newlines
-        items = [p.strip() for p in re.split(r"[,\n]", text) if p.strip()] if ("," in text or "\n" in text) and not os.path.exists(text) else [text]
-        return items
+        if os.path.exists(text):
+            return [text]
+        # a parameter may hold several paths separated by newlines, or commas (not inside URLs)
+        items: list[str] = []
+        for line in text.split("\n"):
+            line = line.strip()
+            if "://" in line:
+                items.append(line)
+            else:
+                items += [p.strip() for p in line.split(",") if p.strip()]
+        return [i for i in items if i]
     try:
         return [os.fspath(p) for p in paths]
     except TypeError:
@@ -70,7 +78,7 @@ def expand(paths: Any, *, rotated: bool = True) -> list[Path]:
     Raises :class:`SourceError` naming a path that does not exist or a glob that matches nothing.
     """
     found: list[Path] = []
-    for item in _as_list(paths):
+    for item in as_list(paths):
         item = os.path.expanduser(item)
         if _GLOB_CHARS.search(item):
             matches = sorted(glob.glob(item, recursive=True))
@@ -178,4 +186,4 @@ def describe(paths: Sequence[Path] | Any) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:3]) + (f" (+{len(items) - 3} more)" if len(items) > 3 else "")
 
 
-__all__ = ["DEFAULT_CHUNK_BYTES", "expand", "rotated_siblings", "open_binary", "chunks", "head", "describe"]
+__all__ = ["DEFAULT_CHUNK_BYTES", "as_list", "expand", "rotated_siblings", "open_binary", "chunks", "head", "describe"]

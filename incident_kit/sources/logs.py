@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from .. import frames, timeutil
 from ..errors import ConfigError, SourceError
-from . import logfields, logfiles, logformats, logsniff
+from . import logfields, logfiles, logformats, logsniff, logurls
 from ._base import source
 
 log = logging.getLogger("incident_kit.logs")
@@ -236,6 +236,12 @@ def read(paths: Any, format: str = "auto", start: Any = None, end: Any = None, *
     :class:`ConfigError` for bad options or a filter on a column no file has.
     """
     window = timeutil.window(start, end)
+    items = logfiles.as_list(paths) if not isinstance(paths, Path) else [str(paths)]
+    stores = [i for i in items if logurls.is_store_url(i)]
+    if stores:
+        return _read_with_stores(items, stores, format, window, aliases=aliases, time_format=time_format, tz=tz,
+                                 regex=regex, delimiter=delimiter, rotated=rotated, max_rows=max_rows,
+                                 early_stop=early_stop, chunk_bytes=chunk_bytes, filters=filters)
     files = logfiles.expand(paths, rotated=rotated)
     table_aliases = logfields.alias_table(aliases)
     wanted = {_filter_key(k, table_aliases): v for k, v in filters.items() if v is not None}
@@ -279,6 +285,30 @@ def read(paths: Any, format: str = "auto", start: Any = None, end: Any = None, *
     result.attrs.update({"rejected_sample": out.sample, "format": ",".join(kinds), "formats": formats,
                          "notes": out.notes, "files": [str(f) for f in files]})
     return result
+
+
+def _read_with_stores(items: list[str], stores: list[str], fmt: str, window: tuple[Any, Any], *,
+                      filters: Mapping[str, Any], aliases: Mapping[str, Any] | None, max_rows: int | None,
+                      **file_options: Any) -> pd.DataFrame:
+    """``read`` when some items are log-store URLs: each store read with the window pushed down."""
+    table_aliases = logfields.alias_table(aliases)
+    wanted = {_filter_key(k, table_aliases): v for k, v in filters.items() if v is not None}
+    parts: list[pd.DataFrame] = []
+    for url in stores:
+        parts.append(logurls.filter_frame(logurls.read_store(url, window[0], window[1], aliases=aliases,
+                                                             max_rows=max_rows), wanted))
+    files = [i for i in items if i not in stores]
+    if files:
+        parts.append(read(files, fmt, window[0], window[1], aliases=aliases, max_rows=max_rows, **file_options,
+                          **filters))
+    label = ", ".join(frame.attrs.get("source", "") for frame in parts)
+    merged = frames.concat(parts, "logs", source=label)
+    merged.attrs.update({
+        "rejected_sample": [s for frame in parts for s in frame.attrs.get("rejected_sample", [])][:logformats.MAX_SAMPLE],
+        "format": ",".join(sorted({frame.attrs.get("format", "store") for frame in parts})),
+        "notes": [n for frame in parts for n in frame.attrs.get("notes", [])],
+    })
+    return merged
 
 
 __all__ = ["read", "FORMATS", "to_frame"]

@@ -99,7 +99,7 @@ def records_frame(records: Iterable[Mapping[str, Any]], *, source: str, truncate
     rows = [flatten(r) for r in records]
     if not rows:
         frame = frames.conform(pd.DataFrame(), "logs", source=source, truncated=truncated)
-        frame.attrs.update({"rejected_sample": [], **(extra or {})})
+        frame.attrs.update({"rejected_sample": [], "format": source.split(" ")[0], "notes": [], **(extra or {})})
         return frame
     table = logformats.records_to_table(rows)
     table = logfields.canonicalize(table, logfields.alias_table(aliases))
@@ -113,7 +113,7 @@ def records_frame(records: Iterable[Mapping[str, Any]], *, source: str, truncate
     table = table.append_column("source", pa.array([source] * table.num_rows, pa.string()))
     frame = frames.conform(to_frame(table), "logs", source=source, truncated=truncated, rejected=rejected,
                            sort=False)
-    frame.attrs.update({"rejected_sample": [], **(extra or {})})
+    frame.attrs.update({"rejected_sample": [], "format": source.split(" ")[0], "notes": [], **(extra or {})})
     return frame
 
 
