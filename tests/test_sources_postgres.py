@@ -217,6 +217,8 @@ def test_mutations_through_the_sources_change_nothing(pg) -> None:
 def test_db_query_reads_with_parameters_and_limit(pg) -> None:
     frame = ik.db.query(pg.url(), "SELECT id, balance FROM ik_accounts WHERE id <= :n ORDER BY id", n=5)
     assert list(frame.id) == [1, 2, 3, 4, 5]
+    total = ik.db.query(pg.url(), "SELECT avg(balance) AS total, 1.5::numeric AS ratio FROM ik_accounts")
+    assert total.total.dtype == float and total.ratio.iloc[0] == 1.5  # NUMERIC arrives as float, not Decimal
     cut = ik.db.query(pg.url(), "SELECT id FROM ik_accounts", limit=10)
     assert len(cut) == 10 and cut.attrs["truncated"] is True
 

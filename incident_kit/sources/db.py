@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from decimal import Decimal
 from typing import Any, Mapping
 
 import pandas as pd
@@ -201,6 +202,10 @@ class ReadOnlySession:
         """Return one checked read as a DataFrame; ``attrs['truncated']`` says whether rows were cut."""
         columns, rows, truncated = self.rows(sql, params, limit=limit)
         out = pd.DataFrame.from_records(rows, columns=columns) if columns else pd.DataFrame()
+        for col in out.columns[out.dtypes == object]:  # NUMERIC/DECIMAL -> float, so frames plot and compute
+            values = out[col].dropna()
+            if len(values) and all(isinstance(v, Decimal) for v in values):
+                out[col] = out[col].astype(float)
         out.attrs.update({"source": f"{self.source}:{self.target}", "truncated": truncated, "rejected": 0})
         return out
 
