@@ -103,3 +103,35 @@ def test_parameters_never_take_secret_references_or_output_dir():
     params = alerts.parameters_for(a, {"database_url": None, "output_dir": None, "service": None,
                                        "rounds": 1, "probe_targets": []})
     assert params == {"service": "api", "rounds": 3, "probe_targets": ["http://a", "http://b"]}
+
+
+HOSTILE = [
+    '"; import os; os.system("touch /tmp/ik-pwned") #',
+    "\\\"; __import__('os').system('id') #",
+    "line1\nimport os\nos.system('id')",
+    "'''\"\"\" {__import__('os')} \\x00 \\u2028 $(id) `id`",
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_label_values_reach_the_notebook_as_data(tmp_path, value):
+    """A hostile label value becomes a string parameter that papermill injects escaped: executing the
+    injected cell gives back the exact value and runs nothing."""
+    import nbformat
+    from papermill.parameterize import parameterize_notebook
+
+    [a] = alerts.parse({"name": "Evil", "labels": {"service": value}})
+    params = alerts.parameters_for(a, ["service", "start", "end"])
+    assert params == {"service": value}
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell('service = "x"')
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell]
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    nb.metadata["papermill"] = {}
+    out = parameterize_notebook(nb, params)
+    injected = next(c for c in out.cells if "injected-parameters" in c.metadata.get("tags", []))
+    namespace: dict = {}
+    exec(compile(injected.source, "<injected>", "exec"), {"__builtins__": {}}, namespace)  # no builtins: nothing can run
+    assert namespace == {"service": value}
+    assert not (tmp_path / "ik-pwned").exists()
