@@ -93,6 +93,7 @@ class CellWriter:
         self.cells: list[Cell] = []
         self.tally = Tally()
         self._names: Counter[str] = Counter()
+        self._labels: Counter[str] = Counter()
         self._markdown: list[str] = []
 
     # -- Markdown ---------------------------------------------------------------------------
@@ -124,7 +125,9 @@ class CellWriter:
             else:
                 lines += _original(step.command)
         lines += [f"# note: {n}" for n in dict.fromkeys(call.notes)]
-        args = ", ".join([repr(call.label), call.func, *call.args, *(f"{k}={v}" for k, v in call.kwargs)])
+        self._labels[call.label] += 1  # the recorder keys sources by name: repeated checks get a number
+        label = call.label if self._labels[call.label] == 1 else f"{call.label} ({self._labels[call.label]})"
+        args = ", ".join([repr(label), call.func, *call.args, *(f"{k}={v}" for k, v in call.kwargs)])
         lines.append(f"{var} = inv.collect({args})")
         lines += [line.replace("{v}", var) for line in call.after]
         lines.append(var)
@@ -178,6 +181,7 @@ class CellWriter:
                 and last[0].call.args[0] == call.args[0] and self.cells and self.cells[-1]["cell_type"] == "code"):
             self.cells.pop()
             self._names[call.var] -= 1
+            self._labels[last[0].call.label] -= 1
             for _ in last:
                 self.tally.calls[call.func] -= 1
             keys = [*last[0].call.keys, *call.keys]
