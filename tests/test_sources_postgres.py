@@ -101,7 +101,8 @@ def test_idle_in_transaction_and_long_transactions(pg) -> None:
         found = ik.postgres.idle_in_transaction(pg.url(), min_s=0.2)
         assert pids <= set(found.pid.astype(int))
         assert (found[found.pid.isin(pids)].duration_s >= 0.2).all()
-        assert set(ik.postgres.long_transactions(pg.url(), min_s=0.2).pid.astype(int)) >= pids
+        long_tx = ik.postgres.long_transactions(pg.url(), min_s=0.2)
+        assert set(long_tx.pid.astype(int)) >= pids and long_tx.xact_age_s.is_monotonic_decreasing
         assert not pids & set(ik.postgres.idle_in_transaction(pg.url(), min_s=3600).pid.astype(int))
 
 

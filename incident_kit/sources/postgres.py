@@ -213,10 +213,10 @@ def locks(url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> pd.DataFrame:
     return chains
 
 
-def _older_than(url: str, timeout_s: float, keep: Any) -> pd.DataFrame:
+def _older_than(url: str, timeout_s: float, keep: Any, oldest_first_by: str = "duration_s") -> pd.DataFrame:
     with _session(url, timeout_s) as s:
         act = _activity(s)
-    out = act[keep(act)].reset_index(drop=True)
+    out = act[keep(act)].sort_values(oldest_first_by, ascending=False, kind="stable").reset_index(drop=True)
     out.attrs.update(act.attrs)
     return out
 
@@ -229,8 +229,8 @@ def long_queries(url: str, min_s: float = 60.0, *, timeout_s: float = DEFAULT_TI
 
 @source("postgres", "db_activity")
 def long_transactions(url: str, min_s: float = 300.0, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> pd.DataFrame:
-    """Return sessions whose transaction is open for at least ``min_s`` seconds (``xact_age_s``)."""
-    return _older_than(url, timeout_s, lambda a: a["xact_age_s"].fillna(-1) >= min_s)
+    """Return sessions whose transaction is open for at least ``min_s`` seconds, oldest first (``xact_age_s``)."""
+    return _older_than(url, timeout_s, lambda a: a["xact_age_s"].fillna(-1) >= min_s, "xact_age_s")
 
 
 @source("postgres", "db_activity")
