@@ -132,18 +132,15 @@ def largest_dirs(path: str | Path, n: int = 20, *, depth: int = 1, timeout_s: fl
     deadline = time.monotonic() + timeout_s
     totals: dict[str, list[int]] = {}
     truncated = False
-    root_parts = len(root.parts)
-
-    def bucket(p: Path) -> str:
-        parts = p.parts[: root_parts + depth]
-        return str(Path(*parts)) if len(parts) > root_parts else str(root)
-
+    keep_parts = len(root.parts) + int(depth)
     stack = [root]
     while stack:
         if time.monotonic() > deadline:
             truncated = True
             break
         current = stack.pop()
+        # a file counts in its directory, cut to ``depth`` levels under root
+        key = str(Path(*current.parts[:keep_parts]))
         try:
             entries = list(os.scandir(current))
         except OSError:
@@ -153,22 +150,28 @@ def largest_dirs(path: str | Path, n: int = 20, *, depth: int = 1, timeout_s: fl
                 st = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
-            key = bucket(Path(entry.path)) if entry.is_dir(follow_symlinks=False) else bucket(Path(current) / "_")
             if entry.is_dir(follow_symlinks=False):
                 if st.st_dev == device:
                     stack.append(Path(entry.path))
                 continue
-            t = totals.setdefault(key if Path(key) != Path(current) / "_" else str(current), [0, 0])
+            t = totals.setdefault(key, [0, 0])
             t[0] += getattr(st, "st_blocks", 0) * 512 or st.st_size
             t[1] += 1
     frame = pd.DataFrame([{"path": k, "bytes": v[0], "files": v[1]} for k, v in totals.items()],
                          columns=["path", "bytes", "files"])
     frame = frame.sort_values("bytes", ascending=False, kind="stable").head(int(n)).reset_index(drop=True)
-    from .postgres import _human
-
-    frame["size"] = [_human(b) for b in frame["bytes"]]
+    frame["size"] = [_human_bytes(b) for b in frame["bytes"]]
     frame.attrs.update({"source": f"host:{root}", "truncated": truncated, "rejected": 0})
     return frame
+
+
+def _human_bytes(n: float) -> str:
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if size < 1024 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return ""
 
 
 _OOM = re.compile(r"(?:Out of memory|Memory cgroup out of memory): Kill(?:ed)? process (?P<pid>\d+) \((?P<name>[^)]*)\)"
