@@ -272,6 +272,7 @@ def test_decode_handles_bom_and_crlf(tmp_path: Path) -> None:
     ("kill $(pgrep -f worker)", "manual", "kills"),
     ("echo $(rm -rf /)", "manual", "deletes"),
     ("dig +short api.example.com", "call", "ik.probes.dns"),
+    ("dig @1.1.1.1 MX example.com", "call", "ik.probes.dns"),
     ("curl http://localhost:8080/admin/cache/flush", "manual", "action (flush)"),
     ("curl 'http://h/api/jobs?action=restart&id=3'", "manual", "action (restart)"),
     ("curl http://h/api/status?start=-1h", "manual", "action (start)"),

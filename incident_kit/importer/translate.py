@@ -17,6 +17,7 @@ from .commands import Command
 from .parameters import ANGLE, BRACKET, ENV_VAR, ParameterSet, _is_placeholder
 
 _LOG_FILE = re.compile(r"(\.log(\.\d+)?(\.gz)?$|\.jsonl?$|(^|/)logs?(/|$)|^/var/log/)")
+_DNS_RECORDS = {"A", "AAAA", "CNAME", "MX", "TXT", "NS", "SOA", "SRV", "CAA", "PTR"}
 _BRE = [(r"\|", "|"), (r"\(", "("), (r"\)", ")"), (r"\+", "+"), (r"\?", "?"), (r"\{", "{"), (r"\}", "}")]
 
 
@@ -290,7 +291,11 @@ def _network(cmd: Command, prog: str, args: list[str], rest: list[list[str]], pa
     pos = _positional(args, {"-t", "-p", "-w", "-connect", "-servername", "-q"})
     if prog in ("dig", "nslookup", "host"):
         name = next((p for p in pos if not p.startswith("@") and "." in p), None)
-        return Step(cmd, "call", "DNS check", Call("ik.probes.dns", [repr([name])], var="dns", label=f"dns: {name}")) if name else None
+        if not name:
+            return None
+        kwargs = [("record", repr(p.upper())) for p in pos if p.upper() in _DNS_RECORDS and p.upper() != "A"][:1]
+        kwargs += [("server", repr(p[1:])) for p in pos if p.startswith("@")][:1]
+        return Step(cmd, "call", "DNS check", Call("ik.probes.dns", [repr([name])], kwargs, var="dns", label=f"dns: {name}"))
     if prog == "openssl":
         target = _option(args, ("-connect",))
         if pos[:1] == ["s_client"] and target:
