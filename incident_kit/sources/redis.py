@@ -8,6 +8,7 @@ TLS) or ``env:``/``file:`` references to one.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, Iterable
 
 import pandas as pd
@@ -127,7 +128,8 @@ def queues(url: str, keys: Iterable[str] | str, *, timeout_s: float = 5.0, max_m
 
     A list gives LLEN, a stream XLEN, a sorted set ZCARD, a set SCARD, a hash HLEN; a key that
     does not exist gives depth 0 with type ``none``. A key with ``*``, ``?`` or ``[`` is a pattern
-    matched with SCAN (at most ``max_matches`` keys; ``attrs['truncated']`` tells). Streams add
+    matched with SCAN (at most ``max_matches`` keys and ``timeout_s`` of scanning; ``attrs['truncated']``
+    tells). Streams add
     ``stream_group_pending`` and ``stream_group_lag`` per consumer group (label ``group``).
     """
     names = [keys] if isinstance(keys, str) else list(keys or [])
@@ -141,8 +143,9 @@ def queues(url: str, keys: Iterable[str] | str, *, timeout_s: float = 5.0, max_m
         for name in names:
             if any(ch in name for ch in "*?["):
                 found = []
-                for k in client.scan_iter(match=name, count=500):
-                    if len(found) >= max_matches:
+                deadline = time.monotonic() + timeout_s  # SCAN walks the whole keyspace: bound it
+                for k in client.scan_iter(match=name, count=1000):
+                    if len(found) >= max_matches or time.monotonic() > deadline:
                         truncated = True
                         break
                     found.append(k)
