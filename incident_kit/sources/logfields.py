@@ -239,6 +239,9 @@ def _to_text(values: pa.Array) -> pa.Array:
 
 def _convert(canon: str, col: Any, unit: str | None, time_format: str | None, tz: str) -> pa.Array:
     if isinstance(col, pa.ChunkedArray):
+        if canon not in ("ts", "status", "latency_ms", "level") and (
+                pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+            return col  # text stays as parsed: no copy
         col = col.combine_chunks()
     if canon == "ts":
         return to_timestamp(col, time_format=time_format, tz=tz)

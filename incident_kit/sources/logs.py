@@ -206,6 +206,10 @@ def to_frame(table: pa.Table) -> pd.DataFrame:
         if np.any(ts[1:] < ts[:-1]):
             table = table.take(pa.array(np.argsort(ts, kind="stable")))
         del ts
+    missing = {"status": pa.int64(), "latency_ms": pa.float64()}
+    for name in logfields.CANONICAL:  # absent canonical columns: typed nulls here are cheaper than in pandas
+        if name not in table.column_names:
+            table = table.append_column(name, pa.nulls(table.num_rows, missing.get(name, pa.string())))
     frame = table.to_pandas(types_mapper=_PANDAS_TYPES.get, self_destruct=True, split_blocks=True)
     del table
     pa.default_memory_pool().release_unused()
