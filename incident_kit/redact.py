@@ -328,11 +328,14 @@ class Redactor:
         new, n = self.text(text)
         return _write(p, new if n else None, n)
 
-    def directory(self, path: str | Path) -> int:
-        """Redact every text, JSON and notebook file under ``path``; return the total count."""
+    def directory(self, path: str | Path, *, skip: Iterable[str] = ()) -> int:
+        """Redact every text, JSON and notebook file under ``path`` (but the top-level names in
+        ``skip``); return the total count."""
         total = 0
-        for p in sorted(Path(path).rglob("*")):
-            if p.is_file() and not p.is_symlink() and (
+        root = Path(path)
+        skipped = {root / name for name in skip}
+        for p in sorted(root.rglob("*")):
+            if p not in skipped and p.is_file() and not p.is_symlink() and (
                 p.suffix.lower() in _TEXT_SUFFIXES or p.suffix.lower() in (".json", ".ipynb")
             ):
                 total += self.file(p)
