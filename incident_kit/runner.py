@@ -19,7 +19,7 @@ from typing import Any, Iterable, Mapping
 
 import nbformat
 
-from . import __version__, catalog
+from . import __version__, catalog, redact
 from .errors import ConfigError, ParameterError, RunError
 from .investigation import PARTIAL_NAME
 from .params import SHARED_PARAMETERS, merge
@@ -192,6 +192,8 @@ def run(
     alert_summary, alert_params, _ = _alert_context(alert, declared)
     params, notes = resolve_parameters(declared, parameters, parameter_files=parameter_files,
                                        cli_pairs=cli_pairs, alert_parameters=alert_params)
+    # Secrets are resolved here only to know what to remove from the outputs; never written.
+    scrub = redact.redactor(parameters=params)
     run_id = run_id or new_run_id(name)
     if not RUN_ID.match(run_id):
         raise RunError(f"run id {run_id!r} is not of the form <yyyymmddTHHMMSSZ>-<scenario>-<6 hex>")
@@ -208,10 +210,15 @@ def run(
         summary.setdefault("notes", []).extend(notes)
     nb = _read_or_stub(nb_path, error)
     nb.metadata["incident_kit"] = {"run_id": run_id, "status": summary["status"]}
+    nb, _ = scrub.notebook(nb)
+    summary, _ = scrub.obj(summary)
     nbformat.write(nb, str(nb_path))
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     export_html(nb, summary, run_dir / "report.html", drafts=drafts(summary, params.get("service")))
+    scrub.file(run_dir / "report.html")
+    scrub.directory(run_dir, skip=("notebook.ipynb", "summary.json", "report.html"))
     write_index(out)
+    scrub.file(out / "index.html")
     return RunResult(run_id, name, summary["status"], run_dir, summary)
 
 
