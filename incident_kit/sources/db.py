@@ -36,8 +36,8 @@ def _scrub(text: str, url: str) -> str:
     """Return ``text`` on one line without the password of ``url``."""
     text = " ".join(str(text).split())
     m = re.match(r"[^:/]+://[^:/@]*:([^@/]+)@", url)
-    if m and m.group(1):
-        text = text.replace(m.group(1), "***")
+    if m and m.group(1):  # as a whole word only, so a short password does not eat other words
+        text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(m.group(1))}(?![A-Za-z0-9])", "***", text)
     text = text.split("(Background on this error")[0].split("[SQL:")[0].strip()
     return mask_url(text)
 
@@ -120,6 +120,11 @@ class ReadOnlySession:
         except IncidentKitError:
             self.close()
             raise
+        except ImportError as exc:
+            self.close()
+            hint = {"postgresql": "use postgresql+psycopg:// (pip install 'incident-kit[postgres]')",
+                    "mysql": "use mysql+pymysql:// (pip install 'incident-kit[mysql]')"}.get(self.backend, "install it")
+            raise SourceError(self.source, self.target, f"database driver {exc.name or exc} is not installed: {hint}") from None
         except Exception as exc:  # noqa: BLE001 - every driver error becomes one line
             self.close()
             raise self.error(exc) from exc
