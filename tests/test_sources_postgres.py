@@ -11,7 +11,6 @@ import threading
 import time
 from contextlib import ExitStack, closing
 
-import pandas as pd
 import psycopg
 import pytest
 
