@@ -58,6 +58,7 @@ def test_filters_and_window(tmp_path: Path) -> None:
     assert list(logs.read(path, level="ERROR")["message"]) == ["smtp timeout"]
     assert len(logs.read(path, service=["shop-api", "shop-worker"])) == 3
     assert len(logs.read(path, service="shop-api", level="error")) == 0
+    assert len(logs.read(path, service="", level=None)) == 3  # empty parameters do not filter
     window = logs.read(path, start="2026-11-22T13:00:01Z", end="2026-11-22T13:10:00Z")
     assert list(window["request_id"]) == ["9f1c01"]
     relative = logs.read(path, start="-10m", end="2026-11-22T13:30:00Z")  # start relative to end

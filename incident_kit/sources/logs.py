@@ -248,7 +248,7 @@ def read(paths: Any, format: str = "auto", start: Any = None, end: Any = None, *
                                  early_stop=early_stop, chunk_bytes=chunk_bytes, filters=filters)
     files = logfiles.expand(paths, rotated=rotated)
     table_aliases = logfields.alias_table(aliases)
-    wanted = {_filter_key(k, table_aliases): v for k, v in filters.items() if v is not None}
+    wanted = {_filter_key(k, table_aliases): v for k, v in filters.items() if v is not None and v != ""}
     options: dict[str, Any] = {}
     if regex:
         options["regex"] = regex
@@ -296,7 +296,7 @@ def _read_with_stores(items: list[str], stores: list[str], fmt: str, window: tup
                       **file_options: Any) -> pd.DataFrame:
     """``read`` when some items are log-store URLs: each store read with the window pushed down."""
     table_aliases = logfields.alias_table(aliases)
-    wanted = {_filter_key(k, table_aliases): v for k, v in filters.items() if v is not None}
+    wanted = {_filter_key(k, table_aliases): v for k, v in filters.items() if v is not None and v != ""}
     parts: list[pd.DataFrame] = []
     for url in stores:
         parts.append(logurls.filter_frame(logurls.read_store(url, window[0], window[1], aliases=aliases,
