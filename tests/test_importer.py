@@ -26,7 +26,7 @@ AWKWARD = DATA / "awkward.md"
 #: Every function a generated code cell may call through inv.collect.
 READ_ONLY_CALLS = {
     "ik.db.query", "ik.probes.http", "ik.probes.tcp", "ik.probes.dns", "ik.probes.tls", "ik.redis.info",
-    "ik.redis.queues", "ik.logs.read", "ik.host.stats", "ik.host.disk", "ik.host.processes", "ik.deploys.git",
+    "ik.redis.queues", "ik.logs.read", "ik.prometheus.query", "ik.prometheus.query_range", "ik.host.stats", "ik.host.disk", "ik.host.processes", "ik.deploys.git",
 }
 #: Words that must never appear in the executable part of a code cell.
 MUTATING_WORDS = re.compile(
@@ -177,7 +177,8 @@ def test_awkward_runbook(tmp_path: Path) -> None:
             continue
         assert line not in code, line
         assert line in markdown, line
-    for expected in ("ik.probes.dns, ['checkout.example.com']", "ik.probes.tcp, ['db.internal:5432']",
+    for expected in ("ik.probes.dns, ['checkout.example.com']",
+                     "ik.prometheus.query, prometheus_url, 'sum(rate(http_requests_total{status=~\"5..\"}[5m]))'", "ik.probes.tcp, ['db.internal:5432']",
                      "ik.probes.tls, ['checkout.example.com:443']", "ik.redis.info, redis_url",
                      "[f'{app_url}/api/orders/{order_id}']", "customer_id=customer_id, min_order_id=min_order_id",
                      "ik.host.processes", "ik.host.stats", "ik.host.disk, '/var'", "ik.db.query, database_url, 'SELECT now()'",
@@ -186,6 +187,7 @@ def test_awkward_runbook(tmp_path: Path) -> None:
     params = "".join(nb["cells"][1]["source"])
     assert "checkout_token = 'env:CHECKOUT_TOKEN'" in params and "app_id = ''" in params and "your_org = ''" in params
     assert "logs = ['/var/log/checkout/app.log', 'logs/checkout.log']" in params
+    assert "prometheus_url = 'http://localhost:9090'" in params
     assert "Bearer" not in code.replace("# ", "").split("probe_5 =")[1].split("\n")[0]  # headers are not sent
     for kept in ("| Health | `curl -sf http://localhost:8080/healthz` | `200` |", "- [x] Open the [incident doc]",
                  '```json\n{"alert": "checkout_errors"', "```typescript\n// src/checkout/retry.ts",
@@ -273,6 +275,9 @@ def test_decode_handles_bom_and_crlf(tmp_path: Path) -> None:
     ("echo $(rm -rf /)", "manual", "deletes"),
     ("dig +short api.example.com", "call", "ik.probes.dns"),
     ("dig @1.1.1.1 MX example.com", "call", "ik.probes.dns"),
+    ("curl -s 'http://prom:9090/api/v1/query?query=up%7Bjob%3D%22api%22%7D'", "call", "ik.prometheus.query"),
+    ("curl -G http://prom:9090/api/v1/query_range --data-urlencode 'query=rate(x[5m])'", "call", "query_range"),
+    ("curl -G http://h/api/search --data-urlencode 'q=a'", "call", "ik.probes.http"),
     ("curl http://localhost:8080/admin/cache/flush", "manual", "action (flush)"),
     ("curl 'http://h/api/jobs?action=restart&id=3'", "manual", "action (restart)"),
     ("curl http://h/api/status?start=-1h", "manual", "action (start)"),

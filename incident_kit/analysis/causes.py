@@ -24,7 +24,7 @@ _LOCK = re.compile(r"lock timeout|lock wait|deadlock|could not obtain lock|cance
                    r"could not serialize|lock not available|waiting for lock", re.I)
 _HOST = re.compile(r"\b(?:https?|grpc|wss?|tcp|redis|postgres(?:ql)?|mysql|amqp)://([^/\s:\"'<>]+)|"
                    r"\b((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:com|net|org|io|dev|cloud|co|app|ai|"
-                   r"internal|local|svc|cluster\.local|amazonaws\.com|googleapis\.com))\b", re.I)
+                   r"internal|local|svc|example|cluster\.local|amazonaws\.com|googleapis\.com))\b", re.I)
 _FAILURE_WORDS = re.compile(r"timed? ?out|refused|unreachable|unavailable|reset by peer|no route|"
                             r"name resolution|ssl|tls|certificate|5\d\d|bad gateway", re.I)
 _RESOURCE = re.compile(r"disk|filesystem|fs_|volume|memory|mem_|ram|swap|cpu|inode", re.I)

@@ -206,6 +206,8 @@ def _http_mutation(args: list[str]) -> str | None:
         return f"sends a {method.upper()} request"
     body = ("-d", "--data", "--data-raw", "--data-binary", "--data-urlencode", "-F", "--form", "-T",
             "--upload-file", "--post-data", "--post-file", "--json")
+    if ("-G" in args or "--get" in args) and not any(a in ("-F", "--form", "-T", "--upload-file", "--json") for a in args):
+        return None  # -G sends the data as the query string of a GET
     if any(a in body or a.startswith(tuple(b + "=" for b in body)) for a in args):
         return "sends a request body (a write)"
     return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from typing import Callable
+from urllib.parse import parse_qs, urlsplit
 
 from .. import sqlguard
 from . import rules
@@ -165,6 +166,9 @@ def _curl(cmd: Command, prog: str, args: list[str], rest: list[list[str]], param
         url = "http://" + url
     if url.startswith("$") or "://$" in url:
         return Step(cmd, "text", "the URL comes from an environment variable; set it as a probe target instead")
+    promql = _prometheus_query(url, args)
+    if promql is not None:
+        return _prometheus(cmd, url, promql, params)
     name, path = params.origin(url)
     path_expr = _expression(path, params)  # a literal, or an f-string when the path holds placeholders
     if not path:
@@ -180,6 +184,37 @@ def _curl(cmd: Command, prog: str, args: list[str], rest: list[list[str]], param
         call.notes.append("request headers (credentials) are not sent by the probe")
     call.notes += [n for n in _pipeline_tail(rest, frame_kind="probes")[1] if "jq" not in n]
     return Step(cmd, "call", "HTTP check", call)
+
+
+def _prometheus_query(url: str, args: list[str]) -> str | None:
+    """Return the PromQL of a curl to ``/api/v1/query[_range]`` (in the URL or ``--data-urlencode``), else None."""
+    parts = urlsplit(url)
+    if not parts.path.rstrip("/").endswith(("/api/v1/query", "/api/v1/query_range")):
+        return None
+    found = parse_qs(parts.query).get("query")
+    if found:
+        return found[0]
+    for i, a in enumerate(args[:-1]):
+        if a in ("--data-urlencode", "-d", "--data") and args[i + 1].startswith("query="):
+            return args[i + 1][len("query="):]
+    return None
+
+
+def _prometheus(cmd: Command, url: str, promql: str, params: ParameterSet) -> Step:
+    """Return an ``ik.prometheus.query``/``query_range`` call; the server's origin becomes ``prometheus_url``."""
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+    if params.params["prometheus_url"].default in (None, ""):
+        params.params["prometheus_url"].default = origin
+        params.params["prometheus_url"].help = "Prometheus the runbook queries"
+    if parts.path.rstrip("/").endswith("query_range"):
+        call = Call("ik.prometheus.query_range", ["prometheus_url", _py(promql), "start or '-1h'", "end"],
+                    var="metrics", label=f"prometheus: {_short(promql, 50)}",
+                    notes=["the runbook's range is replaced by the incident window (last hour by default)"])
+    else:
+        call = Call("ik.prometheus.query", ["prometheus_url", _py(promql)], var="metrics",
+                    label=f"prometheus: {_short(promql, 50)}")
+    return Step(cmd, "call", "PromQL query", call)
 
 
 def _psql(cmd: Command, prog: str, args: list[str], rest: list[list[str]], params: ParameterSet) -> Step | None:
