@@ -9,6 +9,7 @@ and returns plain frames and analysis results; the notebooks state the answers w
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -16,6 +17,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 from . import frames
+from .sources._base import source
 from .analysis.rates import rates as _rates
 from .analysis.window import IncidentWindow
 from .analysis.window import window as _window
@@ -132,6 +134,46 @@ def collect_if(inv: Any, condition: Any, why: str, name: str, fn: Any, *args: An
     return frames.empty(kind, name) if kind in frames.SCHEMAS else pd.DataFrame()
 
 
+def _directory_bytes(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for f in files:
+            try:
+                st = os.lstat(os.path.join(root, f))
+            except OSError:
+                continue
+            total += getattr(st, "st_blocks", 0) * 512 or st.st_size
+    return total
+
+
+@source("host", "metrics", target_arg=0)
+def quota_use(paths: Any, quota_bytes: float) -> pd.DataFrame:
+    """Return the use of directories that have a size quota (not a filesystem of their own) as host
+    metrics: ``disk_used_bytes``, ``disk_total_bytes``, ``disk_used_percent`` with ``path`` and
+    ``mountpoint`` ``quota:<path>``."""
+    from .timeutil import now
+
+    rows = []
+    for p in _as_list(paths):
+        used = _directory_bytes(Path(p))
+        for metric, value in (("disk_total_bytes", quota_bytes), ("disk_used_bytes", used),
+                              ("disk_used_percent", 100.0 * used / quota_bytes if quota_bytes else float("nan"))):
+            rows.append({"ts": now(), "metric": metric, "value": float(value), "path": str(p), "mountpoint": f"quota:{p}"})
+    return frames.conform(pd.DataFrame(rows), "metrics", source="host:quota")
+
+
+def disks(inv: Any, paths: Any, quota_bytes: float | None = None) -> pd.DataFrame:
+    """Return the use of the filesystems holding ``paths`` and, with ``quota_bytes``, of the paths
+    themselves against that quota (a directory limited by the application or a volume quota)."""
+    from .sources import host
+
+    parts = [inv.collect("disk", host.disk, _as_list(paths))]
+    if quota_bytes:
+        parts.append(inv.collect("disk quota", quota_use, _as_list(paths), quota_bytes))
+    found = [p for p in parts if len(p)]
+    return frames.concat(found, "metrics") if found else frames.empty("metrics")
+
+
 def metrics_series(*metric_frames: pd.DataFrame | None) -> dict[str, pd.Series]:
     """Return ``{name: series}`` from metrics frames (labels folded into the name), for
     :func:`incident_kit.analysis.hypotheses` ``metrics=``."""
@@ -194,5 +236,5 @@ def load_runs(runs: Any, reports_dir: str | Path = "reports") -> Runs:
     return out
 
 
-__all__ = ["Runs", "Traffic", "changes", "collect_if", "deploys_only", "layers", "load_runs", "metrics_series", "probe_all",
+__all__ = ["Runs", "Traffic", "changes", "collect_if", "deploys_only", "disks", "quota_use", "layers", "load_runs", "metrics_series", "probe_all",
            "sample", "traffic"]

@@ -277,6 +277,33 @@ def _settings(values: Any) -> dict[str, Any]:
     return dict(values)
 
 
+def queue_history(logs: pd.DataFrame, queue: str | None = None,
+                  states: Iterable[str] = ("waiting", "active", "failed", "delayed")) -> pd.DataFrame:
+    """Return queue depths logged by workers (records with ``waiting``/``active``/... counts, e.g.
+    ``{"queue": "video-processing", "waiting": 412, "active": 4}``) as a metrics frame:
+    ``queue_depth`` with label ``key`` ``<queue>:<state>``. ``queue`` keeps one queue's records."""
+    from ..frames import conform, empty
+
+    states = [s for s in states if logs is not None and s in logs.columns]
+    if logs is None or not len(logs) or not states:
+        return empty("metrics")
+    rows = logs
+    if queue and "queue" in logs.columns:
+        rows = logs[(logs["queue"].astype("string") == queue).fillna(False).to_numpy(dtype=bool)]
+    parts = []
+    for state in states:
+        values = pd.to_numeric(rows[state], errors="coerce")
+        keep = values.notna().to_numpy(dtype=bool)
+        if not keep.any():
+            continue
+        names = rows["queue"].astype("string").fillna(queue or "queue") if "queue" in rows.columns else pd.Series(queue or "queue", index=rows.index)
+        parts.append(pd.DataFrame({"ts": pd.to_datetime(rows["ts"], utc=True)[keep].to_numpy(), "metric": "queue_depth",
+                                   "value": values[keep].astype(float).to_numpy(), "key": (names[keep] + f":{state}").to_numpy()}))
+    if not parts:
+        return empty("metrics")
+    return conform(pd.concat(parts, ignore_index=True), "metrics", source=logs.attrs.get("source", "logs"))
+
+
 def config_changes(before: Any, after: Any, required: Iterable[str] = ()) -> pd.DataFrame:
     """Compare two configurations (name -> value mappings or ``config.read`` frames, as deployed
     before and after) and the names that must be set: ``name``, ``status`` (unset, emptied, removed,
@@ -483,5 +510,5 @@ def waiting(frame: pd.DataFrame, column: str = "key") -> pd.DataFrame:
 
 
 __all__ = ["AUTH_WORDS", "NEXT_SCENARIO", "auth_failures", "build_failures", "compose", "config_changes", "config_events",
-           "findings_table", "first_failing_layer", "fullest_path", "next_scenarios", "people_timeline", "providers", "queue_trend", "resource_metrics",
+           "findings_table", "first_failing_layer", "fullest_path", "next_scenarios", "people_timeline", "providers", "queue_history", "queue_trend", "resource_metrics",
            "resource_use", "route", "slow_endpoints", "stuck_jobs", "waiting"]
