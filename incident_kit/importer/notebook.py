@@ -95,6 +95,7 @@ class CellWriter:
         self._names: Counter[str] = Counter()
         self._labels: Counter[str] = Counter()
         self._markdown: list[str] = []
+        self._last_call: list[Step] | None = None  # the call cell just written, for merging queue keys
 
     # -- Markdown ---------------------------------------------------------------------------
     def markdown(self, text: str, *, new_cell: bool = False) -> None:
@@ -132,8 +133,7 @@ class CellWriter:
         lines += [line.replace("{v}", var) for line in call.after]
         lines.append(var)
         self.cells.append(code_cell("\n".join(lines)))
-        for step in steps:
-            self.tally.calls[call.func] += 1
+        self.tally.calls[call.func] += len(steps)
         if inline:
             self.tally.inline_calls += len(steps)
 
@@ -171,8 +171,6 @@ class CellWriter:
         self._shown(pending, mode, fence)
         self._last_call = None
 
-    _last_call: list[Step] | None = None
-
     def _call_or_merge(self, step: Step) -> None:
         """Write a call cell, merging ``LLEN`` of several queues into one ``ik.redis.queues`` call."""
         call = step.call
@@ -182,8 +180,7 @@ class CellWriter:
             self.cells.pop()
             self._names[call.var] -= 1
             self._labels[last[0].call.label] -= 1
-            for _ in last:
-                self.tally.calls[call.func] -= 1
+            self.tally.calls[call.func] -= len(last)
             keys = [*last[0].call.keys, *call.keys]
             merged = Call(call.func, [call.args[0], repr(keys)], var=call.var, label="redis: queue lengths", keys=keys)
             steps = [*last, step]
