@@ -77,6 +77,7 @@ class Route:
     match: dict[str, str] = field(default_factory=dict)
     match_re: dict[str, re.Pattern[str]] = field(default_factory=dict)
     parameters: dict[str, Any] = field(default_factory=dict)
+    parameter_files: list[str] = field(default_factory=list)
 
     def matches(self, alert: Alert) -> bool:
         """Return True when every matcher holds on the alert's labels (then annotations)."""
@@ -245,7 +246,9 @@ def load_routes(path: str | Path | None) -> list[Route]:
     """Return the routes of a ``routes.yaml`` (missing file or ``None`` -> no routes).
 
     Form: ``routes: [{match: {label: value}, match_re: {label: regex}, scenario: NAME,
-    parameters: {...}}]``. Raises :class:`ConfigError` naming the file and entry when malformed.
+    parameters: {...}, parameter_files: [FILE.yaml, ...]}]`` (files relative to the working
+    directory, as with ``run -f``). Raises :class:`ConfigError` naming the file and entry when
+    malformed or when a parameter file does not exist.
     """
     import yaml
 
@@ -266,9 +269,10 @@ def load_routes(path: str | Path | None) -> list[Route]:
             raise ConfigError(f"{where}: expected a mapping with a 'scenario'")
         if not SCENARIO_NAME.match(e["scenario"]):
             raise ConfigError(f"{where}: {e['scenario']!r} is not a scenario name")
-        unknown = set(e) - {"match", "match_re", "scenario", "parameters", "name"}
+        unknown = set(e) - {"match", "match_re", "scenario", "parameters", "parameter_files", "name"}
         if unknown:
-            raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r} (match, match_re, scenario, parameters)")
+            raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r} "
+                              "(match, match_re, scenario, parameters, parameter_files)")
         try:
             match = {str(k): str(v) for k, v in (e.get("match") or {}).items()}
             match_re = {str(k): re.compile(str(v)) for k, v in (e.get("match_re") or {}).items()}
@@ -277,7 +281,13 @@ def load_routes(path: str | Path | None) -> list[Route]:
         params = e.get("parameters") or {}
         if not isinstance(params, dict):
             raise ConfigError(f"{where}: 'parameters' must be a mapping")
-        routes.append(Route(e["scenario"], match, match_re, params))
+        files = e.get("parameter_files") or []
+        if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+            raise ConfigError(f"{where}: 'parameter_files' must be a list of paths")
+        for f in files:
+            if not Path(f).is_file():
+                raise ConfigError(f"{where}: parameter file {f}: not found")
+        routes.append(Route(e["scenario"], match, match_re, params, files))
     return routes
 
 

@@ -29,7 +29,7 @@ def write_notebook(directory: Path, name: str, code: str = "print('looked at', s
     directory.mkdir(parents=True, exist_ok=True)
     nb = nbformat.v4.new_notebook()
     params = nbformat.v4.new_code_cell(
-        'start = None\nend = None\nservice = "unknown"\noutput_dir = "."\nalertname = ""')
+        'start = None\nend = None\nservice = "unknown"\noutput_dir = "."\nalertname = ""\nteam = ""')
     params.metadata["tags"] = ["parameters"]
     nb.cells = [nbformat.v4.new_markdown_cell(f"# {name}\nA trivial scenario for tests."), params,
                 nbformat.v4.new_code_cell(code)]

@@ -135,3 +135,18 @@ def test_label_values_reach_the_notebook_as_data(tmp_path, value):
     exec(compile(injected.source, "<injected>", "exec"), {"__builtins__": {}}, namespace)  # no builtins: nothing can run
     assert namespace == {"service": value}
     assert not (tmp_path / "ik-pwned").exists()
+
+
+def test_shipped_routes_point_at_shipped_scenarios():
+    from pathlib import Path
+
+    from incident_kit import catalog
+
+    root = Path(__file__).resolve().parents[1]
+    routes = alerts.load_routes(root / "parameters" / "routes.yaml")
+    assert routes
+    known = set(catalog.scenarios())
+    assert {r.scenario for r in routes} <= known
+    pick = lambda name: alerts.scenario_for(alerts.parse({"name": name})[0], routes)  # noqa: E731
+    assert pick("HighErrorRate") == "high_error_rate" and pick("PostgresTooManyConnections") == "db_connection_exhaustion"
+    assert pick("SomethingElse") == "triage" and "triage" in known

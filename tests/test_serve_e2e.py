@@ -87,9 +87,10 @@ def test_prometheus_alertmanager_to_report_and_resolution(tmp_path: Path) -> Non
         assert shutil.which(binary), f"{binary} is not installed (Debian packages prometheus, prometheus-alertmanager)"
     write_notebook(tmp_path / "notebooks", "checkout_fault",
                    code="import incident_kit as ik\nprint('investigating', service, 'from', start)")
+    (tmp_path / "e2e.yaml").write_text("start: -6h\nservice: from-the-file\nalertname: from-the-file\nteam: from-the-file\n")
     (tmp_path / "routes.yaml").write_text(
         "routes:\n  - match: {alertname: IkE2EFault}\n    match_re: {severity: 'page|critical'}\n"
-        "    scenario: checkout_fault\n")
+        "    scenario: checkout_fault\n    parameter_files: [e2e.yaml]\n    parameters: {team: from-the-route}\n")
     ik_port, exp_port, prom_port, am_port = free_port(), free_port(), free_port(), free_port()
 
     exporter = ThreadingHTTPServer(("127.0.0.1", exp_port), _Handler)
@@ -147,7 +148,12 @@ def test_prometheus_alertmanager_to_report_and_resolution(tmp_path: Path) -> Non
         assert (run_dir / "report.html").exists() and (run_dir / "notebook.ipynb").exists()
         nb = json.loads((run_dir / "notebook.ipynb").read_text())
         injected = "".join("".join(c["source"]) for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", []))
-        assert "'checkout'" in injected or '"checkout"' in injected  # the alert's label became the parameter
+        values: dict = {}
+        exec(injected, {}, values)
+        # The route's file < the route's parameters < the alert (its label and its start time).
+        assert values["service"] == "checkout" and values["alertname"] == "IkE2EFault"
+        assert values["team"] == "from-the-route"
+        assert values["start"] != "-6h" and values["start"] < summary["alert"]["starts_at"]
         assert httpx.get(f"{server.url}/reports/{run['run_id']}/report.html").status_code == 200
         assert httpx.get(f"{server.url}/reports/.incident-kit/ledger.sqlite").status_code == 404
         note = wait_for(lambda: _State.notifications[:1], 10, 0.2, "the notification")[0]

@@ -32,26 +32,37 @@ def load_func(spec: str) -> Callable[..., Any]:
         raise RunError(f"run function {spec!r} cannot be loaded: {exc}") from None
 
 
-def route_parameters_for(scenario: str, route_parameters: dict[str, Any]) -> dict[str, Any]:
-    """Return the route's fixed parameters that the scenario declares (none asked: no lookup).
+def parameters_for_run(scenario: str, alert: dict[str, Any] | None, route: dict[str, Any]) -> dict[str, Any]:
+    """Return the explicit parameters of a run: the route's fixed ones, then those the alert sets.
 
-    Parameters taken from the alert itself are added by the runner (``alert=``), which
-    knows the scenario's declared names. Raises ConfigError for an unknown scenario.
+    With no route parameters and no route files this is empty: the runner takes the alert's
+    parameters itself (``alert=``). With route files, the alert's parameters are passed
+    explicitly so that they win over the files (the alert's window over a file's ``start``).
+    Raises ConfigError for an unknown scenario.
     """
-    if not route_parameters:
+    fixed = route.get("parameters") or {}
+    if not fixed and not route.get("parameter_files"):
         return {}
+    from ..alerts import Alert, parameters_for
     from ..catalog import parameters
 
-    names = parameters(scenario)
-    return {k: v for k, v in route_parameters.items() if k in names}
+    names = {name: info.get("default") for name, info in parameters(scenario).items()}
+    out = {k: v for k, v in fixed.items() if k in names}
+    if alert:
+        fields = {k: alert.get(k) for k in ("status", "labels", "annotations", "starts_at", "ends_at",
+                                               "fingerprint", "group_key", "source")}
+        out.update(parameters_for(Alert(**fields), names))
+    return out
 
 
 def _run(spec: dict[str, Any]) -> dict[str, Any]:
     func = load_func(spec.get("run_func") or DEFAULT_RUN_FUNC)
     alert = spec.get("alert")
-    parameters = route_parameters_for(spec["scenario"], spec.get("route_parameters") or {})
+    route = spec.get("route") or {}
+    parameters = parameters_for_run(spec["scenario"], alert, route)
+    extra = {"parameter_files": route["parameter_files"]} if route.get("parameter_files") else {}
     result = func(spec["scenario"], parameters, alert=alert, out_dir=spec["out_dir"], run_id=spec["run_id"],
-                  timeout=spec.get("cell_timeout"))
+                  timeout=spec.get("cell_timeout"), **extra)
     summary = getattr(result, "summary", None) or {}
     return {"status": str(getattr(result, "status", "failed")), "dir": str(getattr(result, "dir", "")),
             "headline": summary.get("headline"), "severity": summary.get("severity"),

@@ -130,7 +130,7 @@ class Supervisor:
             return None
         s = self.settings
         spec = {"mode": "run", "parent_pid": os.getpid(), "run_id": run_id, "scenario": run["scenario"], "alert": run["alert"],
-                "route_parameters": run["route_parameters"], "out_dir": str(Path(s.out_dir).resolve()),
+                "route": run["route"], "out_dir": str(Path(s.out_dir).resolve()),
                 "cell_timeout": s.cell_timeout, "run_func": s.run_func}
         log_path = Path(s.out_dir) / ".incident-kit" / "logs" / f"{run_id}.log"
         proc = self._spawn(spec, log_path)

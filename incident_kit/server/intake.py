@@ -45,7 +45,10 @@ def _groups(items: Iterable[Alert]) -> "OrderedDict[str, list[Alert]]":
 
 def plan(items: list[Alert], routes: list[Route], check_scenario: Callable[[str], None] | None = None
          ) -> dict[str, tuple[str, dict[str, Any], Alert]]:
-    """Return ``group_key -> (scenario, route parameters, leading alert)`` for groups with firing alerts.
+    """Return ``group_key -> (scenario, route, leading alert)`` for groups with firing alerts.
+
+    ``route`` is ``{"parameters": {...}, "parameter_files": [...]}`` of the matching route (empty
+    when the alert names its scenario or no route matches).
 
     Raises :class:`PayloadError` when an alert names a scenario that is not a plain name, or
     (with ``check_scenario``) one that does not exist. Nothing is recorded.
@@ -60,7 +63,8 @@ def plan(items: list[Alert], routes: list[Route], check_scenario: Callable[[str]
         if check_scenario is not None:
             check_scenario(scenario)
         route = route_for(lead, routes) if not (lead.labels.get("scenario") or lead.annotations.get("scenario")) else None
-        out[key] = (scenario, dict(route.parameters) if route else {}, lead)
+        out[key] = (scenario, {"parameters": dict(route.parameters), "parameter_files": list(route.parameter_files)}
+                    if route else {}, lead)
     return out
 
 

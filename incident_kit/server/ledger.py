@@ -53,7 +53,7 @@ runs = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("notify_error", sa.Text),
     sa.Column("alert", sa.Text),  # JSON: the alert that started the run
-    sa.Column("route_parameters", sa.Text),  # JSON: fixed parameters of the matching route
+    sa.Column("route", sa.Text),  # JSON: {"parameters", "parameter_files"} of the matching route
 )
 
 alerts = sa.Table(
@@ -219,11 +219,11 @@ class Ledger:
             conn.execute(_BUMP_RUN, {"b_rid": run_id, "b_ts": utcnow()})
 
     def insert_run(self, conn: sa.Connection, run_id: str, scenario: str, group_key: str,
-                   alert: dict[str, Any], route_parameters: dict[str, Any]) -> None:
+                   alert: dict[str, Any], route: dict[str, Any]) -> None:
         """Create a queued run."""
         conn.execute(runs.insert(), {
             "run_id": run_id, "scenario": scenario, "group_key": group_key, "state": "queued", "attempts": 0,
-            "created_at": utcnow(), "alert": json.dumps(alert), "route_parameters": json.dumps(route_parameters),
+            "created_at": utcnow(), "alert": json.dumps(alert), "route": json.dumps(route),
             "alerts_count": 0, "resolution_applied": False,
         })
 
@@ -364,7 +364,7 @@ def _run_dict(row: Any) -> dict[str, Any]:
     for k in ("created_at", "started_at", "finished_at", "heartbeat_at", "last_alert_at"):
         d[k] = _iso(d[k])
     d["alert"] = json.loads(d["alert"]) if d["alert"] else None
-    d["route_parameters"] = json.loads(d["route_parameters"]) if d["route_parameters"] else {}
+    d["route"] = json.loads(d["route"]) if d["route"] else {}
     d["resolution_applied"] = bool(d["resolution_applied"])
     return d
 

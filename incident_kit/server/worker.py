@@ -23,7 +23,7 @@ from ..errors import IncidentKitError
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the worker's argument parser."""
-    p = argparse.ArgumentParser(prog="python -m incident_kit.server.worker", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m incident_kit.server.worker", description="A huey worker for the distributed mode of incident-kit serve.")
     p.add_argument("--queue", required=True, help="redis:// URL of the huey queue")
     p.add_argument("--ledger", default=None, help="SQLAlchemy URL of the run ledger (default: sqlite in --out)")
     p.add_argument("--out", default="reports", help="reports directory (default: ./reports)")
