@@ -16,6 +16,8 @@ import yaml
 from incident_kit import cli
 from incident_kit.demo.pgcluster import free_port
 
+pytestmark = pytest.mark.slow  # real services on loopback
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

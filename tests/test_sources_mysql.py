@@ -25,6 +25,8 @@ from incident_kit import frames
 from incident_kit.demo.pgcluster import free_port
 from incident_kit.errors import MutationRefused, SourceError, SourceTimeout
 
+pytestmark = pytest.mark.slow  # real services on loopback
+
 PASSWORD = "ik-maria-pw"
 
 

@@ -18,6 +18,8 @@ import incident_kit as ik
 from incident_kit import frames
 from incident_kit.errors import MutationRefused, SourceError, SourceTimeout
 
+pytestmark = pytest.mark.slow  # real services on loopback
+
 
 def _dsn(cluster, app: str) -> str:
     return (f"host=127.0.0.1 port={cluster.port} user=postgres password={cluster.password} "

@@ -17,6 +17,8 @@ import incident_kit as ik
 from incident_kit import frames
 from incident_kit.demo.pgcluster import free_port
 
+pytestmark = pytest.mark.slow  # real services on loopback
+
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:  # keep test output clean

@@ -24,6 +24,8 @@ from incident_kit import frames
 from incident_kit.demo.pgcluster import free_port
 from incident_kit.errors import SourceError
 
+pytestmark = pytest.mark.slow  # real services on loopback
+
 
 def _start(args: list[str], env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

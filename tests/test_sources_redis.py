@@ -12,6 +12,8 @@ import incident_kit as ik
 from incident_kit import frames
 from incident_kit.demo.pgcluster import free_port
 
+pytestmark = pytest.mark.slow  # real services on loopback
+
 
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory):
