@@ -149,3 +149,32 @@ def test_bad_input_is_a_config_error():
     with pytest.raises(ConfigError, match="not an IncidentWindow"):
         A.hypotheses(window=object())
     assert A.hypotheses(window=None).empty
+
+
+def test_a_service_named_in_the_errors_with_its_endpoint_is_a_failing_dependency():
+    clean, window = _clean_with_window(seed=9)
+    logs = clean.logs.copy()
+    hit = (logs["ts"] >= window[0]).to_numpy() & logs["path"].isin(["/api/cart", "/api/checkout"]).to_numpy()
+    logs.loc[hit, ["status", "message"]] = [503, "redis error: Error 111 connecting to 127.0.0.1:6399. Connection refused."]
+    ranked = A.hypotheses(window=window, logs=logs, events=clean.events)
+    top = ranked.iloc[0]
+    assert top["kind"] == "dependency" and top["ref"] == "redis" and "127.0.0.1:6399" in top["cause"]
+
+
+def test_latency_incident_ties_the_deploy_to_the_slow_path_and_old_related_deploys_stay_low():
+    clean = synthetic.noise(seed=10)
+    logs = clean.logs.copy()
+    start = logs["ts"].max() - pd.Timedelta(minutes=15)
+    slow = (logs["ts"] >= start).to_numpy() & (logs["path"] == "/api/products").to_numpy()
+    logs.loc[slow, "latency_ms"] = 900.0
+    w = A.window(A.rates(logs), column="p95_ms")
+    assert w.found and abs(w.start - start) <= pd.Timedelta(minutes=1)
+    events = conform(pd.DataFrame([
+        {"ts": start - pd.Timedelta(minutes=2), "kind": "deploy", "ref": "f00dfeed0001", "text": "deploy v1.9.0 (rank products by units sold)"},
+        {"ts": start - pd.Timedelta(minutes=3), "kind": "deploy", "ref": "f00dfeed0002", "text": "deploy worker v2.1 (emails: retry bounces)"},
+        {"ts": start - pd.Timedelta(hours=20), "kind": "deploy", "ref": "f00dfeed0003", "text": "deploy v1.7.2 (products: paginate)"},
+    ]), "events")
+    ranked = A.hypotheses(window=w, events=events, logs=logs).set_index("ref")
+    assert ranked.index[0] == "f00dfeed0001" and "product" in ranked.loc["f00dfeed0001", "evidence"]
+    assert ranked.loc["f00dfeed0002", "score"] < ranked.loc["f00dfeed0001", "score"] - 0.2
+    assert ranked.loc["f00dfeed0003", "score"] < 0.2    # related, but 20 hours old

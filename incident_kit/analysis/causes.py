@@ -25,6 +25,10 @@ _LOCK = re.compile(r"lock timeout|lock wait|deadlock|could not obtain lock|cance
 _HOST = re.compile(r"\b(?:https?|grpc|wss?|tcp|redis|postgres(?:ql)?|mysql|amqp)://([^/\s:\"'<>]+)|"
                    r"\b((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:com|net|org|io|dev|cloud|co|app|ai|"
                    r"internal|local|svc|example|cluster\.local|amazonaws\.com|googleapis\.com))\b", re.I)
+_ENDPOINT = re.compile(r"(?<![\w.:/-])((?:\d{1,3}(?:\.\d{1,3}){3}|localhost|[a-z][a-z0-9-]*(?:\.[a-z0-9-]+)+):\d{2,5})\b", re.I)
+_LOOPBACK = re.compile(r"^(?:127\.|localhost|\[?::1)")
+_SERVICE = re.compile(r"\b(redis|postgres(?:ql)?|mysql|mariadb|kafka|rabbitmq|amqp|memcached|elasticsearch|opensearch|"
+                      r"mongo(?:db)?|smtp|ldap|zookeeper|consul|vault|clickhouse|cassandra|nats|s3)\b", re.I)
 _FAILURE_WORDS = re.compile(r"timed? ?out|refused|unreachable|unavailable|reset by peer|no route|"
                             r"name resolution|ssl|tls|certificate|5\d\d|bad gateway", re.I)
 _RESOURCE = re.compile(r"disk|filesystem|fs_|volume|memory|mem_|ram|swap|cpu|inode", re.I)
@@ -131,7 +135,9 @@ def changes(events: pd.DataFrame | None, inc: Incident, *, tau_min: float = 30.0
                             "evidence": f"{kind} at {iso(ts)}, {_minutes(dt)} after the incident started: it cannot have caused it"})
                 continue
             closeness = math.exp(-max(dt / pd.Timedelta(minutes=1), 0.0) / tau_min)
-            score = (0.15 + 0.55 * closeness + 0.3 * rel) if inc.start is not None else 0.1 + 0.3 * closeness
+            # Relatedness counts in proportion to closeness: an old change that touched the same
+            # code is still an old change.
+            score = (0.1 + closeness * (0.55 + 0.3 * rel) + 0.05 * rel) if inc.start is not None else 0.1 + 0.3 * closeness
             when = (f"{_minutes(dt)} before the incident started ({iso(ts)} -> {iso(inc.start)})"
                     if inc.start is not None else f"{_minutes(dt)} before the last log line")
         evidence = f"{kind} {when}"
@@ -174,30 +180,45 @@ def dependencies(probes: pd.DataFrame | None, inc: Incident) -> list[Hypothesis]
         before = _hosts(inc.baseline_error_messages) if inc.baseline_error_messages is not None else {}
         total = len(inc.error_messages)
         total_before = max(1, len(inc.baseline_error_messages) if inc.baseline_error_messages is not None else 0)
-        for host, (count, example) in sorted(now.items(), key=lambda kv: -kv[1][0])[:5]:
+        for key, (count, example, label) in sorted(now.items(), key=lambda kv: -kv[1][0])[:5]:
             share = count / total
-            share_before = before.get(host, (0, ""))[0] / total_before
+            share_before = before.get(key, (0, "", ""))[0] / total_before
             if share < 0.1 or share <= 2 * share_before:
                 continue
             bonus = 0.1 if _FAILURE_WORDS.search(example) else 0.0
-            out.append({"cause": f"third-party host {host} failing", "kind": "dependency", "ref": host,
+            out.append({"cause": f"dependency {label} failing", "kind": "dependency", "ref": key,
                         "score": round(min(0.85, 0.2 + 0.6 * share * (1 - share_before) + bonus), 3),
-                        "evidence": f"{share:.0%} of the errors in the window name {host} "
+                        "evidence": f"{share:.0%} of the errors in the window name {label} "
                                     f"({share_before:.0%} before), e.g. {example[:160]!r}"})
     return out
 
 
-def _hosts(messages: pd.Series) -> dict[str, tuple[int, str]]:
-    counts: dict[str, tuple[int, str]] = {}
+def _hosts(messages: pd.Series) -> dict[str, tuple[int, str, str]]:
+    """Return what the messages name as a remote end: key -> (messages naming it, example, label).
+
+    The key is a well-known service word when one is named (redis, postgres, kafka, ...), else the
+    host of a URL, a dotted host name, or a host:port / ip:port."""
+    counts: dict[str, tuple[int, str, str]] = {}
     distinct = messages.value_counts()
     for msg, n in distinct.items():
-        seen = set()
-        for m in _HOST.finditer(str(msg)):
-            host = (m.group(1) or m.group(2) or "").lower()
-            if host and host not in seen:
-                seen.add(host)
-                c, ex = counts.get(host, (0, str(msg)))
-                counts[host] = (c + int(n), ex)
+        text = str(msg)
+        ends: list[str] = []
+        for m in _HOST.finditer(text):
+            ends.append((m.group(1) or m.group(2) or "").lower())
+        ends += [m.group(1).lower() for m in _ENDPOINT.finditer(text)]
+        ends = [e for e in dict.fromkeys(ends) if e]
+        services = list(dict.fromkeys(w.lower() for w in _SERVICE.findall(text)))
+        found: dict[str, str] = {}
+        if services and (ends or _FAILURE_WORDS.search(text)):
+            for word in services:
+                found[word] = f"{word} at {ends[0]}" if ends else word
+        else:
+            for end in ends:
+                host = end.split(":")[0] if not end.replace(".", "").replace(":", "").isdigit() else end
+                found.setdefault(host, end if host != end and not _LOOPBACK.match(end) else host)
+        for key, label in found.items():
+            c, ex, lb = counts.get(key, (0, text, label))
+            counts[key] = (c + int(n), ex, lb)
     return counts
 
 
@@ -342,17 +363,21 @@ def surge(inc: Incident) -> list[Hypothesis]:
     """A traffic surge: requests per minute well above the baseline."""
     if not inc.has_logs or inc.before is None or not inc.before.any():
         return []
-    rate_in = inc.inside.sum() / inc.minutes(inc.inside)
-    rate_before = inc.before.sum() / inc.minutes(inc.before)
+    requests = inc.requests if inc.requests is not None else np.ones(len(inc.logs), dtype=bool)  # type: ignore[arg-type]
+    inside, before = inc.inside & requests, inc.before & requests
+    if not inside.any() or not before.any():
+        return []
+    rate_in = inside.sum() / inc.minutes(inside)
+    rate_before = before.sum() / inc.minutes(before)
     ratio = rate_in / max(rate_before, 1e-9)
     if ratio < 1.5:
         return []
-    err_in = (inc.errors & inc.inside).sum() / max(1, inc.inside.sum())
-    err_before = (inc.errors & inc.before).sum() / max(1, inc.before.sum())
+    err_in = (inc.errors & inside).sum() / max(1, inside.sum())
+    err_before = (inc.errors & before).sum() / max(1, before.sum())
     proportional = err_in <= 3 * max(err_before, 0.001)
     return [{"cause": "traffic surge", "kind": "traffic_surge", "ref": None,
              "score": round(0.25 + 0.45 * min(1.0, (ratio - 1.5) / 1.5) + (0.1 if proportional else 0.0), 3),
-             "evidence": f"{rate_in:.1f} rows/min in the window, {ratio:.1f}x the baseline {rate_before:.1f}/min; "
+             "evidence": f"{rate_in:.1f} requests/min in the window, {ratio:.1f}x the baseline {rate_before:.1f}/min; "
                          f"error rate {err_in:.1%} vs {err_before:.1%} before"}]
 
 

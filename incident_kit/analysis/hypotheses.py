@@ -17,8 +17,10 @@ HYPOTHESIS_COLUMNS = ["cause", "evidence", "score", "kind", "ref"]
 
 def _new_errors(inc: Any) -> list[dict[str, Any]]:
     """A code path that started failing: an error signature absent from the baseline, when it dominates."""
-    if not inc.top_signatures or inc.baseline_error_messages is None:
+    if not inc.top_signatures or inc.baseline_error_messages is None or inc.start is None:
         return []
+    if inc.before is None or not inc.before.any():
+        return []  # nothing to be new against
     from .signatures import mine
 
     msgs = pd.concat([inc.error_messages, inc.baseline_error_messages], ignore_index=True)

@@ -11,6 +11,7 @@ import pandas as pd
 from ..errors import ConfigError
 from ..timeutil import parse_time
 from .rates import error_mask, floor_times, require_columns
+from .context import NEW_MARGIN
 from .signatures import messages_of, mine
 
 TOP_ERROR_COLUMNS = ["signature", "count", "share", "first_seen", "last_seen", "new_in_window", "example"]
@@ -40,7 +41,8 @@ def top_errors(
     ``last_seen``, ``new_in_window`` (the signature is not among the baseline's errors and
     warnings; False without baseline rows), ``example``
     (one raw message). ``baseline`` is a ``(start, end)`` pair, a logs frame, or None for every
-    row before ``start``. Rows are errors per :func:`rates.error_mask`. Raises ConfigError for a
+    row until two minutes before ``start`` (an incident's leading edge often precedes its start
+    bucket). Rows are errors per :func:`rates.error_mask`. Raises ConfigError for a
     frame without ``ts``.
     """
     require_columns(logs, ("ts",), "logs")
@@ -53,7 +55,7 @@ def top_errors(
         b0, b1 = parse_time(baseline[0], field="baseline start"), parse_time(baseline[1], field="baseline end")
         base_logs = logs[_between(ts, b0, b1)]
     elif baseline is None:
-        base_logs = logs[_between(ts, None, lo)] if lo is not None else logs.iloc[0:0]
+        base_logs = logs[_between(ts, None, lo - NEW_MARGIN)] if lo is not None else logs.iloc[0:0]
     else:
         raise ConfigError(f"top_errors: baseline must be a (start, end) pair or a logs frame, got {type(baseline).__name__}")
     window_logs = logs[in_window]
