@@ -101,14 +101,18 @@ def _redis(url: str) -> Callable[[float], str]:
     return run
 
 
-def _http(url: str) -> Callable[[float], str]:
+def _http(url: str, *, health: bool = True) -> Callable[[float], str]:
+    """A health URL must answer 2xx/3xx; a service base URL (``health=False``) only has to answer
+    without a server error or an authentication refusal (Loki's ``/`` is a 404, for instance)."""
     def run(timeout_s: float) -> str:
         from .sources import probes
 
         row = probes.http(url, timeout_s=timeout_s).iloc[0]
-        if not row.ok:
-            raise ConfigError(row.error or f"HTTP {row.status}")
-        return f"HTTP {row.status}"
+        status = int(row.status) if row.status is not None and str(row.status).isdigit() else None
+        reachable = status is not None and status < 500 and status not in (401, 403, 407)
+        if row.ok or (not health and reachable):
+            return f"HTTP {row.status}"
+        raise ConfigError(row.error or f"HTTP {row.status}")
     return run
 
 
@@ -149,7 +153,7 @@ def _url_check(value: str) -> Callable[[float], str]:
         return _sql(value)
     if scheme in ("redis", "rediss"):
         return _redis(value)
-    return _http(value)
+    return _http(value, health=False)
 
 
 def plan(parameters: dict[str, Any]) -> list[Check]:
