@@ -297,6 +297,21 @@ def test_window_is_applied_while_reading(tmp_path: Path) -> None:
     assert time.perf_counter() - t0 < 60  # sanity only, not a benchmark
     stopped_at = int([n for n in df.attrs["notes"] if "stopped reading" in n][0].split("line ")[1].split(",")[0])
     assert stopped_at < 3 * 86400 // 20 // 2  # well before the end of the file
+    skipped = [n for n in df.attrs["notes"] if "before the window start and were not parsed" in n]
+    assert skipped and int(skipped[0].split("lines 1-")[1].split(" ")[0]) > 700  # the first block: all before 06:00
+    # the same window read without the shortcuts gives the same rows
+    slow = logs.read(path, start="2026-11-20T06:00:00Z", end="2026-11-20T07:00:00Z", chunk_bytes=64 << 10,
+                     early_stop=False)
+    pd.testing.assert_frame_equal(df, slow)
+    # a file that is not time-sorted is read whole: rows before the "start" are found later in the file
+    shuffled = tmp_path / "shuffled.log"
+    lines = path.read_text().splitlines(keepends=True)
+    shuffled.write_text("".join(lines[5000:] + lines[:5000]))
+    again = logs.read(shuffled, start="2026-11-20T06:00:00Z", end="2026-11-20T07:00:00Z", chunk_bytes=64 << 10)
+    assert len(again) == 181
+    # a sorted file wholly after the window: its first block and its last lines say so, nothing more is read
+    before = logs.read(path, start="2026-11-19T00:00:00Z", end="2026-11-19T01:00:00Z", chunk_bytes=64 << 10)
+    assert len(before) == 0 and any("stopped reading at line 1," in n for n in before.attrs["notes"])
 
 
 def test_gzip_detected_by_content_not_name(tmp_path: Path) -> None:

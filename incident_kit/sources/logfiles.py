@@ -9,6 +9,7 @@ by the block size whatever the file size.
 from __future__ import annotations
 
 import glob
+import io
 import os
 import re
 from pathlib import Path
@@ -178,6 +179,21 @@ def head(path: Path, max_bytes: int = 64 << 10) -> bytes:
     return data
 
 
+def tail(path: Path, max_bytes: int = 64 << 10) -> bytes | None:
+    """Return about the last ``max_bytes`` of a plain file, from a line start; None for a compressed file."""
+    with open_binary(path) as stream:
+        if not hasattr(stream, "seek") or type(stream).__name__ != "BufferedReader" or not hasattr(stream, "raw") \
+                or not isinstance(getattr(stream, "raw", None), io.FileIO):
+            return None
+        size = os.fstat(stream.fileno()).st_size
+        stream.seek(max(0, size - max_bytes))
+        data = stream.read(max_bytes)
+    if size > max_bytes:
+        cut = data.find(b"\n")
+        data = data[cut + 1:] if cut >= 0 else b""
+    return data
+
+
 def describe(paths: Sequence[Path] | Any) -> str:
     """Return a short text naming ``paths`` for ``attrs['source']``."""
     if isinstance(paths, str | os.PathLike):
@@ -186,4 +202,5 @@ def describe(paths: Sequence[Path] | Any) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:3]) + (f" (+{len(items) - 3} more)" if len(items) > 3 else "")
 
 
-__all__ = ["DEFAULT_CHUNK_BYTES", "as_list", "expand", "rotated_siblings", "open_binary", "chunks", "head", "describe"]
+__all__ = ["DEFAULT_CHUNK_BYTES", "as_list", "expand", "rotated_siblings", "open_binary", "chunks", "head", "tail",
+           "describe"]

@@ -131,9 +131,23 @@ def _read_file(path: Path, reader: _Reader, window: tuple[pd.Timestamp | None, p
     lo = pa.scalar(start.value, logfields.TS_TYPE) if start is not None else None
     hi = pa.scalar(end.value, logfields.TS_TYPE) if end is not None else None
     stop_after = (end + SORTED_SLACK).value if end is not None else None
-    sorted_so_far, last_max = True, None
+    sorted_so_far, last_max, seen_before_end = True, None, False
     options = dict(reader.options)
+    skipped = 0
+    skip_before = (start - SORTED_SLACK).value if start is not None else None
     for block, first_line in logfiles.chunks(path, chunk_bytes):
+        if early_stop and sorted_so_far and skip_before is not None and (reader.name != "csv" or "header" in options):
+            first_ts, last_ts = _edge_times(block, reader, options, aliases, time_format=time_format, tz=tz, end=end)
+            if (first_ts is not None and last_ts is not None and first_ts <= last_ts and last_ts < skip_before
+                    and (last_max is None or first_ts >= last_max - SORTED_SLACK.value)):
+                # a time-sorted block wholly before the window: not parsed, only its lines counted
+                skipped += block.count(b"\n")
+                last_max, seen_before_end = last_ts, True
+                continue
+        if skipped:
+            out.notes.append(f"{path}: lines 1-{first_line - 1} are before the window start and were not parsed "
+                             "(time-sorted file)")
+            skipped = 0
         parsed = reader.parse(block, first_line, tz=tz, reference=end, **options)
         if reader.name == "csv" and "header" not in options:
             options["header"] = parsed.table.column_names
@@ -155,10 +169,13 @@ def _read_file(path: Path, reader: _Reader, window: tuple[pd.Timestamp | None, p
         tmin, tmax = (v.value for v in pc.min_max(ts).values())
         if last_max is not None and tmin < last_max - SORTED_SLACK.value:
             sorted_so_far = False
-        if early_stop and sorted_so_far and stop_after is not None and tmin > stop_after:
+        if (early_stop and sorted_so_far and stop_after is not None and tmin > stop_after
+                and (seen_before_end or (last_max is None
+                                         and _ends_later(path, tmax, reader, options, aliases, time_format, tz, end)))):
             out.notes.append(f"{path}: stopped reading at line {first_line}, past the window end (time-sorted file)")
             return
         last_max = tmax if last_max is None else max(last_max, tmax)
+        seen_before_end = seen_before_end or (stop_after is not None and tmin <= stop_after)
         mask = None
         if lo is not None:
             mask = pc.greater_equal(ts, lo)
@@ -174,6 +191,49 @@ def _read_file(path: Path, reader: _Reader, window: tuple[pd.Timestamp | None, p
             table = table.append_column("source", pa.array(np.full(1, str(path))).cast(pa.string()).take(
                 pa.array(np.zeros(table.num_rows, dtype=np.int64))))
             out.tables.append(table)
+
+
+def _ends_later(path: Path, first_max: int, reader: _Reader, options: Mapping[str, Any],
+                aliases: Mapping[str, tuple[str, str | None]], time_format: str | None, tz: str,
+                end: pd.Timestamp | None) -> bool:
+    """True when the file's last lines are not earlier than its first block (so it looks time-sorted).
+
+    Only plain files can be checked cheaply; for compressed ones the answer is False (read on).
+    """
+    tail = logfiles.tail(path)
+    if tail is None:
+        return False
+    _, last = _edge_times(tail, reader, options, aliases, time_format=time_format, tz=tz, end=end)
+    return last is not None and last >= first_max - SORTED_SLACK.value
+
+
+def _edge_times(block: bytes, reader: _Reader, options: Mapping[str, Any],
+                aliases: Mapping[str, tuple[str, str | None]], *, time_format: str | None, tz: str,
+                end: pd.Timestamp | None) -> tuple[int | None, int | None]:
+    """Return the times (ns) of the first and last lines of ``block`` (None when unreadable), parsing only them."""
+    edges: list[int | None] = []
+    cut = 0
+    for _ in range(3):
+        nxt = block.find(b"\n", cut)
+        cut = len(block) if nxt < 0 else nxt + 1
+    tail_start = len(block.rstrip(b"\r\n"))
+    for _ in range(3):
+        tail_start = block.rfind(b"\n", 0, max(tail_start, 0))
+        if tail_start < 0:
+            break
+    for piece, pick in ((block[:cut], 0), (block[max(tail_start + 1, 0):], -1)):
+        try:
+            parsed = reader.parse(piece, 1, tz=tz, reference=end, **options)
+            table = logfields.canonicalize(parsed.table, aliases, time_format=time_format, tz=tz)
+        except Exception:  # noqa: BLE001 - an unreadable edge only means "parse this block"
+            return None, None
+        if "ts" not in table.column_names or table.num_rows == 0 or parsed.rejected:
+            return None, None
+        ts = table.column("ts").drop_null()
+        if len(ts) == 0:
+            return None, None
+        edges.append(int(ts[pick].value))
+    return edges[0], edges[1]
 
 
 def _concat(tables: list[pa.Table]) -> pa.Table:
