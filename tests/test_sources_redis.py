@@ -110,3 +110,21 @@ def test_redis_probe_and_unreachable(redis_url) -> None:
     assert time.monotonic() - started < 3
     text = str(info.value)
     assert text.startswith("redis redis://:***@127.0.0.1:") and "s3cret" not in text and "\n" not in text
+
+
+def test_oldest_job_of_each_queue(redis_url) -> None:
+    import json
+
+    import redis
+
+    r = redis.Redis.from_url(redis_url, decode_responses=True)
+    now_s = time.time()
+    r.rpush("jobs:mail", *[json.dumps({"id": i, "enqueued_at": now_s - 600 + i}) for i in range(5)])
+    r.xadd("jobs:stream", {"n": 1}, id=f"{int((now_s - 120) * 1000)}-0")
+    r.rpush("jobs:opaque", "a", "b")
+    found = ik.redis.oldest(redis_url, ["jobs:mail", "jobs:stream", "jobs:opaque"]).set_index("key")
+    assert found.loc["jobs:mail", "depth"] == 5 and found.loc["jobs:mail", "dated"] == 5
+    assert 590 <= found.loc["jobs:mail", "age_s"] <= 660
+    assert 110 <= found.loc["jobs:stream", "age_s"] <= 180 and found.loc["jobs:stream", "depth"] == 1
+    assert found.loc["jobs:opaque", "dated"] == 0 and found.loc["jobs:opaque", "depth"] == 2
+    assert r.llen("jobs:mail") == 5  # nothing popped

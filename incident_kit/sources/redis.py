@@ -208,7 +208,7 @@ def oldest(url: str, keys: Iterable[str] | str, *, timeout_s: float = 5.0, sampl
     A list is read from both ends (``LRANGE``, ``sample`` items each): an item is a JSON job with a
     time field (``enqueued_at``, ``timestamp`` in s or ms, ...) or a job id whose BullMQ hash
     ``<prefix>:<id>`` (prefix: the key without its last part) has ``timestamp``; a sorted set's
-    scores are taken as times. Columns: ``key``, ``depth``, ``oldest_ts``, ``age_s``, ``dated``
+    scores are taken as times (delayed jobs); a stream's first entry id gives its time. Columns: ``key``, ``depth``, ``oldest_ts``, ``age_s``, ``dated``
     (items whose time could be read). Nothing is popped or changed.
     """
     names = [keys] if isinstance(keys, str) else list(keys or [])
@@ -224,7 +224,8 @@ def oldest(url: str, keys: Iterable[str] | str, *, timeout_s: float = 5.0, sampl
             depth = 0
             if kind == "list":
                 depth = int(client.llen(key))
-                items = client.lrange(key, 0, sample - 1) + client.lrange(key, -sample, -1)
+                items = (client.lrange(key, 0, -1) if depth <= 2 * sample  # short: each item once
+                         else client.lrange(key, 0, sample - 1) + client.lrange(key, -sample, -1))
                 prefix = key.rsplit(":", 1)[0]
                 for item in items:
                     t = _job_time(item)
@@ -237,6 +238,10 @@ def oldest(url: str, keys: Iterable[str] | str, *, timeout_s: float = 5.0, sampl
                 for _, score in client.zrange(key, 0, sample - 1, withscores=True):
                     unit = "ms" if score > 1e11 else "s"
                     times.append(pd.Timestamp(float(score), unit=unit, tz="UTC"))
+            elif kind == "stream":  # an entry id starts with its time in ms
+                depth = int(client.xlen(key))
+                for entry_id, _ in client.xrange(key, count=1):
+                    times.append(pd.Timestamp(int(str(entry_id).split("-")[0]), unit="ms", tz="UTC"))
             first = min(times) if times else None
             rows.append({"key": key, "type": kind, "depth": depth, "oldest_ts": first,
                          "age_s": (ts_now - first).total_seconds() if first is not None else float("nan"),
