@@ -178,3 +178,20 @@ def test_latency_incident_ties_the_deploy_to_the_slow_path_and_old_related_deplo
     assert ranked.index[0] == "f00dfeed0001" and "product" in ranked.loc["f00dfeed0001", "evidence"]
     assert ranked.loc["f00dfeed0002", "score"] < ranked.loc["f00dfeed0001", "score"] - 0.2
     assert ranked.loc["f00dfeed0003", "score"] < 0.2    # related, but 20 hours old
+
+
+@pytest.mark.parametrize("message, ref, cause", [
+    ('database error: connection to server at "127.0.0.1", port 5432 failed: FATAL:  too many connections for role "shop"',
+     "connections", "database connections exhausted"),
+    ("checkout failed: [Errno 28] No space left on device: '/var/receipts/r-1.pdf'", "disk", "disk full"),
+])
+def test_errors_saying_a_resource_ran_out_are_saturation(message, ref, cause):
+    clean, window = _clean_with_window(seed=13)
+    logs = clean.logs.copy()
+    hit = (logs["ts"] >= window[0]).to_numpy() & (logs["path"] == "/api/checkout").to_numpy()
+    logs.loc[hit, ["status", "message"]] = [503, message]
+    ranked = A.hypotheses(window=window, logs=logs, events=clean.events, connections={"used": 97, "max": 100})
+    top = ranked.iloc[0]
+    assert top["kind"] == "saturation" and top["ref"] == ref and top["cause"] == cause
+    if ref == "connections":   # the metric and the messages agree: one hypothesis, both pieces of evidence
+        assert (ranked["ref"] == "connections").sum() == 1 and "97 of 100" in top["evidence"] and "too many" in top["evidence"]

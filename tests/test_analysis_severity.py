@@ -108,3 +108,17 @@ def test_timeline_merges_sources_dedups_and_keeps_postmortem_moments():
     assert inc.culprit_ref[:10] in tl[tl["kind"] == "deploy"].iloc[0]["text"]
     with pytest.raises(ConfigError, match="needs 'ts'"):
         A.timeline({"kind": "note"})
+
+
+def test_real_alertmanager_payload_in_timeline_and_mttd(shared_dir):
+    import json
+
+    payload = json.loads((shared_dir / "data" / "alertmanager" / "alertmanager_payload.json").read_text())
+    fired = pd.Timestamp(payload["alerts"][0]["startsAt"])
+    tl = A.timeline(payload, {"ts": fired - pd.Timedelta(minutes=4), "kind": "deploy", "text": "deploy v2"})
+    assert tl["kind"].tolist() == ["deploy", "alert"]
+    assert tl.iloc[1]["text"] == "AlwaysFiring fired: Synthetic always-firing alert" and tl.iloc[1]["ts"] == fired
+    resolved = json.loads((shared_dir / "data" / "alertmanager" / "alertmanager_payload_resolved.json").read_text())
+    assert A.timeline(resolved)["kind"].tolist() == ["alert", "alert_resolved"]
+    logs = conform(pd.DataFrame({"ts": [fired - pd.Timedelta(minutes=6), fired], "status": [500, 500]}), "logs")
+    assert A.impact(logs, fired - pd.Timedelta(minutes=6), alerts=payload)["mttd_min"] == 6.0

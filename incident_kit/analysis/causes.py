@@ -248,6 +248,47 @@ def _use_ratio(connections: Any) -> tuple[float, str] | None:
     return None
 
 
+#: Error messages that say a resource ran out: (pattern, ref, cause).
+EXHAUSTION = (
+    (re.compile(r"too many connections|remaining connection slots|connection pool (?:is )?exhausted|pool exhausted|"
+                r"QueuePool limit|too many clients|connection limit exceeded|max_user_connections", re.I),
+     "connections", "database connections exhausted"),
+    (re.compile(r"no space left on device|ENOSPC|disk (?:is )?full|disk quota exceeded", re.I), "disk", "disk full"),
+    (re.compile(r"out of memory|cannot allocate memory|MemoryError|\bOOM\b|oom-kill|killed process", re.I),
+     "memory", "memory exhausted"),
+    (re.compile(r"too many open files|EMFILE", re.I), "file_descriptors", "file descriptors exhausted"),
+)
+
+
+def _exhaustion_messages(inc: Incident) -> list[Hypothesis]:
+    """Resources the errors of the window say ran out."""
+    msgs = inc.error_messages
+    if msgs is None or not len(msgs) or not inc.errors_elevated:
+        return []
+    out = []
+    for pattern, ref, cause in EXHAUSTION:
+        hits = msgs.str.contains(pattern, regex=True).fillna(False)
+        share = float(hits.mean())
+        if share < 0.05:
+            continue
+        out.append({"cause": cause, "kind": "saturation", "ref": ref, "score": round(min(0.8, 0.35 + 0.5 * share), 3),
+                    "evidence": f"{share:.0%} of the errors in the window say so, e.g. {str(msgs[hits].iloc[0])[:160]!r}"})
+    return out
+
+
+def _merge_by_ref_score(found: list[Hypothesis]) -> list[Hypothesis]:
+    """One hypothesis per ref: the best scored, raised by 0.1 when other evidence agrees."""
+    merged: dict[Any, Hypothesis] = {}
+    for h in sorted(found, key=lambda h: -h["score"]):
+        kept = merged.get(h["ref"])
+        if kept is None:
+            merged[h["ref"]] = dict(h)
+        else:
+            kept["evidence"] += "; " + h["evidence"]
+            kept["score"] = round(min(0.95, kept["score"] + 0.1), 3)
+    return list(merged.values())
+
+
 def saturation(connections: Any, metrics: pd.DataFrame | None, inc: Incident,
                series: dict[str, pd.Series] | None = None) -> list[Hypothesis]:
     """Saturation: connections near the maximum, disk/memory/CPU over 90%, a queue growing."""
@@ -290,7 +331,7 @@ def saturation(connections: Any, metrics: pd.DataFrame | None, inc: Incident,
                 out.append({"cause": f"queue growing: {name}", "kind": "saturation", "ref": name,
                             "score": round(0.3 + 0.4 * min(1.0, math.log2(growth) / 4), 3),
                             "evidence": f"{name} grew from {base:.0f} to {last:.0f} ({growth:.1f}x) during the window"})
-    return out
+    return _merge_by_ref_score(out + _exhaustion_messages(inc))
 
 
 def _per_snapshot(activity: pd.DataFrame, mask: pd.Series) -> pd.Series:

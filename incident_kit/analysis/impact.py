@@ -27,6 +27,11 @@ def _first_alert(alerts: Any, start: pd.Timestamp | None) -> pd.Timestamp | None
     """Return the first alert at or after ``start`` from an events frame, timestamps or a Timestamp."""
     if alerts is None:
         return None
+    from .timeline import alert_rows
+
+    as_alert = alert_rows(alerts) if not isinstance(alerts, pd.DataFrame | list | tuple) else None
+    if as_alert is not None:
+        alerts = [r["ts"] for r in as_alert if r["kind"] == "alert"]
     if isinstance(alerts, pd.DataFrame):
         frame = alerts
         if "kind" in frame.columns:
@@ -60,7 +65,8 @@ def impact(
     ``clients_affected`` (distinct ``client`` values with a failed request; None without),
     ``error_budget_minutes`` (buckets whose error rate broke the ``slo``), ``error_budget_used``
     (share of a 30-day budget those minutes consume), ``duration_min``, ``first_alert``,
-    ``mttd_min`` (first alert minus start, from ``alerts``: an events frame, times or one time),
+    ``mttd_min`` (first alert minus start, from ``alerts``: an events frame, an alert or alert
+    payload, times or one time),
     ``recovered_at`` and ``time_to_recover_min`` (from ``end`` or ``recovered_at``). Raises
     ConfigError for a frame without ``ts``, a missing start or an SLO outside (0, 1).
     """

@@ -76,9 +76,43 @@ def _from_events(events: pd.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
+_NO_END = ("0001-01-01", None, "")
+
+
+def alert_rows(item: Any) -> list[dict[str, Any]] | None:
+    """Return timeline rows for an alert (``alerts.Alert``, its dict, or an Alertmanager/Grafana
+    payload with ``alerts``): fired at its start, resolved at its end; None if ``item`` is no alert."""
+    if isinstance(item, Mapping) and isinstance(item.get("alerts"), list):
+        rows: list[dict[str, Any]] = []
+        for sub in item["alerts"]:
+            rows += alert_rows(sub) or []
+        return rows
+    if hasattr(item, "starts_at") and hasattr(item, "labels"):
+        item = item.to_dict() if hasattr(item, "to_dict") else vars(item)
+    if not isinstance(item, Mapping):
+        return None
+    starts = item.get("starts_at", item.get("startsAt"))
+    if starts is None:
+        return None
+    labels = item.get("labels") or {}
+    notes = item.get("annotations") or {}
+    name = item.get("name") or labels.get("alertname") or "alert"
+    summary = notes.get("summary") or notes.get("description") or ""
+    source = str(item.get("source") or "alert")
+    rows = [{"ts": starts, "source": source, "kind": "alert", "text": f"{name} fired" + (f": {summary}" if summary else "")}]
+    ends = item.get("ends_at", item.get("endsAt"))
+    if str(item.get("status", "")).lower() == "resolved" and not any(str(ends or "").startswith(str(x)) for x in _NO_END if x):
+        if ends:
+            rows.append({"ts": ends, "source": source, "kind": "alert_resolved", "text": f"{name} resolved"})
+    return rows
+
+
 def _rows(item: Any, start: pd.Timestamp | None) -> list[dict[str, Any]]:
     if item is None:
         return []
+    alerts = alert_rows(item) if not isinstance(item, pd.DataFrame | IncidentWindow) else None
+    if alerts is not None:
+        return alerts
     if isinstance(item, IncidentWindow):
         return _from_window(item)
     if isinstance(item, pd.DataFrame):
@@ -118,7 +152,8 @@ def timeline(
 
     Accepts events frames (deploys, alerts, notes), logs frames (reduced to the first error),
     probes frames (first failure and recovery per target), IncidentWindows (start, peak,
-    recovery) and dicts ``{ts, kind, text, source}``. With ``window`` (an IncidentWindow or a
+    recovery), alerts (``alerts.Alert``, its dict, an Alertmanager or Grafana payload) and dicts
+    ``{ts, kind, text, source}``. With ``window`` (an IncidentWindow or a
     ``(start, end)`` pair, also added to the timeline), moments more than ``lookback`` before its
     start or ``after`` past its end are dropped. The same kind and text within ``dedup`` is one
     moment. Raises ConfigError for input it cannot read.
@@ -153,4 +188,4 @@ def timeline(
     return out
 
 
-__all__ = ["TIMELINE_COLUMNS", "timeline"]
+__all__ = ["TIMELINE_COLUMNS", "alert_rows", "timeline"]
