@@ -58,7 +58,7 @@ def assert_code_cells_read_only(nb: dict) -> int:
                 continue
             name = _dotted(node.func)
             if name != "inv.collect":
-                assert name in ("ik.Investigation", "len", "hit", "inv.headline") or name.endswith((".str.contains", ".astype", ".tail", ".head")), (
+                assert name in ("ik.Investigation", "len", "hit", "inv.headline") or name.endswith((".str.contains", ".astype", ".tail", ".head", ".between", ".fillna")), (
                     f"unexpected call {name} in:\n{source}")
                 continue
             fn = _dotted(node.args[1])
@@ -137,7 +137,8 @@ def test_runbook_001_calls_parameters_and_manual_actions(shared_runbooks: list[P
     assert "ik.redis.queues, redis_url, ['bull:video-transcoding:waiting', 'bull:video-transcoding:active'," in code
     assert "ik.deploys.git, git_repo, start, end" in code and "ik.host.disk, '/'" in code
     assert ".str.contains('5xx|ERROR', case=True" in code and ".str.contains('error', case=False" in code
-    assert "logs_1 = logs_1[(hit('level') | hit('status') | hit('path') | hit('message'))]" in code
+    assert ("logs_1 = logs_1[(hit('level') | hit('status') | hit('path') | hit('message') | "
+            "logs_1['status'].between(500, 599).fillna(False))]") in code  # grep "5xx\|ERROR"
     for manual in ("git revert [commit-hash]", 'pkill -f "videoProcessingWorker"', "bun run workers",
                    'DATABASE_URL="postgresql://...?connection_limit=100&pool_timeout=20"'):
         cell = next(c for c in nb["cells"] if manual in "".join(c["source"]))
@@ -230,6 +231,7 @@ def test_decode_handles_bom_and_crlf(tmp_path: Path) -> None:
     ("redis-cli -u $REDIS_URL SLOWLOG GET 10", "text", "SLOWLOG"),
     ("tail -f logs/app.log", "call", "ik.logs.read"),
     ("cat /var/log/nginx/access.log | grep ' 502 '", "call", "ik.logs.read"),
+    ("grep -c 'ERROR\\|WARN' logs/app.log", "call", "ik.logs.read"),
     ("cat config.yaml", "text", "prints a file"),
     ("df -h", "call", "ik.host.disk"),
     ("free -h", "call", "ik.host.stats"),

@@ -80,7 +80,9 @@ READ_ONLY_NO_SOURCE: dict[str, str] = {
     "strace": "system call trace", "tcpdump": "packet capture", "ab": "load test", "hey": "load test",
     "wrk": "load test", "k6": "load test", "mongosh": "MongoDB shell", "mongo": "MongoDB shell",
     "pg_dump": "database dump", "which": "program lookup", "id": "user ids", "hostname": "host name",
-    "nproc": "CPU count", "ssh": "a command on another host", "pgrep": "process search", "sort": "sorting", "uniq": "deduplication",
+    "nproc": "CPU count", "grep": "a search in files that are not logs", "egrep": "a file search",
+    "zgrep": "a file search", "head": "prints part of a file", "tail": "prints part of a file",
+    "less": "a file viewer", "more": "a file viewer", "zcat": "prints a file", "ssh": "a command on another host", "pgrep": "process search", "sort": "sorting", "uniq": "deduplication",
 }
 
 #: Redis commands that read what a source returns: ``ik.redis.info`` or ``ik.redis.queues``.

@@ -19,7 +19,6 @@ from .parameters import ANGLE, BRACKET, ENV_VAR, ParameterSet, _is_placeholder
 
 _LOG_FILE = re.compile(r"(\.log(\.\d+)?(\.gz)?$|\.jsonl?$|(^|/)logs?(/|$)|^/var/log/)")
 _DNS_RECORDS = {"A", "AAAA", "CNAME", "MX", "TXT", "NS", "SOA", "SRV", "CAA", "PTR"}
-_BRE = [(r"\|", "|"), (r"\(", "("), (r"\)", ")"), (r"\+", "+"), (r"\?", "?"), (r"\{", "{"), (r"\}", "}")]
 
 
 def _short(text: str, n: int = 70) -> str:
@@ -131,26 +130,57 @@ def _count(args: list[str]) -> int:
     return int(value.lstrip("+")) if value.lstrip("+").isdigit() else 10
 
 
+def _short_flags(args: list[str]) -> set[str]:
+    """Return the single-letter options given (``-iE`` -> {"i", "E"}); long options are spelt out."""
+    letters = {ch for a in args if a.startswith("-") and not a.startswith("--") for ch in a[1:]}
+    long_names = {"--ignore-case": "i", "--invert-match": "v", "--extended-regexp": "E", "--fixed-strings": "F"}
+    return letters | {letter for name, letter in long_names.items() if name in args}
+
+
+def _bre_to_python(pattern: str) -> str:
+    """Return a basic (grep) regular expression in Python syntax: ``a\\|b`` -> ``a|b``, ``(`` -> ``\\(``."""
+    out, i = [], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            nxt = pattern[i + 1]
+            out.append(nxt if nxt in "|(){}+?" else ch + nxt)
+            i += 2
+            continue
+        out.append("\\" + ch if ch in "|(){}+?" else ch)
+        i += 1
+    return "".join(out)
+
+
+_STATUS_CLASS = re.compile(r"^\s*([1-5])(?:xx|XX|\\d\\d|\[0-9\]\[0-9\]|\.\.)\s*$")
+
+
 def _grep_line(pattern: str, args: list[str], prog: str, frame_kind: str) -> str:
-    """Return the pandas line that keeps (or, with -v, drops) the rows whose text matches ``pattern``."""
-    fixed = prog == "fgrep" or "-F" in args
-    extended = prog == "egrep" or "-E" in args
-    if fixed:
+    """Return the pandas line(s) that keep (or, with -v, drop) the rows whose text matches ``pattern``.
+
+    On logs, grep saw the whole line, so the level, status, path and message columns are all
+    searched, and an alternative such as ``5xx`` also matches HTTP statuses 500-599.
+    """
+    flags = _short_flags(args)
+    if prog == "fgrep" or "F" in flags:
         regex = re.escape(pattern)
-    elif extended:
+    elif prog == "egrep" or "E" in flags:
         regex = pattern
     else:
-        regex = pattern
-        for old, new in _BRE:
-            regex = regex.replace(old, new)
-    case = "False" if any(a in ("-i", "--ignore-case") or (a.startswith("-") and "i" in a[1:] and not a.startswith("--")) for a in args) else "True"
-    negate = "~" if any(a == "-v" or (a.startswith("-") and not a.startswith("--") and "v" in a[1:]) for a in args) else ""
-    if frame_kind == "logs":  # grep sees the whole line: match any of its parts
-        return (f"hit = lambda column: {{v}}[column].astype('string').str.contains({_py(regex)}, case={case}, "
-                f"regex=True, na=False)\n{{v}} = {{v}}[{negate}(hit('level') | hit('status') | hit('path') | hit('message'))]")
-    # a source that failed returns a frame without columns: filter only what is there
-    return (f"{{v}} = {{v}}[{negate}{{v}}['cmdline'].str.contains({_py(regex)}, case={case}, regex=True, na=False)]"
-            " if len({v}) else {v}")
+        regex = _bre_to_python(pattern)
+    case = "False" if "i" in flags else "True"
+    negate = "~" if "v" in flags else ""
+    if frame_kind != "logs":  # a source that failed returns a frame without columns: filter only what is there
+        return (f"{{v}} = {{v}}[{negate}{{v}}['cmdline'].str.contains({_py(regex)}, case={case}, regex=True, na=False)]"
+                " if len({v}) else {v}")
+    alternatives = regex.split("|")
+    classes = [m.group(1) for m in map(_STATUS_CLASS.match, alternatives) if m]
+    terms = [f"hit('{column}')" for column in ("level", "status", "path", "message")]
+    terms += [f"{{v}}['status'].between({c}00, {c}99).fillna(False)" for c in classes]
+    lines = [f"hit = lambda column: {{v}}[column].astype('string').str.contains({_py(regex)}, case={case}, "
+             "regex=True, na=False)"]
+    lines.append(f"{{v}} = {{v}}[{negate}({' | '.join(terms)})]")
+    return "\n".join(lines)
 
 
 def _curl(cmd: Command, prog: str, args: list[str], rest: list[list[str]], params: ParameterSet) -> Step | None:
@@ -259,10 +289,11 @@ def _redis(cmd: Command, prog: str, args: list[str], rest: list[list[str]], para
 
 def _logs(cmd: Command, prog: str, args: list[str], rest: list[list[str]], params: ParameterSet) -> Step | None:
     """Return an ``ik.logs.read`` call (grep/head/tail applied to the frame) for commands on log files."""
-    skip = {"-n", "--lines", "-c", "--bytes", "-e", "-m", "-A", "-B", "-C", "--regexp"}
+    grep = prog in ("grep", "egrep", "fgrep", "zgrep")
+    skip = {"-e", "-m", "-A", "-B", "-C", "-f", "--regexp"} if grep else {"-n", "--lines", "-c", "--bytes"}
     positional = _positional(args, skip)
     pattern_stage: list[list[str]] = []
-    if prog in ("grep", "egrep", "fgrep", "zgrep"):
+    if grep:
         if not positional:
             return None
         pattern_stage = [[prog, *args]]
