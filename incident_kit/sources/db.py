@@ -90,6 +90,7 @@ class ReadOnlySession:
     def error(self, exc: BaseException) -> SourceError:
         """Return ``exc`` as a one-line SourceError (SourceTimeout for timeouts) with no secret in it."""
         text = _scrub(f"{type(exc).__name__}: {exc}", self.url)
+        text = re.sub(r"^(\w+): \([\w.]+\) ", r"\1: ", text)  # SQLAlchemy's "(psycopg.X)" repeat
         low = text.lower()
         timed_out = any(k in low for k in ("timeout", "timed out", "max_statement_time", "max_execution_time",
                                           "interrupted"))

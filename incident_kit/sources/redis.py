@@ -1,7 +1,7 @@
 """Redis, read only: INFO as metrics, clients, slowlog, queue depths and oldest jobs of named keys.
 
 Only read commands are sent (INFO, CLIENT LIST, SLOWLOG GET, TYPE, LLEN, XLEN, ZCARD, SCARD,
-HLEN, XINFO GROUPS, SCAN, LRANGE, ZRANGE, HGETALL). URLs are ``redis://[:password@]host:port/db`` (``rediss://`` for
+HLEN, XINFO GROUPS, SCAN, LRANGE, ZRANGE, XRANGE, HGETALL). URLs are ``redis://[:password@]host:port/db`` (``rediss://`` for
 TLS) or ``env:``/``file:`` references to one.
 """
 
