@@ -60,6 +60,8 @@ class DemoEnvironment:
         self.stage = get_stage(scenario)
         self.fault: Fault | None = None
         self._on_stop: list[Callable[[], None]] = []
+        #: Helper processes the stage started (redis-server, provider, hogs), stopped by pid at stop.
+        self.processes: list[subprocess.Popen[bytes]] = []
         self.well_known = well_known
         self._own_dir = workdir is None and not well_known
         self.workdir = Path(workdir) if workdir else (DEMO_HOME if well_known else Path(tempfile.mkdtemp(prefix="ik-demo-")))

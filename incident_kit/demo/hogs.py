@@ -1,6 +1,7 @@
 """Resource hogs for the resource_pressure stage, each its own process stopped by pid.
 
-``python -m incident_kit.demo.hogs memory MB`` allocates and touches MB megabytes and sleeps;
+``python -m incident_kit.demo.hogs memory MB [READY_FILE]`` allocates and touches MB megabytes,
+creates READY_FILE once they are resident, and sleeps;
 ``python -m incident_kit.demo.hogs cpu`` spins one core (start it niced). Both exit on SIGTERM.
 """
 
@@ -19,6 +20,8 @@ def main() -> None:
         block = bytearray(mb * 1024 * 1024)
         for i in range(0, len(block), 4096):  # touch every page: resident, not just reserved
             block[i] = 1
+        if len(sys.argv) > 3:
+            open(sys.argv[3], "w").close()
         while True:
             time.sleep(3600)
     elif kind == "cpu":

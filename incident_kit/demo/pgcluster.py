@@ -2,11 +2,13 @@
 
 Uses Debian's server binaries (``/usr/lib/postgresql/<major>/bin``). PostgreSQL refuses to
 run as root, so when we are root the cluster is created and run as the ``postgres`` user in
-a temporary directory owned by it. ``pg_stat_statements`` is preloaded.
+a temporary directory owned by it. ``pg_stat_statements`` is preloaded. initdb runs once per
+process (``--no-sync``); each cluster copies that template and sets its own superuser password.
 """
 
 from __future__ import annotations
 
+import atexit
 import glob
 import os
 import pwd
@@ -20,6 +22,9 @@ import time
 from pathlib import Path
 
 from ..errors import RunError
+
+#: initdb'd data directories of this process, by bin dir and user (see PostgresCluster._template).
+_TEMPLATES: dict[str, Path] = {}
 
 
 def free_port() -> int:
@@ -67,17 +72,15 @@ class PostgresCluster:
             pw = pwd.getpwnam(self._run_as)
             os.chown(self.dir, pw.pw_uid, pw.pw_gid)
         data = self.dir / "data"
-        pwfile = self.dir / "pw"
-        pwfile.write_text(self.password)
-        if self._run_as:
-            os.chown(pwfile, pw.pw_uid, pw.pw_gid)
-        os.chmod(pwfile, 0o600)
-        r = self._cmd([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--pwfile", str(pwfile),
-                       "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8"])
-        pwfile.unlink()
+        try:
+            template = self._template(bindir)
+        except RunError:
+            self._cleanup()
+            raise
+        r = self._cmd(["cp", "-a", str(template), str(data)])
         if r.returncode != 0:
             self._cleanup()
-            raise RunError(f"initdb failed: {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode}")
+            raise RunError(f"copying the initdb template failed: {r.stderr.strip() or r.returncode}")
         conf = {
             "listen_addresses": "'127.0.0.1'",
             "port": str(self.port),
@@ -100,7 +103,32 @@ class PostgresCluster:
             self._cleanup()
             raise RunError(f"PostgreSQL did not start on 127.0.0.1:{self.port}: {(log or r.stderr).strip().splitlines()[-1:]}")
         self.pid = int((data / "postmaster.pid").read_text().splitlines()[0])
+        try:
+            self.psql(f"ALTER ROLE postgres PASSWORD '{self.password}'")
+        except RunError:
+            self.stop()
+            raise
         return self
+
+    def _template(self, bindir: Path) -> Path:
+        """Return a data directory made by initdb once per process (copied by each cluster: initdb
+        is the slow part of a start); removed at exit. Raises RunError with initdb's reason."""
+        key = f"{bindir}:{self._run_as}"
+        cached = _TEMPLATES.get(key)
+        if cached is not None and (cached / "PG_VERSION").exists():
+            return cached
+        root = Path(tempfile.mkdtemp(prefix="ik-pgtemplate-"))
+        atexit.register(shutil.rmtree, root, True)
+        if self._run_as:
+            pw = pwd.getpwnam(self._run_as)
+            os.chown(root, pw.pw_uid, pw.pw_gid)
+        r = self._cmd([str(bindir / "initdb"), "-D", str(root / "data"), "-U", "postgres", "--no-sync",
+                       "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8"])
+        if r.returncode != 0:
+            shutil.rmtree(root, ignore_errors=True)
+            raise RunError(f"initdb failed: {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode}")
+        _TEMPLATES[key] = root / "data"
+        return root / "data"
 
     def stop(self) -> None:
         """Stop the server (fast shutdown, then SIGKILL by pid if needed) and remove its directory."""

@@ -58,6 +58,7 @@ def start(env: "DemoEnvironment", args: list[str], what: str, port: int | None =
     finally:
         if log:
             out.close()  # type: ignore[union-attr]
+    env.processes.append(proc)
     env.on_stop(lambda: stop_process(proc))
     if port is not None:
         wait_port(port, proc, what)

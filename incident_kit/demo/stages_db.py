@@ -31,12 +31,13 @@ FROM (SELECT DISTINCT user_id FROM orders ORDER BY user_id LIMIT 100) u ORDER BY
 
 
 def seed_orders(env: "DemoEnvironment", n: int = SEED_ORDERS) -> None:
-    """Insert ``n`` past orders (as superuser) and analyze; raises RunError from psql."""
+    """Insert ``n`` past orders (as superuser), analyze, and reset pg_stat_statements so that the
+    seeding itself is not what tops it; raises RunError from psql."""
     assert env.cluster is not None
     env.cluster.psql(
         "INSERT INTO orders (product_id, user_id, created_at) SELECT 1 + (g * 7919) % "
         f"{shop.PRODUCTS}, 'u' || (1000 + (g * 31) % 2000), now() - make_interval(secs => g * 15) "
-        f"FROM generate_series(1, {n}) g", "ANALYZE orders", dbname="shop")
+        f"FROM generate_series(1, {n}) g", "ANALYZE orders", "SELECT pg_stat_statements_reset()", dbname="shop")
 
 
 def app_dsn(env: "DemoEnvironment") -> str:

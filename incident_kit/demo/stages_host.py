@@ -14,10 +14,12 @@ import errno
 import os
 import random
 import subprocess
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import RunError
 from .faults import Fault, on_paths, quiet
 from .procs import start_module
 from .stagebase import Stage
@@ -131,7 +133,13 @@ class ResourcePressure(Stage):
         return params
 
     def inject(self, env: "DemoEnvironment") -> None:
-        memory = start_module(env, "hogs", "memory", str(MEMORY_HOG_MB), what="memory hog")
+        ready = env.workdir / "memory-hog.ready"
+        memory = start_module(env, "hogs", "memory", str(MEMORY_HOG_MB), str(ready), what="memory hog")
+        deadline = time.monotonic() + 15
+        while not ready.exists() and memory.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not ready.exists():
+            raise RunError(f"demo: the memory hog did not hold {MEMORY_HOG_MB} MB within 15 s")
         cpu = start_module(env, "hogs", "cpu", what="cpu hog", nice=19)
         env.story.facts.update(disk_mode="tmpfs" if self.mounted else "simulated quota", disk_path=str(self.data),
                                disk_bytes=DISK_BYTES, filled_bytes=self.filled, memory_hog_pid=memory.pid,
