@@ -8,6 +8,7 @@ import pandas as pd
 
 from ..errors import ConfigError
 from . import causes
+from .changes import changes
 from .context import build
 from .correlate import _as_series_map, correlate
 from .window import bounds
@@ -74,7 +75,7 @@ def hypotheses(
     inc = build(logs, start, end, baseline)
     series = _as_series_map(metrics) if metrics is not None else {}
     found: list[dict[str, Any]] = []
-    found += causes.changes(events, inc, tau_min=change_decay_min)
+    found += changes(events, inc, tau_min=change_decay_min)
     found += causes.dependencies(probes, inc)
     found += causes.saturation(connections, None, inc, series)
     found += causes.locks(db_activity, inc, connections)
