@@ -15,6 +15,7 @@ second line of defence; this module is the first, and the only one for functions
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 
@@ -124,12 +125,15 @@ def check(sql: str, dialect: str | None = None, *, source: str = "sql", target: 
     masked URL) name the database in the error. Raises :class:`MutationRefused` (one line,
     naming what was found) otherwise.
     """
+    if not isinstance(sql, str):
+        raise MutationRefused(source, target, f"refused {sql!r}: a statement is text; only a single plain read is allowed")
     try:
         return _check(sql, dialect, target)
     except MutationRefused as exc:
         raise MutationRefused(source, target, exc.reason) from None
 
 
+@functools.lru_cache(maxsize=512)  # the sources send the same catalog queries again and again
 def _check(sql: str, dialect: str | None, target: str) -> str:
     import sqlglot
     from sqlglot import exp
