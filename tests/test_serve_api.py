@@ -38,6 +38,8 @@ def test_api_timeout_and_failing_notification(tmp_path: Path) -> None:
         assert httpx.get(f"{server.url}/alerts/generic").status_code == 405
         r = httpx.post(f"{server.url}/alerts/generic", json={"name": "X", "labels": {"scenario": "nope"}}, headers=auth)
         assert r.status_code == 422 and "unknown scenario 'nope'" in r.json()["error"]
+        r = httpx.post(f"{server.url}/alerts/generic", headers=auth, content=b"[" * 200000 + b"]" * 200000)
+        assert r.status_code == 400 and "nested too deeply" in r.json()["error"]
         r = httpx.post(f"{server.url}/alerts/generic", headers={**auth, "Authorization": "Basic abc"}, json={})
         assert r.status_code == 401 and "Bearer" in r.json()["error"]
 

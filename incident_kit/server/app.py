@@ -121,6 +121,8 @@ def build_app(config: ServeConfig, ledger: Ledger | None = None) -> Starlette:
             payload = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             return await refuse(request, 400, f"body is not JSON ({getattr(exc, 'msg', 'bad encoding')})")
+        except RecursionError:
+            return await refuse(request, 400, "body is not JSON this server reads (nested too deeply)")
         try:
             items = parse(payload, kind)
             result = await run_in_threadpool(ingest, ledger, items, config.routes, period_s=config.dedup_period_s,

@@ -130,6 +130,7 @@ class Ledger:
 
         url = str(resolve(url, field="ledger URL"))  # env:/file: references allowed
         self.url = url
+        self.sqlite = url.startswith("sqlite")
         try:
             if url.startswith("sqlite"):
                 self.engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -148,13 +149,15 @@ class Ledger:
         except sa.exc.SQLAlchemyError as exc:
             reason = mask_url(str(getattr(exc, "orig", None) or exc).splitlines()[0])[:160]
             raise ConfigError(f"ledger {mask_url(url)}: cannot open it ({reason})") from None
-        self.lock = threading.Lock()  # serializes intake (dedup) within one server
+        # Serializes this process's writes: threads hand the database over at once instead of
+        # sleeping in SQLite's busy handler (other processes still meet busy_timeout).
+        self.lock = threading.RLock()
 
     @contextlib.contextmanager
     def write_transaction(self) -> Iterator[sa.Connection]:
         """Yield a connection in a transaction that reads then writes (SQLite: BEGIN IMMEDIATE, so it
         waits for the write lock up front instead of failing on a stale snapshot)."""
-        with self.engine.connect().execution_options(ik_immediate=True) as conn, conn.begin():
+        with self.lock, self.engine.connect().execution_options(ik_immediate=True) as conn, conn.begin():
             yield conn
 
     def dispose(self) -> None:
@@ -164,7 +167,7 @@ class Ledger:
     # -- intake ---------------------------------------------------------------------------
     def record_refusal(self, endpoint: str, status_code: int, reason: str, client: str | None) -> None:
         """Record one refused request (reason is one line)."""
-        with self.engine.begin() as c:
+        with self.lock, self.engine.begin() as c:
             c.execute(refusals.insert(), {"received_at": utcnow(), "endpoint": endpoint[:100], "status_code": status_code,
                                           "reason": reason[:500], "client": (client or "")[:100]})
 
@@ -193,9 +196,13 @@ class Ledger:
         first; the caller's transaction must then be rolled back and the delivery recorded again.
         """
         if previous is None:
+            row = {"group_key": group_key, "run_id": run_id, "last_seen": utcnow()}
             try:
-                with conn.begin_nested():
-                    conn.execute(groups.insert(), {"group_key": group_key, "run_id": run_id, "last_seen": utcnow()})
+                if self.sqlite:  # BEGIN IMMEDIATE: nobody else can have inserted it since our read
+                    conn.execute(groups.insert(), row)
+                else:
+                    with conn.begin_nested():
+                        conn.execute(groups.insert(), row)
             except sa.exc.IntegrityError:
                 raise GroupTaken(group_key) from None
             return
@@ -235,7 +242,7 @@ class Ledger:
     def claim(self, run_id: str, worker: str) -> dict[str, Any] | None:
         """Move a queued run to ``running`` for ``worker``; returns the run, or None if not queued."""
         now = utcnow()
-        with self.engine.begin() as c:
+        with self.lock, self.engine.begin() as c:
             done = c.execute(runs.update().where(runs.c.run_id == run_id, runs.c.state == "queued").values(
                 state="running", started_at=now, heartbeat_at=now, worker=worker[:200], attempts=runs.c.attempts + 1))
             if done.rowcount != 1:
@@ -244,14 +251,14 @@ class Ledger:
 
     def heartbeat(self, run_id: str, worker: str) -> None:
         """Say the run is still being executed by ``worker``."""
-        with self.engine.begin() as c:
+        with self.lock, self.engine.begin() as c:
             c.execute(runs.update().where(runs.c.run_id == run_id, runs.c.state == "running",
                                           runs.c.worker == worker).values(heartbeat_at=utcnow()))
 
     def finish(self, run_id: str, worker: str, state: str, **fields: Any) -> bool:
         """Record the end of a run executed by ``worker``; returns False if it was no longer its run."""
         assert state in FINAL_STATES
-        with self.engine.begin() as c:
+        with self.lock, self.engine.begin() as c:
             done = c.execute(runs.update().where(runs.c.run_id == run_id, runs.c.state == "running",
                                                  runs.c.worker == worker).values(
                 state=state, finished_at=utcnow(), **fields))
@@ -259,7 +266,7 @@ class Ledger:
 
     def update(self, run_id: str, **fields: Any) -> None:
         """Set fields of a run."""
-        with self.engine.begin() as c:
+        with self.lock, self.engine.begin() as c:
             c.execute(runs.update().where(runs.c.run_id == run_id).values(**fields))
 
     def recover(self, stale_after_s: float, is_dead: Any = None) -> list[str]:
