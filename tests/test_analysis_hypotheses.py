@@ -195,3 +195,18 @@ def test_errors_saying_a_resource_ran_out_are_saturation(message, ref, cause):
     assert top["kind"] == "saturation" and top["ref"] == ref and top["cause"] == cause
     if ref == "connections":   # the metric and the messages agree: one hypothesis, both pieces of evidence
         assert (ranked["ref"] == "connections").sum() == 1 and "97 of 100" in top["evidence"] and "too many" in top["evidence"]
+
+
+def test_a_metric_that_moved_at_the_start_is_a_correlated_hypothesis():
+    clean, window = _clean_with_window(seed=14)
+    t = window[0]
+    idx = pd.date_range(t - pd.Timedelta(minutes=60), t + pd.Timedelta(minutes=14), freq="30s", tz="UTC")
+    rng = np.random.default_rng(1)
+    metrics = conform(pd.DataFrame({
+        "ts": np.r_[idx, idx], "metric": ["gc_pause_ms"] * len(idx) + ["steady"] * len(idx),
+        "value": np.r_[np.where(idx >= t + pd.Timedelta(seconds=30), 250.0, 20.0) + rng.normal(0, 2, len(idx)),
+                       50 + rng.normal(0, 2, len(idx))],
+    }), "metrics")
+    ranked = A.hypotheses(window=window, logs=clean.logs, metrics=metrics)
+    moved = ranked[ranked["kind"] == "correlated"]
+    assert moved["ref"].tolist() == ["gc_pause_ms"] and "30 s after the start" in moved.iloc[0]["evidence"]

@@ -130,3 +130,11 @@ def test_application_lines_mixed_with_access_lines_are_not_requests():
     imp = A.impact(logs, T0)
     assert imp["requests_total"] == 2 and imp["requests_failed"] == 1
     assert A.top_errors(logs)["count"].sum() == 2   # the application error still counts as an error message
+
+
+def test_data_that_begins_inside_an_incident_says_so():
+    rng = np.random.default_rng(4)
+    values = np.r_[np.full(20, 0.3), np.full(100, 0.005)] + rng.normal(0, 0.002, 120)
+    w = A.window(minutes(values))
+    assert not w.found and "may begin inside an incident" in w.reason and "12:20:00" in w.reason
+    assert "only 3 points" in A.window(minutes([1.0, 2.0, 3.0])).reason

@@ -145,6 +145,7 @@ def window(
     min_recovery: int = 3,
     baseline_points: int = 60,
     min_baseline: int = 10,
+    _look_back: bool = True,
 ) -> IncidentWindow:
     """Find when ``series`` left its baseline and when it came back.
 
@@ -224,12 +225,22 @@ def window(
         excluded[i:stop] = True
         pos = stop
     if not episodes:
-        return IncidentWindow(
-            False,
-            direction=direction,
-            metric=name,
-            reason=f"no run of {min_duration} points beyond {threshold:g} spreads and the minimum effect",
-        )
+        reason = f"no run of {min_duration} points beyond {threshold:g} spreads and the minimum effect"
+        if int(np.sum(~np.isnan(values))) < min_baseline + min_duration:
+            reason = f"only {int(np.sum(~np.isnan(values)))} points: a baseline needs {min_baseline} before a change"
+        elif direction in ("up", "down") and _look_back:
+            # Seen backwards, an incident that was already on when the data begins is a change too.
+            opposite = "down" if direction == "up" else "up"
+            back = window(pd.Series(values, index=times), direction=opposite, threshold=threshold,
+                          min_effect=min_effect, min_ratio=min_ratio, min_duration=min_duration,
+                          min_recovery=min_recovery, baseline_points=baseline_points, min_baseline=min_baseline,
+                          _look_back=False)
+            head = values[:min_baseline][~np.isnan(values[:min_baseline])]
+            if back.found and back.baseline is not None and len(head) and (
+                    np.median(head) - back.peak_value if direction == "up" else back.peak_value - np.median(head)) > 0:
+                reason += (f"; {name} went {opposite} at {back.start}: the data may begin inside an incident, "
+                           "look further back")
+        return IncidentWindow(False, direction=direction, metric=name, reason=reason)
     best = max(episodes, key=lambda e: e["weight"])
     return IncidentWindow(
         True,
