@@ -186,7 +186,8 @@ def summary_text(result: ImportResult) -> str:
                      f"{sum(t.text.values())} text)")
     lines.append(f"{total.commands} commands: {n_calls} became calls, {n_manual} manual actions, {n_text} left as text")
     if n_calls:
-        lines.append(f"  calls: {_counts(total.calls)}" + (f" ({total.inline_calls} from inline code)" if total.inline_calls else ""))
+        inline = f" — {total.inline_calls} of them from inline code in the text" if total.inline_calls else ""
+        lines.append(f"  calls: {_counts(total.calls)}{inline}")
     if n_manual:
         lines.append(f"  manual actions (shown, never run): {_counts(total.manual)}")
     if n_text:
