@@ -54,6 +54,24 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def routes_file(option: str) -> Path | None:
+    """Return the routes file to read for ``-c``: the given one, or for the default name, the first of
+    ``./parameters/routes.yaml`` and the copy shipped with the package (None when there is none).
+
+    Raises :class:`ConfigError` when a file given explicitly does not exist.
+    """
+    path = Path(option)
+    if path.exists():
+        return path
+    if option != DEFAULT_ROUTES:
+        raise ConfigError(f"routes file {path}: not found")
+    package = Path(__file__).resolve().parents[1]
+    for shipped in (package / "parameters" / "routes.yaml", package.parent / "parameters" / "routes.yaml"):
+        if shipped.exists():
+            return shipped
+    return None
+
+
 def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float = 0.0) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -87,10 +105,7 @@ def from_args(args: Any, env: Mapping[str, str] | None = None) -> ServeConfig:
         raise ConfigError(f"--workers {args.workers}: expected 0 or more")
     if args.queue == "local" and args.workers < 1:
         raise ConfigError("--workers 0 needs --queue redis://... (remote workers); the local queue needs at least 1")
-    routes_path = Path(args.routes)
-    if not routes_path.exists() and args.routes != DEFAULT_ROUTES:
-        raise ConfigError(f"routes file {routes_path}: not found")
-    routes = load_routes(routes_path)
+    routes = load_routes(routes_file(args.routes))
     out = Path(args.out).resolve()
     try:
         out.mkdir(parents=True, exist_ok=True)
