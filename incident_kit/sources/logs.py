@@ -188,9 +188,11 @@ def _read_file(path: Path, reader: _Reader, window: tuple[pd.Timestamp | None, p
         if mask is not None:
             table = table.filter(mask)
         if table.num_rows:
-            table = table.append_column("source", pa.array(np.full(1, str(path))).cast(pa.string()).take(
+            table = table.append_column("source", pa.array([str(path)], pa.large_string()).take(
                 pa.array(np.zeros(table.num_rows, dtype=np.int64))))
-            out.tables.append(table)
+            out.tables.append(_large_strings(table))
+        del parsed, table, ts
+        pa.default_memory_pool().release_unused()  # give the block's transient memory back before the next
 
 
 def _ends_later(path: Path, first_max: int, reader: _Reader, options: Mapping[str, Any],
@@ -234,6 +236,14 @@ def _edge_times(block: bytes, reader: _Reader, options: Mapping[str, Any],
             return None, None
         edges.append(int(ts[pick].value))
     return edges[0], edges[1]
+
+
+def _large_strings(table: pa.Table) -> pa.Table:
+    """Return ``table`` with text as large_string, what pandas keeps: converted per block, not all at the end."""
+    if not any(pa.types.is_string(f.type) for f in table.schema):
+        return table
+    schema = pa.schema([f.with_type(pa.large_string()) if pa.types.is_string(f.type) else f for f in table.schema])
+    return table.cast(schema)
 
 
 def _concat(tables: list[pa.Table]) -> pa.Table:
