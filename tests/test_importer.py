@@ -425,3 +425,23 @@ def test_credentials_in_a_runbook_are_not_copied(tmp_path: Path, capsys: pytest.
         assert secret not in written
     assert "ik.db.query, database_url, 'SELECT 1'" in written  # the connection string is not a parameter value
     assert "redacted in the notebook: 4" in capsys.readouterr().out
+
+
+def test_front_matter_transcripts_and_odd_fences(tmp_path: Path) -> None:
+    src = tmp_path / "odd.md"
+    src.write_text(
+        "---\ntitle: Front matter runbook\nowner: sre\n---\n\n<details><summary>Click</summary>\n\n```bash\ndf -h\n```\n\n"
+        "</details>\n\n~~~sh\nfree -m\n~~~\n\n````markdown\n```bash\nrm -rf /\n```\n````\n\n"
+        "```bash title=\"check.sh\"\ncurl -fsS https://example.com/health || echo down\n```\n\n"
+        "```console\n$ uptime\n 10:00:00 up 3 days\nuser@web1:~$ sudo systemctl restart nginx\n```\n\n"
+        "Setext title\nwith two lines\n---\n\n```bash\nunterminated \"quote\n", encoding="utf-8")
+    result = import_runbook(src, tmp_path / "odd.ipynb")
+    nb = _read(tmp_path / "odd.ipynb")
+    code, markdown = _code(nb), _markdown(nb)
+    assert_code_cells_read_only(nb)
+    assert "".join(nb["cells"][0]["source"]).startswith("# Front matter runbook\n") and "owner: sre" not in markdown
+    assert result.total().calls == {"ik.host.disk": 1, "ik.host.stats": 2, "ik.probes.http": 1}
+    assert " 10:00:00 up 3 days" in markdown and "10:00:00" not in code  # transcript output is not a command
+    assert "sudo systemctl restart nginx" in markdown and "Manual action" in markdown
+    assert "rm -rf /" in markdown and "rm -rf" not in code  # a fence shown inside a markdown fence is text
+    assert "could not be parsed" in " ".join(result.total().text)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..redact import redact_notebook
-from .markdown import Block, CodeBlock, Heading, parse_blocks, title_of
+from .markdown import Block, CodeBlock, Heading, parse_blocks, split_front_matter, title_of
 from .notebook import Tally, build_notebook, notebook_json
 from .reading import RunbookText, read_runbook
 
@@ -136,10 +136,11 @@ def import_runbook(runbook: str | Path, output: str | Path | None = None, *,
     out = Path(output) if output else Path("notebooks") / f"{scenario_name(src.stem)}.ipynb"
     if out.suffix != ".ipynb":
         raise ConfigError(f"output {out}: expected a path ending in .ipynb")
-    blocks = parse_blocks(text.text)
+    meta, markdown = split_front_matter(text.text)
+    blocks = parse_blocks(markdown)
     if not blocks:
         raise ConfigError(f"runbook {src}: no Markdown content found")
-    title = title_of(blocks, src.stem)
+    title = " ".join(str(meta.get("title") or title_of(blocks, src.stem)).split())
     result = ImportResult(text)
     if not scenario_per_section:
         parts = [(title, None, out, blocks)]

@@ -52,6 +52,7 @@ class Note:
     """Comment lines that introduce nothing runnable (kept for the reader)."""
 
     lines: list[str]
+    output: bool = False  # lines a command printed in a transcript, shown as they are (not comments)
 
 
 Item = Command | Note
@@ -108,6 +109,39 @@ def _ends_statement(line: str) -> bool:
     return line.split("--")[0].rstrip().endswith(";")
 
 
+def split_console(content: str) -> list[Item]:
+    """Return the commands of a terminal transcript: ``$ cmd`` lines are commands, the rest is output.
+
+    Output lines are kept (as notes) so the block still reads as in the runbook.
+    """
+    items: list[Item] = []
+    output: list[str] = []
+    for line in content.splitlines():
+        m = re.match(r"^\s*(?:[\w@.-]+[:~\w/]*)?\$ (.*)$", line)
+        if m and m.group(1).strip():
+            if output:
+                items.append(Note(output, output=True))
+                output = []
+            items += [i for i in split_shell(m.group(1)) if isinstance(i, Command)]
+        elif line.strip():
+            output.append(line.rstrip())
+    if output:
+        items.append(Note(output, output=True))
+    return items
+
+
+def is_transcript(lang: str, content: str) -> bool:
+    """Return True for a terminal transcript (``console`` block, or ``$ `` prompts with output between)."""
+    lines = [ln for ln in content.splitlines() if ln.strip()]
+    prompt = re.compile(r"^\s*(?:[\w@.-]+[:~\w/]*)?\$ ")
+    if not any(prompt.match(ln) for ln in lines):
+        return False
+    if lang in ("console", "shell-session", "terminal"):
+        return True
+    others = [ln for ln in lines if not prompt.match(ln) and not ln.lstrip().startswith("#")]
+    return any(not _KNOWN_PROGRAMS.match(ln) for ln in others)  # lines that are not commands: output
+
+
 def split_shell(content: str) -> list[Item]:
     """Return the commands and comment groups of a shell block, in order.
 
@@ -161,4 +195,4 @@ def split_shell(content: str) -> list[Item]:
     return items
 
 
-__all__ = ["Command", "Note", "Item", "block_language", "split_sql", "split_shell", "SHELL_LANGS", "SQL_LANGS"]
+__all__ = ["Command", "Note", "Item", "block_language", "split_sql", "split_shell", "split_console", "is_transcript", "SHELL_LANGS", "SQL_LANGS"]

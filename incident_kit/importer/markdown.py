@@ -7,8 +7,12 @@ as written. Code blocks (fenced or indented, at any list depth) cut the prose ar
 
 from __future__ import annotations
 
+import re
 import textwrap
 from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
 
 from markdown_it import MarkdownIt
 
@@ -56,6 +60,25 @@ def _dedent_prose(lines: list[str]) -> str:
     return textwrap.dedent(text)
 
 
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
+
+
+def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
+    """Return (front matter mapping, the Markdown after it) for a runbook starting with ``---`` YAML.
+
+    Text without front matter, or whose front matter is not a YAML mapping, is returned whole
+    with an empty mapping.
+    """
+    m = _FRONT_MATTER.match(text)
+    if not m:
+        return {}, text
+    try:
+        meta = yaml.safe_load(m.group(1))
+    except yaml.YAMLError:
+        return {}, text
+    return (meta, text[m.end():]) if isinstance(meta, dict) else ({}, text)
+
+
 def parse_blocks(text: str) -> list[Block]:
     """Return the runbook as a list of headings, prose and code blocks in document order.
 
@@ -72,7 +95,7 @@ def parse_blocks(text: str) -> list[Block]:
             lang = (tok.info or "").strip().split(" ")[0].lower() if tok.type == "fence" else ""
             code_at[tok.map[0]] = (tok.map[1], lang, tok.content)
         elif tok.type == "heading_open" and tok.map:
-            title = tokens[i + 1].content.strip() if i + 1 < len(tokens) else ""
+            title = " ".join(tokens[i + 1].content.split()) if i + 1 < len(tokens) else ""
             heading_at[tok.map[0]] = (int(tok.tag[1:]), title)
         elif tok.type == "inline" and tok.map and tok.children:
             spans = [c.content for c in tok.children if c.type == "code_inline"]
@@ -128,4 +151,4 @@ def title_of(blocks: list[Block], default: str) -> str:
     return heads[0].title if heads else default
 
 
-__all__ = ["Prose", "CodeBlock", "Heading", "Block", "parse_blocks", "title_of"]
+__all__ = ["Prose", "CodeBlock", "Heading", "Block", "parse_blocks", "split_front_matter", "title_of"]

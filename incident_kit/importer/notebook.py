@@ -23,7 +23,7 @@ import hashlib
 import json
 
 from .classify import Call, Step, classify, split_pipeline
-from .commands import Command, Note, block_language, split_shell, split_sql
+from .commands import Command, Note, block_language, is_transcript, split_console, split_shell, split_sql
 from .markdown import Block, CodeBlock, Heading, Prose
 from .parameters import Parameter, ParameterSet
 
@@ -145,7 +145,10 @@ class CellWriter:
             self.tally.other_blocks[block.lang or "untagged"] += 1
             self.markdown(block.source, new_cell=False)
             return
-        items = split_sql(block.content) if kind == "sql" else split_shell(block.content)
+        if kind == "sql":
+            items = split_sql(block.content)
+        else:
+            items = split_console(block.content) if is_transcript(block.lang, block.content) else split_shell(block.content)
         for note in items:  # placeholders in comments ("# https://sentry.io/organizations/[your-org]/")
             if isinstance(note, Note):
                 self.params.scan("\n".join(note.lines))
@@ -200,7 +203,7 @@ class CellWriter:
         reasons: list[str] = []
         for item in pending:
             if isinstance(item, Note):
-                body += _comment("\n".join(item.lines), "-- " if fence == "sql" else "# ")
+                body += item.lines if item.output else _comment("\n".join(item.lines), "-- " if fence == "sql" else "# ")
                 continue
             body += _comment("\n".join(item.command.comments), "-- " if fence == "sql" else "# ")
             body.append(item.command.text)

@@ -120,7 +120,7 @@ def _pipeline_tail(rest: list[list[str]], *, frame_kind: str) -> tuple[list[str]
             n = _count(args)
             after.append(f"{{v}} = {{v}}.{prog}({n})")
         else:
-            notes.append(f"`| {' '.join(argv)}` is not translated: the frame is shown whole")
+            notes.append(f"`{' '.join(argv)}` (later in the command line) is not translated: the frame is shown whole")
     return after, notes
 
 
