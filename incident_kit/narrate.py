@@ -62,7 +62,7 @@ def window(incident: Any, metric: str = "error rate") -> Answer:
         reason = getattr(incident, "reason", "") or "the series stayed within its baseline"
         return Answer(f"No incident in the {metric}: {reason}.", score=0.0)
     base, peak = incident.baseline, incident.peak_value
-    pct = metric == "error rate"
+    pct = metric == "error rate" or metric.startswith("share")
     fmt = (lambda v: f"{v:.1%}") if pct else (lambda v: f"{v:.3g}")
     until = f"until {_hm(incident.end)}" if incident.end is not None else "and it is still going on"
     return Answer(
@@ -424,9 +424,15 @@ def queues(trend: pd.DataFrame) -> Answer:
     return Answer(f"{clean(top['key'], 80)} holds {int(top['depth']):,} jobs{moving}.", score=None)
 
 
-def oldest_jobs(table: pd.DataFrame) -> Answer:
-    """Answer "how long has the oldest job waited?" from ``redis.oldest``."""
+def oldest_jobs(table: pd.DataFrame, backlog_since: Any = None) -> Answer:
+    """Answer "how long has the oldest job waited?" from ``redis.oldest``; when the jobs carry no
+    time, from ``backlog_since`` (when the backlog started growing: in a FIFO queue the oldest
+    waiting job has waited about that long)."""
     if table is None or not len(table) or table["age_s"].isna().all():
+        if backlog_since is not None and not pd.isna(backlog_since):
+            minutes = (pd.Timestamp.now(tz="UTC") - pd.Timestamp(backlog_since)).total_seconds() / 60
+            return Answer(f"The jobs carry no time, but the backlog started growing at {_hm(backlog_since)}: the oldest "
+                          f"waiting job has waited about {minutes:.0f} min.", score=min(1.0, minutes / 60))
         return Answer("The age of the oldest job could not be read.")
     top = table.sort_values("age_s", ascending=False).iloc[0]
     minutes = top["age_s"] / 60
@@ -469,7 +475,7 @@ def runs(composed: Mapping[str, Any], missing: list[str] | None = None) -> Answe
         return Answer("No earlier run was found to compose" + (f" ({clean('; '.join(missing), 200)})." if missing else "."))
     names = _listing([f"{r['scenario']} ({r['run_id']})" for _, r in table.iterrows()])
     gone = f" Not found: {clean('; '.join(missing), 200)}." if missing else ""
-    return Answer(f"This postmortem composes {len(table)} runs: {names}.", gone.strip())
+    return Answer(f"This postmortem composes {len(table)} run{'s' if len(table) != 1 else ''}: {names}.", gone.strip())
 
 
 def people(kind: str, text: Any) -> Answer:

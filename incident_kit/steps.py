@@ -42,21 +42,27 @@ def _as_list(value: Any) -> list[Any]:
 def traffic(inv: Any, logs: Any, *, log_format: str = "auto", service: str | None = None, bucket: str = "1min",
             metric: str = "error_rate", name: str = "access logs") -> Traffic:
     """Read the access logs, compute rates per ``bucket`` and find the incident window in ``metric``
-    (``error_rate`` or ``p95_ms``); records the window on ``inv`` when one is found."""
+    (``error_rate``, ``p95_ms`` or ``denied_rate``: the share of requests refused with 401/403,
+    kept in the rates' ``errors``/``error_rate`` columns); records the window on ``inv`` when found."""
     from .sources import logs as logs_source
 
     requests = inv.collect(name, logs_source.read, logs, format=log_format, start=inv.start, end=inv.end,
                            service=service or None)
-    per_bucket = _rates(requests, bucket) if "ts" in requests.columns and len(requests) else _rates(
-        frames.empty("logs"), bucket)
-    column = "error_rate" if metric == "error_rate" else metric
+    if metric == "denied_rate":
+        from .analysis.evidence import status_rates
+
+        per_bucket = status_rates(requests if len(requests) else frames.empty("logs"), bucket)
+    else:
+        per_bucket = _rates(requests if len(requests) else frames.empty("logs"), bucket)
+    column = metric if metric in ("p95_ms", "p99_ms", "p50_ms") else "error_rate"
     if len(per_bucket) and per_bucket[column].notna().any():
         incident = _window(per_bucket, column=column)
     else:
         incident = IncidentWindow(False, metric=column, reason="no requests in the logs")
     if incident.found:
         inv.set_window(incident.start, incident.end)
-    label = {"error_rate": "error rate", "p95_ms": "p95 latency", "p99_ms": "p99 latency"}.get(metric, metric)
+    label = {"error_rate": "error rate", "p95_ms": "p95 latency", "p99_ms": "p99 latency",
+             "denied_rate": "share of refused requests (401/403)"}.get(metric, metric)
     return Traffic(requests, per_bucket, incident, label)
 
 

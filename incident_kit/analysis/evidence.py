@@ -135,6 +135,26 @@ def auth_failures(logs: pd.DataFrame, window: Any, *, statuses: Iterable[int] = 
     return out
 
 
+def status_rates(logs: pd.DataFrame, bucket: str = "1min", statuses: Iterable[int] = (401, 403)) -> pd.DataFrame:
+    """Return rates per bucket like :func:`incident_kit.analysis.rates`, where ``errors`` counts the
+    requests answered one of ``statuses`` (401/403: refused) and ``error_rate`` is their share, so
+    that :func:`incident_kit.analysis.window` finds since when requests are refused."""
+    from .rates import rates
+
+    out = rates(logs, bucket)
+    if not len(logs) or "status" not in logs.columns:
+        out["errors"], out["error_rate"] = 0, np.nan
+        return out
+    status = pd.to_numeric(logs["status"], errors="coerce")
+    hit = status.isin(list(statuses)).to_numpy(dtype=bool)
+    ts = pd.to_datetime(logs["ts"], utc=True)[hit].dt.floor(pd.Timedelta(bucket))
+    counts = ts.value_counts()
+    out["errors"] = out["ts"].map(counts).fillna(0).astype("int64").to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["error_rate"] = np.where(out["requests"] > 0, out["errors"] / out["requests"].clip(lower=1), np.nan)
+    return out
+
+
 def first_failing_layer(layered: pd.DataFrame) -> pd.DataFrame:
     """Return one row per probed host: for each layer (dns, tcp, tls, http) whether it passed, and
     ``first_failure`` (the first layer that failed, in request order) with its error."""
@@ -304,6 +324,15 @@ def queue_history(logs: pd.DataFrame, queue: str | None = None,
     return conform(pd.concat(parts, ignore_index=True), "metrics", source=logs.attrs.get("source", "logs"))
 
 
+def depth_series(history: pd.DataFrame, state: str = "waiting") -> pd.Series:
+    """Return the summed depth of the queues in ``state`` per time from :func:`queue_history`
+    (a time-indexed Series for :func:`incident_kit.analysis.window`)."""
+    if history is None or not len(history) or "key" not in history.columns:
+        return pd.Series(dtype="float64")
+    part = history[history["key"].astype(str).str.endswith(f":{state}")]
+    return part.groupby(pd.to_datetime(part["ts"], utc=True))["value"].sum().sort_index().astype("float64")
+
+
 def config_changes(before: Any, after: Any, required: Iterable[str] = ()) -> pd.DataFrame:
     """Compare two configurations (name -> value mappings or ``config.read`` frames, as deployed
     before and after) and the names that must be set: ``name``, ``status`` (unset, emptied, removed,
@@ -445,7 +474,7 @@ def compose(summaries: list[Mapping[str, Any]]) -> dict[str, Any]:
         hframe = pd.DataFrame(columns=["cause", "evidence", "score", "kind", "ref", "run"])
     timeline = pd.DataFrame([t for s in summaries for t in (s.get("timeline") or [])], columns=["ts", "source", "kind", "text"])
     if len(timeline):
-        timeline["ts"] = pd.to_datetime(timeline["ts"], utc=True)
+        timeline["ts"] = pd.to_datetime(timeline["ts"], utc=True, format="ISO8601")
         timeline = timeline.drop_duplicates(["ts", "kind", "text"]).sort_values("ts", kind="stable").reset_index(drop=True)
     findings = [{**f, "run": s.get("run_id")} for s in summaries for f in (s.get("findings") or [])]
     return {
@@ -481,6 +510,23 @@ def findings_table(findings: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     return frame.sort_values("score", ascending=False, na_position="last", kind="stable").reset_index(drop=True)
 
 
+#: What a postmortem records itself: earlier runs' findings of these kinds are not carried over.
+POSTMORTEM_OWN = frozenset({"runs", "cause", "impact", "severity", "root_cause", "resolution", "action_items", "lessons"})
+
+
+def carried_findings(findings: Iterable[Mapping[str, Any]], n: int = 8) -> list[dict[str, Any]]:
+    """Return the earlier runs' findings worth carrying into a postmortem: best first, without the
+    kinds it records itself and without repeating a title, at most ``n``."""
+    out, seen = [], set()
+    for f in sorted(findings or [], key=lambda f: -(f.get("score") if f.get("score") is not None else -1)):
+        key = " ".join(str(f.get("title", "")).split())
+        if f.get("kind") in POSTMORTEM_OWN or key in seen:
+            continue
+        seen.add(key)
+        out.append(dict(f))
+    return out[:n]
+
+
 def fullest_path(disks: pd.DataFrame) -> str | None:
     """Return the checked path whose filesystem is the fullest in a ``host.disk`` frame (None without one)."""
     if disks is None or not len(disks) or "metric" not in disks.columns:
@@ -509,6 +555,6 @@ def waiting(frame: pd.DataFrame, column: str = "key") -> pd.DataFrame:
     return frame[~keys.str.contains(r"active|fail|complete|delayed|stalled|paused", case=False, regex=True)]
 
 
-__all__ = ["AUTH_WORDS", "NEXT_SCENARIO", "auth_failures", "build_failures", "compose", "config_changes", "config_events",
-           "findings_table", "first_failing_layer", "fullest_path", "next_scenarios", "people_timeline", "providers", "queue_history", "queue_trend", "resource_metrics",
-           "resource_use", "route", "slow_endpoints", "stuck_jobs", "waiting"]
+__all__ = ["AUTH_WORDS", "NEXT_SCENARIO", "auth_failures", "build_failures", "compose", "config_changes", "config_events", "depth_series",
+           "carried_findings", "findings_table", "first_failing_layer", "fullest_path", "next_scenarios", "people_timeline", "providers", "queue_history", "queue_trend", "resource_metrics",
+           "resource_use", "route", "slow_endpoints", "status_rates", "stuck_jobs", "waiting"]
