@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 
 from incident_kit import frames
-from incident_kit.sources import logformats, logs
+from incident_kit.sources import logaccess, logformats, loglines, logs
 
 DATA = Path(__file__).parent / "data" / "logs"
 
@@ -94,10 +94,10 @@ def test_nginx_combined_with_request_time() -> None:
 def test_access_fast_path_agrees_with_the_regex() -> None:
     """The Arrow-CSV split of access logs must give what the regex gives, line for line."""
     block = (DATA / "nginx_access.log").read_bytes() + (DATA / "apache_common.log").read_bytes()
-    fmt = logformats.LINE_FORMATS["combined"]
+    fmt = loglines.LINE_FORMATS["combined"]
     lines, numbers = logformats.split_lines(block, 1)
-    slow = logformats._parse_line_array(lines, numbers, fmt, {})
-    fast = logformats.parse_lines(block, 1, line_format=fmt)
+    slow = loglines.parse_line_array(lines, numbers, fmt, {})
+    fast = loglines.parse_lines(block, 1, line_format=fmt)
     assert fast.rejected == slow.rejected == 1
     key = ["ts", "client", "method", "path", "status", "bytes", "latency_ms", "message", "user"]
 
@@ -120,7 +120,7 @@ def test_clf_time_arithmetic_matches_strptime() -> None:
     for ts, z in zip(stamps, zones):
         day_time.append(f"[{ts.day:02d}/{months[ts.month - 1]}/{ts.year}:{ts.hour:02d}:{ts.minute:02d}:{ts.second:02d}")
         zone.append(f"{z}]")
-    got = logformats.clf_time(pa.array(day_time), pa.array(zone)).to_pandas()
+    got = logaccess.clf_time(pa.array(day_time), pa.array(zone)).to_pandas()
     sign = np.where(np.char.startswith(zones.astype(str), "-"), -1, 1)
     minutes = np.array([int(z[1:3]) * 60 + int(z[3:5]) for z in zones]) * sign
     want = stamps - pd.to_timedelta(minutes, unit="m")

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from .. import frames, timeutil
 from ..errors import ConfigError, SourceError
-from . import logfields, logfiles, logformats, logsniff, logurls
+from . import logfields, logfiles, logformats, loglines, logsniff, logurls
 from ._base import source
 
 log = logging.getLogger("incident_kit.logs")
@@ -65,15 +65,15 @@ def _reader_for(path: Path, fmt: str, options: Mapping[str, Any]) -> _Reader | N
 
 def _build_reader(fmt: str, opts: dict[str, Any], note: str) -> _Reader:
     if "(?P<" in fmt or "(?<" in fmt:
-        return _Reader("regex", logformats.parse_lines, {**opts, "line_format": logformats.user_regex(fmt)}, note)
-    name = logformats.FORMAT_ALIASES.get(fmt.lower(), fmt.lower())
+        return _Reader("regex", loglines.parse_lines, {**opts, "line_format": loglines.user_regex(fmt)}, note)
+    name = loglines.FORMAT_ALIASES.get(fmt.lower(), fmt.lower())
     if name == "regex":
         pattern = opts.pop("regex", None)
         if not pattern:
             raise ConfigError("logs: format='regex' needs regex='...' with named groups such as (?P<ts>...)")
-        return _Reader("regex", logformats.parse_lines, {**opts, "line_format": logformats.user_regex(pattern)}, note)
-    if name in logformats.LINE_FORMATS:
-        return _Reader(name, logformats.parse_lines, {**opts, "line_format": logformats.LINE_FORMATS[name]}, note)
+        return _Reader("regex", loglines.parse_lines, {**opts, "line_format": loglines.user_regex(pattern)}, note)
+    if name in loglines.LINE_FORMATS:
+        return _Reader(name, loglines.parse_lines, {**opts, "line_format": loglines.LINE_FORMATS[name]}, note)
     simple = {"json": logformats.parse_json, "journald": logformats.parse_journald,
               "logfmt": logformats.parse_logfmt, "csv": logformats.parse_csv}
     if name not in simple:

@@ -6,7 +6,8 @@ import csv
 import json
 import re
 
-from .logformats import LINE_FORMATS, _logfmt_pairs
+from .logformats import _logfmt_pairs
+from .loglines import LINE_FORMATS
 
 SNIFF_LINES = 50
 _RE2_ONLY = re.compile(r"\\[pP]\{[^}]*\}")

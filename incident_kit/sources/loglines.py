@@ -1,0 +1,222 @@
+"""Line formats: an RE2 pattern with named groups per format, applied with ``pyarrow.compute.extract_regex``.
+
+nginx/Apache access logs (with the fast path of :mod:`.logaccess`), RFC 3164 and 5424 syslog,
+the Apache error log, Hadoop HDFS (loghub) and any user regex with named groups. Lines a
+pattern does not match are rejected with their line numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..errors import ConfigError
+from . import logfields
+from .logfields import TS_TYPE
+from .logformats import MAX_SAMPLE, Parsed, _known, split_lines
+
+
+@dataclass(frozen=True)
+class LineFormat:
+    """A line format: an RE2 pattern with named groups, and how to build ``ts`` from the groups."""
+
+    name: str
+    pattern: str
+    build: Callable[[pa.StructArray, dict[str, Any]], dict[str, pa.Array]]
+    description: str = ""
+
+
+def _blank_to_null(arr: pa.Array, dash: bool = True) -> pa.Array:
+    empty = pc.equal(arr, "")
+    if dash:
+        empty = pc.or_(empty, pc.equal(arr, "-"))
+    return pc.if_else(empty, pa.scalar(None, arr.type), arr)
+
+
+def _fields(groups: pa.StructArray, skip: set[str]) -> dict[str, pa.Array]:
+    return {f.name: _blank_to_null(groups.field(f.name)) for f in groups.type if f.name not in skip}
+
+
+def _build_access(seconds_factor: float) -> Callable[[pa.StructArray, dict[str, Any]], dict[str, pa.Array]]:
+    def build(g: pa.StructArray, opts: dict[str, Any]) -> dict[str, pa.Array]:
+        out = _fields(g, {"time", "request_time", "rest"})
+        out["ts"] = pc.strptime(g.field("time"), format="%d/%b/%Y:%H:%M:%S %z", unit="ns", error_is_null=True).cast(TS_TYPE)
+        rt = _blank_to_null(g.field("request_time"))
+        out["latency_ms"] = pc.multiply(pc.cast(rt, pa.float64()), seconds_factor)
+        out["status"] = pc.cast(out["status"], pa.int64())
+        out["bytes"] = pc.cast(out["bytes"], pa.int64())
+        rest = pc.utf8_trim_whitespace(g.field("rest"))
+        if pc.any(pc.not_equal(rest, "")).as_py():
+            out["extra"] = _blank_to_null(rest, dash=False)
+        return {"ts": out.pop("ts"), **out}
+    return build
+
+
+_Q = r'(?:[^"\\]|\\.)*'
+ACCESS = (
+    r'^(?P<client>\S+) (?P<ident>\S+) (?P<user>\S+) \[(?P<time>[^\]]+)\] '
+    r'"(?P<message>(?P<method>[A-Za-z]+) (?P<path>(?:[^ "\\]|\\.)*)(?: (?P<protocol>' + _Q + r'))?|' + _Q + r')" '
+    r'(?P<status>\d{3}|-) (?P<bytes>\d+|-)'
+    r'(?: "(?P<referer>' + _Q + r')" "(?P<user_agent>' + _Q + r')")?'
+    r'(?: (?P<request_time>\d+(?:\.\d+)?|-))?(?P<rest>.*)$'
+)
+
+
+def _syslog_year_fix(g: pa.StructArray, opts: dict[str, Any]) -> pa.Array:
+    """RFC 3164 stamps have no year: take the reference year, or the year before if that is in the future."""
+    ref = opts.get("reference")
+    import pandas as pd
+
+    ref = pd.Timestamp(ref) if ref is not None else pd.Timestamp.now(tz="UTC")
+    tz = opts.get("tz", "UTC")
+
+    def at(year: int) -> pa.Array:
+        text = pc.binary_join_element_wise(str(year), g.field("mon"), g.field("day"), g.field("hms"), " ")
+        return logfields.to_timestamp(text, time_format="%Y %b %d %H:%M:%S", tz=tz)
+
+    this_year = at(ref.year)
+    limit = pa.scalar((ref + pd.Timedelta(days=2)).value, TS_TYPE)
+    future = pc.fill_null(pc.greater(this_year, limit), False)
+    if not pc.any(future).as_py():
+        return this_year
+    return pc.if_else(future, at(ref.year - 1), this_year)
+
+
+def _build_syslog(g: pa.StructArray, opts: dict[str, Any]) -> dict[str, pa.Array]:
+    out = _fields(g, {"mon", "day", "hms", "iso", "pri"})
+    short = _syslog_year_fix(g, opts)
+    iso = logfields.to_timestamp(_blank_to_null(g.field("iso")), tz=opts.get("tz", "UTC"))
+    ts = pc.if_else(pc.equal(g.field("iso"), ""), short, iso)
+    return {"ts": ts, **_pri_fields(g.field("pri")), **out}
+
+
+def _pri_fields(pri: pa.Array) -> dict[str, pa.Array]:
+    number = pc.cast(_blank_to_null(pri), pa.int64())
+    if pc.all(pc.is_null(number)).as_py():
+        return {}
+    return {"level": logfields.normalize_level(pc.bit_wise_and(number, 7)), "facility": pc.divide(number, 8)}
+
+
+def _build_syslog5424(g: pa.StructArray, opts: dict[str, Any]) -> dict[str, pa.Array]:
+    out = _fields(g, {"time", "pri", "message"})
+    msg = g.field("message")
+    out["message"] = pc.utf8_ltrim(msg, characters="\ufeff")
+    return {"ts": logfields.to_timestamp(_blank_to_null(g.field("time")), tz=opts.get("tz", "UTC")),
+            **_pri_fields(g.field("pri")), **out}
+
+
+def _build_apache_error(g: pa.StructArray, opts: dict[str, Any]) -> dict[str, pa.Array]:
+    out = _fields(g, {"dow", "mon", "day", "hms", "frac", "year"})
+    out["message"] = g.field("message")
+    text = pc.binary_join_element_wise(g.field("year"), g.field("mon"), g.field("day"), g.field("hms"), " ")
+    ts = logfields.to_timestamp(text, time_format="%Y %b %d %H:%M:%S", tz=opts.get("tz", "UTC"))
+    frac = g.field("frac")
+    has_frac = pc.not_equal(frac, "")
+    if pc.any(has_frac).as_py():
+        digits = pc.utf8_slice_codeunits(pc.binary_join_element_wise(frac, "000000000", ""), 0, 9)
+        nanos = pc.cast(pc.if_else(has_frac, digits, "0"), pa.int64())
+        ts = pc.add(ts.cast(pa.int64()), nanos).cast(TS_TYPE)
+    out["level"] = logfields.normalize_level(g.field("level"))
+    return {"ts": ts, **out}
+
+
+def _build_hdfs(g: pa.StructArray, opts: dict[str, Any]) -> dict[str, pa.Array]:
+    out = _fields(g, {"date", "hms"})
+    out["message"] = g.field("message")
+    text = pc.binary_join_element_wise(g.field("date"), g.field("hms"), " ")
+    out["pid"] = pc.cast(out["pid"], pa.int64())
+    return {"ts": logfields.to_timestamp(text, time_format="%y%m%d %H%M%S", tz=opts.get("tz", "UTC")), **out}
+
+
+def _build_generic(g: pa.StructArray, opts: dict[str, Any]) -> dict[str, pa.Array]:
+    return _fields(g, set())
+
+
+LINE_FORMATS: dict[str, LineFormat] = {
+    "combined": LineFormat("combined", ACCESS, _build_access(1000.0),
+                           "NCSA combined/common access log; optional trailing request time in seconds (nginx $request_time)"),
+    "apache": LineFormat("apache", ACCESS, _build_access(0.001),
+                         "Apache access log; optional trailing request time in microseconds (%D)"),
+    "syslog": LineFormat(
+        "syslog",
+        r"^(?:<(?P<pri>\d{1,3})>)?(?:(?P<mon>[A-Z][a-z]{2}) {1,2}(?P<day>\d{1,2}) (?P<hms>\d{2}:\d{2}:\d{2})"
+        r"|(?P<iso>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?)) "
+        r"(?P<host>\S+) (?:(?P<service>[^\s:\[]+)(?:\[(?P<pid>\d+)\])?: ?)?(?P<message>.*)$",
+        _build_syslog, "RFC 3164 syslog (also with RFC 3339 stamps, as rsyslog writes /var/log/syslog)"),
+    "syslog5424": LineFormat(
+        "syslog5424",
+        r"^<(?P<pri>\d{1,3})>1 (?P<time>\S+) (?P<host>\S+) (?P<service>\S+) (?P<pid>\S+) (?P<msgid>\S+) "
+        r"(?P<structured_data>-|(?:\[(?:[^\]\\]|\\.)*\])+)(?: (?P<message>.*))?$",
+        _build_syslog5424, "RFC 5424 syslog"),
+    "apache_error": LineFormat(
+        "apache_error",
+        r"^\[(?P<dow>[A-Z][a-z]{2}) (?P<mon>[A-Z][a-z]{2}) (?P<day>\d{1,2}) (?P<hms>\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d+))? "
+        r"(?P<year>\d{4})\] \[(?:(?P<module>[^:\]]+):)?(?P<level>[^\]]+)\]"
+        r"(?: \[pid (?P<pid>\d+)(?::tid (?P<tid>\d+))?\])?(?: \[client (?P<client>[^\]]+?)(?::\d+)?\])? ?(?P<message>.*)$",
+        _build_apache_error, "Apache error log (2.2 and 2.4 styles)"),
+    "hdfs": LineFormat(
+        "hdfs",
+        r"^(?P<date>\d{6}) (?P<hms>\d{6}) (?P<pid>\d+) (?P<level>[A-Z]+) (?P<component>[^\s:]+): (?P<message>.*)$",
+        _build_hdfs, "Hadoop HDFS log (loghub)"),
+}
+_ACCESS_BUILDERS = (LINE_FORMATS["combined"].build, LINE_FORMATS["apache"].build)
+FORMAT_ALIASES = {"nginx": "combined", "common": "combined", "clf": "combined", "apache_combined": "apache",
+                  "apache_common": "apache", "rfc3164": "syslog", "rfc5424": "syslog5424", "jsonl": "json",
+                  "ndjson": "json", "journal": "journald", "apache_error_log": "apache_error"}
+
+
+def parse_lines(block: bytes, first_line: int, *, line_format: LineFormat, **opts: Any) -> Parsed:
+    """Parse a block with a line format; lines the pattern does not match are rejected.
+
+    Access logs take a fast path first (:func:`_parse_access_fast`); lines it cannot split go
+    through the regex like every other format.
+    """
+    if line_format.build in _ACCESS_BUILDERS:
+        from .logaccess import parse_access_fast
+
+        parsed = parse_access_fast(block, first_line, line_format, opts)
+        if parsed is not None:
+            return parsed
+    lines, numbers = split_lines(block, first_line)
+    return parse_line_array(lines, numbers, line_format, opts)
+
+
+def parse_line_array(lines: pa.Array, numbers: np.ndarray, line_format: LineFormat, opts: dict[str, Any]) -> Parsed:
+    groups = pc.extract_regex(lines, line_format.pattern)
+    matched = pc.is_valid(groups)
+    all_matched = pc.all(matched).as_py() if len(lines) else True
+    if not all_matched:
+        mask = matched.to_numpy(zero_copy_only=False)
+        bad = np.flatnonzero(~mask)
+        rejected_lines, rejected_numbers = lines.take(pa.array(bad[:MAX_SAMPLE])), numbers[bad[:MAX_SAMPLE]]
+        groups, lines, numbers = groups.filter(matched), lines.filter(matched), numbers[mask]
+    columns = line_format.build(groups, opts) if len(groups) else {}
+    table = pa.table(columns) if columns else pa.table({"ts": pa.nulls(0, TS_TYPE)})
+    parsed = Parsed(table, _known(numbers, lines))
+    if not all_matched:
+        for n, text in zip(rejected_numbers, rejected_lines.to_pylist()):
+            parsed.reject(int(n), text, f"does not match the {line_format.name} format")
+        parsed.rejected = int(len(bad))
+    return parsed
+
+
+def user_regex(pattern: str, name: str = "regex") -> LineFormat:
+    """Return a line format for a user pattern with named groups (``ts`` or an alias of it among them).
+
+    Raises ConfigError when the pattern has no named group or RE2 cannot compile it.
+    """
+    if "(?P<" not in pattern and "(?<" not in pattern:
+        raise ConfigError(f"log format regex {pattern!r} has no named group; expected e.g. (?P<ts>\\S+) (?P<message>.*)")
+    pattern = pattern.replace("(?<", "(?P<").replace("(?P<P<", "(?P<").replace("(?P<=", "(?<=").replace("(?P<!", "(?<!")
+    try:
+        pc.extract_regex(pa.array([""], pa.string()), pattern)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise ConfigError(f"log format regex {pattern!r} is not a valid RE2 pattern with named groups: {exc}") from None
+    return LineFormat(name, pattern, _build_generic, "user regex")
+
+
+__all__ = ["LineFormat", "LINE_FORMATS", "FORMAT_ALIASES", "ACCESS", "parse_lines", "parse_line_array", "user_regex"]
