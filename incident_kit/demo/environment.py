@@ -87,6 +87,9 @@ class DemoEnvironment:
 
     def _start(self) -> None:
         if self.well_known and self.workdir.exists():
+            from .stages_host import unmount_under
+
+            unmount_under(self.workdir)  # a resource_pressure demo killed before its stop
             shutil.rmtree(self.workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         pg_port = DEMO_PG_PORT if self.well_known and _port_free(DEMO_PG_PORT) else None

@@ -42,6 +42,18 @@ def _mount_tmpfs(path: Path, size: int) -> bool:
     return r.returncode == 0
 
 
+def unmount_under(path: Path) -> None:
+    """Unmount (lazily) the demo tmpfs mounts left under ``path`` by a demo that was killed."""
+    try:
+        mounts = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return
+    for line in mounts:
+        fields = line.split()
+        if len(fields) > 1 and fields[0] == "incident-kit-demo" and fields[1].startswith(f"{path}/"):
+            subprocess.run(["umount", "-l", fields[1]], capture_output=True)
+
+
 def _fill(path: Path, quota: int | None) -> int:
     """Fill the filesystem of ``path`` (or ``quota`` bytes) with cache segments; returns bytes written."""
     cache = path / "transcode-cache"
@@ -149,4 +161,4 @@ class ResourcePressure(Stage):
         return "saturation", ["disk"]
 
 
-__all__ = ["ResourcePressure"]
+__all__ = ["ResourcePressure", "unmount_under"]
