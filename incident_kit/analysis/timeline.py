@@ -12,7 +12,7 @@ import pandas as pd
 from ..errors import ConfigError
 from .rates import error_mask
 from .signatures import messages_of
-from .window import IncidentWindow, bounds
+from .window import IncidentWindow, bounds, label, show
 
 TIMELINE_COLUMNS = ["ts", "source", "kind", "text"]
 
@@ -20,11 +20,14 @@ TIMELINE_COLUMNS = ["ts", "source", "kind", "text"]
 def _from_window(w: IncidentWindow) -> list[dict[str, Any]]:
     if not w.found:
         return []
-    name = w.metric or "series"
+    metric = w.metric or "series"
+    name = label(metric)
     rows = [{"ts": w.start, "source": "analysis", "kind": "incident_start",
-             "text": f"{name} left its baseline ({w.baseline:.3g})"}]
+             "text": f"{name} {'rose above' if (w.effect or 0) >= 0 else 'fell below'} its baseline of "
+                     f"{show(w.baseline, metric)}"}]
     if w.peak is not None:
-        rows.append({"ts": w.peak, "source": "analysis", "kind": "peak", "text": f"{name} peaked at {w.peak_value:.3g}"})
+        rows.append({"ts": w.peak, "source": "analysis", "kind": "peak",
+                     "text": f"{name} {'peaked' if (w.effect or 0) >= 0 else 'bottomed'} at {show(w.peak_value, metric)}"})
     if w.end is not None:
         rows.append({"ts": w.end, "source": "analysis", "kind": "recovery", "text": f"{name} back near its baseline"})
     return rows

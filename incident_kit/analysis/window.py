@@ -65,6 +65,24 @@ class IncidentWindow:
         return out
 
 
+def label(metric: str) -> str:
+    """Return a metric's name for people ("error_rate" -> "error rate", "p95_ms" -> "p95 latency")."""
+    names = {"error_rate": "error rate", "p50_ms": "p50 latency", "p95_ms": "p95 latency", "p99_ms": "p99 latency",
+             "requests": "requests per bucket", "errors": "errors per bucket"}
+    return names.get(metric, metric.replace("_", " ") if metric.isidentifier() else metric)
+
+
+def show(value: float | None, metric: str) -> str:
+    """Return ``value`` formatted for ``metric``: rates as percentages, latencies in ms."""
+    if value is None or not np.isfinite(value):
+        return "n/a"
+    if metric.endswith("rate") or metric.endswith("ratio"):
+        return f"{value:.1%}" if value >= 0.001 else f"{value:.2%}"
+    if metric.endswith("_ms"):
+        return f"{value:.0f} ms"
+    return f"{value:.4g}"
+
+
 def _as_series(series: Any, column: str | None) -> tuple[pd.Series, pd.Series | None, str]:
     """Return (values indexed by time, request counts or None, name) from a Series or frame."""
     requests = None
@@ -255,14 +273,14 @@ def window(
         metric=name,
         episodes=len(episodes),
         reason=(
-            f"{name} went from {best['baseline']:.4g} to a peak of {best['peak_value']:.4g} "
+            f"{label(name)} went from {show(best['baseline'], name)} to a peak of {show(best['peak_value'], name)} "
             f"over {best['points']} points" + ("" if best["end"] is not None else ", not recovered yet")
         ),
         extra={"points": best["points"]},
     )
 
 
-__all__ = ["IncidentWindow", "bounds", "window"]
+__all__ = ["IncidentWindow", "bounds", "label", "show", "window"]
 
 
 def bounds(incident: Any) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
