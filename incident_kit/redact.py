@@ -425,9 +425,15 @@ def secret_values(
         add(value, named_secret=secret_name(str(name)))
     extra = set(env_names)
     for name, value in env.items():
-        if secret_name(name) or name in extra:
+        if (secret_name(name) or name in extra) and not _existing_path(value):
             add(value, named_secret=True)
     return sorted(set(found))
+
+
+def _existing_path(value: str) -> bool:
+    """True for an absolute path that exists (GOOGLE_APPLICATION_CREDENTIALS=/etc/key.json names a
+    secret, it is not one)."""
+    return value.startswith("/") and "\n" not in value and len(value) < 4096 and os.path.exists(value)
 
 
 def _url_password(value: str) -> str | None:

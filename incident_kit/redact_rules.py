@@ -76,7 +76,10 @@ _HARMLESS_VALUE = re.compile(
 
 
 def secret_name(name: str) -> bool:
-    """Return True when a variable/key/field ``name`` says its value is a secret."""
+    """Return True when a variable/key/field ``name`` says its value is a secret (``PWD``/``OLDPWD``,
+    the shell's working directories, are not)."""
+    if name.lower() in ("pwd", "oldpwd"):
+        return False
     return bool(_NAME_RE.search(name)) and not _NOT_SECRET_SUFFIX.search(name)
 
 

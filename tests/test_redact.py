@@ -119,12 +119,14 @@ def test_secret_values_resolve_references_env_and_url_passwords(tmp_path: Path) 
     secret_file = tmp_path / "api"
     secret_file.write_text("file-secret-123456\n")
     env = {"DATABASE_URL": "postgresql://shop:UrlPass-98765@db/shop", "SHOP_API_TOKEN": "tok-abcdef-123456",
-           "HOME": "/root", "PGPASSWORD": "pgpass-24680"}
+           "HOME": "/root", "PGPASSWORD": "pgpass-24680", "PWD": "/work/main", "OLDPWD": "/tmp/somewhere",
+           "GOOGLE_APPLICATION_CREDENTIALS": str(secret_file)}
     params = {"database_url": "env:DATABASE_URL", "api_token": "file:" + str(secret_file),
               "missing": "env:NOT_SET_ANYWHERE", "service": "shop-api", "webhook_secret": "plainsecret-777"}
     values = secret_values(params, env)
     assert {"UrlPass-98765", "file-secret-123456", "tok-abcdef-123456", "pgpass-24680", "plainsecret-777"} <= set(values)
-    assert "shop-api" not in values and "/root" not in values
+    assert "shop-api" not in values and "/root" not in values and "/work/main" not in values
+    assert "/tmp/somewhere" not in values and str(secret_file) not in values
     r = redactor(parameters=params, environ=env)
     out, _ = r.text("error at postgresql://shop:UrlPass-98765@db/shop with file-secret-123456")
     assert "UrlPass-98765" not in out and "file-secret-123456" not in out
