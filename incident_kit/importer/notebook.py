@@ -202,6 +202,8 @@ class CellWriter:
         body: list[str] = []
         reasons: list[str] = []
         for item in pending:
+            if body and (isinstance(item, Note) and not item.output or isinstance(item, Step) and item.command.comments):
+                body.append("")  # a new comment group: keep the runbook's blank line
             if isinstance(item, Note):
                 body += item.lines if item.output else _comment("\n".join(item.lines), "-- " if fence == "sql" else "# ")
                 continue

@@ -394,7 +394,7 @@ def translate_shell(cmd: Command, segments: list[list[str]], params: ParameterSe
     if prog in rules.VENDOR_CLIS:
         return Step(cmd, "text", f"{prog} CLI: no incident_kit source")
     if prog in rules.INTERPRETERS:
-        return Step(cmd, "text", "runs a project script whose effects are unknown; run it yourself if safe")
+        return Step(cmd, "text", "runs a project script whose effects are unknown")
     if prog in rules.READ_ONLY_NO_SOURCE:
         return Step(cmd, "text", f"{rules.READ_ONLY_NO_SOURCE[prog]}: no incident_kit source")
     return Step(cmd, "text", f"`{prog}` is not a command incident_kit knows; not run")
