@@ -115,3 +115,8 @@ def auth_record(status: int, error: str | None, client: str, user: str) -> dict[
             "outcome": "failure" if failed else "success", "method": "POST", "path": "/api/login",
             "client": client, "user_id": user, "reason": (error or "").removeprefix("login failed: ") or None,
             "message": error or f"login succeeded for {user}"}
+
+
+#: Statement timeout of the v1.9.0 listing's connections, and what a canceled listing logs.
+STATEMENT_TIMEOUT_MS = 1500
+TIMEOUT_MESSAGE = "database error: canceling statement due to statement timeout"

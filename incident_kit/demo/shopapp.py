@@ -6,7 +6,8 @@ HTTP and logs them. What a stage injects is real and read at run time:
 - ``version == shop.BAD_VERSION``: checkout fails with ``shop.FAULT_MESSAGE`` and leaks its
   connection idle in transaction (the high_error_rate bug);
 - ``"slow_query" in faults``: the product listing ranks by units sold with a correlated subquery
-  over ``orders`` (slow for real, visible in pg_stat_statements);
+  over ``orders`` (slow for real, visible in pg_stat_statements); listings slower than
+  ``shop.STATEMENT_TIMEOUT_MS`` are canceled (503 "canceling statement due to statement timeout");
 - ``redis_url``: the cart and checkout idempotency keys live in Redis (errors when it is down);
 - ``payment_key_env``: checkout reads the payment key from that environment variable at each call
   ("... is not set" when missing); ``payment_url``: checkout charges a provider over HTTP,
@@ -76,9 +77,11 @@ class Shop:
         return 200, {"status": "ok", "version": self.version}, None
 
     def products(self) -> Reply:
-        sql = shop.SLOW_PRODUCTS_SQL if "slow_query" in self.faults else \
-            "SELECT id, name, price_cents FROM products ORDER BY id LIMIT 20"
+        slow = "slow_query" in self.faults
+        sql = shop.SLOW_PRODUCTS_SQL if slow else "SELECT id, name, price_cents FROM products ORDER BY id LIMIT 20"
         with self.connect() as conn:
+            if slow:  # the pool's statement timeout: the slowest listings fail instead of piling up
+                conn.execute(f"SET statement_timeout = '{shop.STATEMENT_TIMEOUT_MS}ms'")
             rows = conn.execute(sql).fetchall()
         return 200, {"products": [list(r) for r in rows]}, None
 

@@ -16,7 +16,7 @@ import psycopg
 
 from ..errors import RunError
 from . import shop
-from .faults import Fault, on_paths, quiet, slow
+from .faults import Fault, any_of, on_paths, quiet, slow
 from .stagebase import Stage
 
 if TYPE_CHECKING:
@@ -77,7 +77,8 @@ class HighLatency(Stage):
 
     Live: ``orders`` holds 12,000 past orders and the service runs ``--fault slow_query``, so
     ``GET /api/products`` scans ``orders`` once per product (hundreds of ms per call, seen in
-    pg_stat_statements); the history has the deploy 20 min ago and the listing slow 2 min later.
+    pg_stat_statements; the slowest are canceled by the 1.5 s statement timeout and answer 503);
+    the history has the deploy 20 min ago and the listing slow 2 min later, 8% of it canceled.
     """
 
     name = "high_latency"
@@ -87,7 +88,9 @@ class HighLatency(Stage):
         seed_orders(env)
 
     def fault(self, env: "DemoEnvironment") -> Fault:
-        return Fault(name="slow_query", version="v1.9.0", fail=slow(("/api/products",), 900.0),
+        canceled = on_paths(("/api/products",), 0.08, 503, shop.TIMEOUT_MESSAGE,
+                            latency=lambda rng, n: shop.STATEMENT_TIMEOUT_MS + rng.uniform(2, 40))
+        return Fault(name="slow_query", version="v1.9.0", fail=any_of(canceled, slow(("/api/products",), 900.0)),
                      commit_subject="products: rank the listing by units sold, popular first (#497)",
                      commit_files={"shop/products.py": f"LISTING_SQL = '''{shop.SLOW_PRODUCTS_SQL}'''\n"},
                      deploy_ago_min=20.0, errors_after_min=2.0)
