@@ -15,6 +15,7 @@ from .. import sqlguard
 from . import rules
 from .classify import Call, Step, _option, _program
 from .commands import Command
+from .filters import count_arg, pipeline_tail, positional, py_literal
 from .parameters import ANGLE, BRACKET, ENV_VAR, ParameterSet, _is_placeholder
 
 _LOG_FILE = re.compile(r"(\.log(\.\d+)?(\.gz)?$|\.jsonl?$|(^|/)logs?(/|$)|^/var/log/)")
@@ -24,26 +25,6 @@ _DNS_RECORDS = {"A", "AAAA", "CNAME", "MX", "TXT", "NS", "SOA", "SRV", "CAA", "P
 def _short(text: str, n: int = 70) -> str:
     one = " ".join(text.split())
     return one if len(one) <= n else one[: n - 1] + "…"
-
-
-def _positional(args: list[str], with_value: set[str]) -> list[str]:
-    """Return the non-option arguments, skipping the values of options in ``with_value``."""
-    out, skip = [], False
-    for a in args:
-        if skip:
-            skip = False
-        elif a in with_value:
-            skip = True
-        elif not a.startswith("-") or a == "-":
-            out.append(a)
-    return out
-
-
-def _py(text: str) -> str:
-    """Return a Python string literal for ``text`` (raw when it holds backslashes)."""
-    if "\\" in text and not text.endswith("\\") and '"' not in text:
-        return f'r"{text}"'
-    return repr(text)
 
 
 def _expression(text: str, params: ParameterSet) -> str:
@@ -88,7 +69,7 @@ def sql_call(cmd: Command, sql: str, params: ParameterSet, *, via: str, url: str
     if not sqlguard.is_read_only(bound, dialect):
         why = _sql_refusal(bound, dialect)
         return Step(cmd, "manual", why)
-    literal = f'"""\n{bound}\n"""' if "\n" in bound else _py(bound)
+    literal = f'"""\n{bound}\n"""' if "\n" in bound else py_literal(bound)
     call = Call("ik.db.query", [url, literal], [(b, b) for b in binds], var="query",
                 label=f"query: {_short(cmd.comments[0] if cmd.comments else bound, 60)}")
     if via:
@@ -107,85 +88,9 @@ def _sql_refusal(sql: str, dialect: str) -> str:
     return "SQL that is not a plain read"
 
 
-def _pipeline_tail(rest: list[list[str]], *, frame_kind: str) -> tuple[list[str], list[str]]:
-    """Return (lines applied to the frame, notes) for the filter stages after the first command."""
-    after: list[str] = []
-    notes: list[str] = []
-    for argv in rest:
-        prog, args = _program(argv)
-        if prog in ("grep", "egrep", "fgrep") and frame_kind in ("logs", "processes"):
-            pattern = (_option(args, ("-e", "--regexp")) or (_positional(args, {"-e", "-m", "-A", "-B", "-C"}) or [""])[0])
-            after.append(_grep_line(pattern, args, prog, frame_kind))
-        elif prog in ("head", "tail") and frame_kind == "logs":
-            n = _count(args)
-            after.append(f"{{v}} = {{v}}.{prog}({n})")
-        else:
-            notes.append(f"`{' '.join(argv)}` (later in the command line) is not translated: the frame is shown whole")
-    return after, notes
-
-
-def _count(args: list[str]) -> int:
-    """Return N of ``head -N`` / ``tail -n N`` (10 by default)."""
-    value = _option(args, ("-n", "--lines")) or next((a[1:] for a in args if re.fullmatch(r"-\d+", a)), "10")
-    return int(value.lstrip("+")) if value.lstrip("+").isdigit() else 10
-
-
-def _short_flags(args: list[str]) -> set[str]:
-    """Return the single-letter options given (``-iE`` -> {"i", "E"}); long options are spelt out."""
-    letters = {ch for a in args if a.startswith("-") and not a.startswith("--") for ch in a[1:]}
-    long_names = {"--ignore-case": "i", "--invert-match": "v", "--extended-regexp": "E", "--fixed-strings": "F"}
-    return letters | {letter for name, letter in long_names.items() if name in args}
-
-
-def _bre_to_python(pattern: str) -> str:
-    """Return a basic (grep) regular expression in Python syntax: ``a\\|b`` -> ``a|b``, ``(`` -> ``\\(``."""
-    out, i = [], 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < len(pattern):
-            nxt = pattern[i + 1]
-            out.append(nxt if nxt in "|(){}+?" else ch + nxt)
-            i += 2
-            continue
-        out.append("\\" + ch if ch in "|(){}+?" else ch)
-        i += 1
-    return "".join(out)
-
-
-_STATUS_CLASS = re.compile(r"^\s*([1-5])(?:xx|XX|\\d\\d|\[0-9\]\[0-9\]|\.\.)\s*$")
-
-
-def _grep_line(pattern: str, args: list[str], prog: str, frame_kind: str) -> str:
-    """Return the pandas line(s) that keep (or, with -v, drop) the rows whose text matches ``pattern``.
-
-    On logs, grep saw the whole line, so the level, status, path and message columns are all
-    searched, and an alternative such as ``5xx`` also matches HTTP statuses 500-599.
-    """
-    flags = _short_flags(args)
-    if prog == "fgrep" or "F" in flags:
-        regex = re.escape(pattern)
-    elif prog == "egrep" or "E" in flags:
-        regex = pattern
-    else:
-        regex = _bre_to_python(pattern)
-    case = "False" if "i" in flags else "True"
-    negate = "~" if "v" in flags else ""
-    if frame_kind != "logs":  # a source that failed returns a frame without columns: filter only what is there
-        return (f"{{v}} = {{v}}[{negate}{{v}}['cmdline'].str.contains({_py(regex)}, case={case}, regex=True, na=False)]"
-                " if len({v}) else {v}")
-    alternatives = regex.split("|")
-    classes = [m.group(1) for m in map(_STATUS_CLASS.match, alternatives) if m]
-    terms = [f"hit('{column}')" for column in ("level", "status", "path", "message")]
-    terms += [f"{{v}}['status'].between({c}00, {c}99).fillna(False)" for c in classes]
-    lines = [f"hit = lambda column: {{v}}[column].astype('string').str.contains({_py(regex)}, case={case}, "
-             "regex=True, na=False)"]
-    lines.append(f"{{v}} = {{v}}[{negate}({' | '.join(terms)})]")
-    return "\n".join(lines)
-
-
 def _curl(cmd: Command, prog: str, args: list[str], rest: list[list[str]], params: ParameterSet) -> Step | None:
     """Return an ``ik.probes.http`` call for the URL of a read-only curl/wget (origin as a parameter)."""
-    url = next((a for a in _positional(args, {"-H", "--header", "-o", "--output", "-u", "--user", "-A", "-e", "-m",
+    url = next((a for a in positional(args, {"-H", "--header", "-o", "--output", "-u", "--user", "-A", "-e", "-m",
                                               "--max-time", "-w", "--write-out", "--connect-timeout", "-b", "-c",
                                               "-x", "--proxy", "--retry", "-X", "--request", "--cacert", "--cert",
                                               "--resolve", "-O"}) if "://" in a or re.match(r"[\w.-]+(:\d+)?/", a)), None)
@@ -212,7 +117,7 @@ def _curl(cmd: Command, prog: str, args: list[str], rest: list[list[str]], param
     call = Call("ik.probes.http", [f"[{arg}]"], var="probe", label=f"probe: {_short(url, 60)}")
     if _option(args, ("-H", "--header")):
         call.notes.append("request headers (credentials) are not sent by the probe")
-    call.notes += [n for n in _pipeline_tail(rest, frame_kind="probes")[1] if "jq" not in n]
+    call.notes += [n for n in pipeline_tail(rest, frame_kind="probes")[1] if "jq" not in n]
     return Step(cmd, "call", "HTTP check", call)
 
 
@@ -238,11 +143,11 @@ def _prometheus(cmd: Command, url: str, promql: str, params: ParameterSet) -> St
         params.params["prometheus_url"].default = origin
         params.params["prometheus_url"].help = "Prometheus the runbook queries"
     if parts.path.rstrip("/").endswith("query_range"):
-        call = Call("ik.prometheus.query_range", ["prometheus_url", _py(promql), "start or '-1h'", "end"],
+        call = Call("ik.prometheus.query_range", ["prometheus_url", py_literal(promql), "start or '-1h'", "end"],
                     var="metrics", label=f"prometheus: {_short(promql, 50)}",
                     notes=["the runbook's range is replaced by the incident window (last hour by default)"])
     else:
-        call = Call("ik.prometheus.query", ["prometheus_url", _py(promql)], var="metrics",
+        call = Call("ik.prometheus.query", ["prometheus_url", py_literal(promql)], var="metrics",
                     label=f"prometheus: {_short(promql, 50)}")
     return Step(cmd, "call", "PromQL query", call)
 
@@ -252,7 +157,7 @@ def _psql(cmd: Command, prog: str, args: list[str], rest: list[list[str]], param
     sql = _option(args, ("-c", "--command"))
     if not sql:
         return Step(cmd, "text", "interactive psql session or script")
-    url_arg = _option(args, ("-d", "--dbname")) or next(iter(_positional(args, {"-c", "--command", "-U", "-h", "-p", "-f", "-v", "-o"})), "")
+    url_arg = _option(args, ("-d", "--dbname")) or next(iter(positional(args, {"-c", "--command", "-U", "-h", "-p", "-f", "-v", "-o"})), "")
     m = ENV_VAR.fullmatch(url_arg or "")
     url = params.env(m.group(1)) if m and m.group(1).isupper() else "database_url"
     dialect = "mysql" if prog == "mysql" else "postgres"
@@ -272,7 +177,7 @@ def _redis(cmd: Command, prog: str, args: list[str], rest: list[list[str]], para
     url_arg = _option(args, ("-u",)) or ""
     m = ENV_VAR.fullmatch(url_arg)
     url = params.env(m.group(1)) if m and m.group(1).isupper() else "redis_url"
-    words = _positional(args, {"-u", "-h", "-p", "-a", "-n", "--user", "--pass", "-r", "-i", "--cacert", "--cert", "--key"})
+    words = positional(args, {"-u", "-h", "-p", "-a", "-n", "--user", "--pass", "-r", "-i", "--cacert", "--cert", "--key"})
     if not words:
         return Step(cmd, "text", "interactive redis-cli session")
     verb, sub = words[0].upper(), (words[1].upper() if len(words) > 1 else "")
@@ -291,21 +196,21 @@ def _logs(cmd: Command, prog: str, args: list[str], rest: list[list[str]], param
     """Return an ``ik.logs.read`` call (grep/head/tail applied to the frame) for commands on log files."""
     grep = prog in ("grep", "egrep", "fgrep", "zgrep")
     skip = {"-e", "-m", "-A", "-B", "-C", "-f", "--regexp"} if grep else {"-n", "--lines", "-c", "--bytes"}
-    positional = _positional(args, skip)
+    operands = positional(args, skip)
     pattern_stage: list[list[str]] = []
     if grep:
-        if not positional:
+        if not operands:
             return None
         pattern_stage = [[prog, *args]]
         has_e = _option(args, ("-e", "--regexp")) is not None
-        positional = positional if has_e else positional[1:]
-    files = [p for p in positional if _LOG_FILE.search(p)]
-    if not files or len(files) != len(positional):
+        operands = operands if has_e else operands[1:]
+    files = [p for p in operands if _LOG_FILE.search(p)]
+    if not files or len(files) != len(operands):
         return None
     for f in files:
         params.add_log_path(f)
     tail_stage = [[prog, *args]] if prog in ("tail", "head") and _option(args, ("-n", "--lines")) else []
-    after, notes = _pipeline_tail(pattern_stage + tail_stage + rest, frame_kind="logs")
+    after, notes = pipeline_tail(pattern_stage + tail_stage + rest, frame_kind="logs")
     if prog == "tail" and ("-f" in args or "-F" in args or "--follow" in args):
         notes.insert(0, "reads the incident window instead of following the file")
     notes.insert(0, f"reads every file of `logs` (the runbook reads {', '.join(files)})")
@@ -317,13 +222,13 @@ def _logs(cmd: Command, prog: str, args: list[str], rest: list[list[str]], param
 def _host(cmd: Command, prog: str, args: list[str], rest: list[list[str]], params: ParameterSet) -> Step | None:
     """Return ``ik.host.disk``/``stats``/``processes`` for df, free/vmstat/uptime/iostat, ps/top."""
     if prog == "df":
-        path = next(iter(_positional(args, {"-t", "-x", "-B", "--output"})), "/")
+        path = next(iter(positional(args, {"-t", "-x", "-B", "--output"})), "/")
         call = Call("ik.host.disk", [repr(path)], var="disk", label=f"host: disk {path}")
     elif prog in ("ps", "top", "htop"):
         greps = [argv for argv in rest if _program(argv)[0] in ("grep", "egrep", "fgrep")]
-        after, notes = _pipeline_tail(greps, frame_kind="processes")
+        after, notes = pipeline_tail(greps, frame_kind="processes")
         kwargs: list[tuple[str, str]] = []
-        heads = [_count(_program(argv)[1]) for argv in rest if _program(argv)[0] == "head"]
+        heads = [count_arg(_program(argv)[1]) for argv in rest if _program(argv)[0] == "head"]
         if greps:
             kwargs.append(("n", "10_000"))  # every process, then the runbook's grep
         elif heads:
@@ -354,7 +259,7 @@ def _git(cmd: Command, prog: str, args: list[str], rest: list[list[str]], params
 
 def _network(cmd: Command, prog: str, args: list[str], rest: list[list[str]], params: ParameterSet) -> Step | None:
     """Return ``ik.probes.dns``/``tcp``/``tls`` for dig/nslookup/host, nc/telnet, openssl s_client."""
-    pos = _positional(args, {"-t", "-p", "-w", "-connect", "-servername", "-q"})
+    pos = positional(args, {"-t", "-p", "-w", "-connect", "-servername", "-q"})
     if prog in ("dig", "nslookup", "host"):
         name = next((p for p in pos if not p.startswith("@") and "." in p), None)
         if not name:
