@@ -196,6 +196,15 @@ def test_storm_of_1000_requests(tmp_path: Path) -> None:
         assert len(runs) == 200 and {r["run_id"] for r in runs} == started
         assert data["counts"]["alerts"] == 200 + 450 + 100  # every accepted alert is in the ledger
         assert data["counts"]["refusals"] == 250
+        from collections import Counter
+
+        from incident_kit.server.ledger import Ledger, default_url
+
+        ledger = Ledger(default_url(tmp_path / "reports"))
+        refused = ledger.refusal_list()
+        ledger.dispose()
+        assert Counter(r["status_code"] for r in refused) == {400: 50, 401: 100, 413: 25, 422: 75}
+        assert all(r["reason"] and "\n" not in r["reason"] and TOKEN not in r["reason"] for r in refused)
         assert sum(r["alerts_count"] for r in runs) == 750
         assert all(r["scenario"] == "storm" and r["attempts"] == 1 for r in runs)
 
