@@ -118,8 +118,8 @@ def mutation_reason(argv: list[str]) -> str | None:
                 if why:
                     return why
         return None
-    if prog in ("ssh", "gcloud-ssh"):
-        remote = split_pipeline(" ".join(words[1:])) or []
+    if prog in ("ssh", "gcloud-ssh"):  # the remote command: any argument after the host
+        remote = [seg for w in words[1:] for seg in (split_pipeline(w) or [])] + (split_pipeline(" ".join(words[1:])) or [])
         return next((f"on another host: {r}" for r in map(mutation_reason, remote) if r), None)
     if prog in ("scp", "rsync", "sftp"):
         return "copies files to or from another host"
@@ -131,6 +131,9 @@ def mutation_reason(argv: list[str]) -> str | None:
         verbs = [w.lower() for w in words if w.lower() in rules.SERVICE_MUTATING_VERBS]
         return f"{prog} {verbs[0]} changes a service" if verbs else None
     if prog == "git":
+        skip = {i + 1 for i, a in enumerate(args) if a in ("-C", "-c", "--git-dir", "--work-tree")}
+        words = [a for i, a in enumerate(args) if not a.startswith("-") and i not in skip]
+        first = words[0].lower() if words else ""
         if first and first not in rules.GIT_READ_VERBS:
             return f"git {first} changes a repository"
         if first in ("branch", "tag", "remote") and (len(words) > 1 or any(a in ("-d", "-D", "-m", "-f") for a in args)):

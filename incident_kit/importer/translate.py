@@ -248,10 +248,14 @@ def _host(cmd: Command, prog: str, args: list[str], rest: list[list[str]], param
 
 def _git(cmd: Command, prog: str, args: list[str], rest: list[list[str]], params: ParameterSet) -> Step | None:
     """Return ``ik.deploys.git`` for ``git log``; other read-only git commands stay text."""
-    words = [a for a in args if not a.startswith("-")]
+    repo = _option(args, ("-C",))
+    skip = {i + 1 for i, a in enumerate(args) if a in ("-C", "-c", "--git-dir", "--work-tree")}
+    words = [a for i, a in enumerate(args) if not a.startswith("-") and i not in skip]
     if words[:1] != ["log"]:
         return Step(cmd, "text", f"read-only git {words[0] if words else ''}; no incident_kit source".replace("  ", " "))
     call = Call("ik.deploys.git", ["git_repo", "start", "end"], var="commits", label="deploys: git log")
+    if repo:
+        call.notes.append(f"reads `git_repo` (the runbook reads {repo})")
     if any(a.startswith(("--since", "--until", "--after", "--before", "-n", "-1")) or re.fullmatch(r"-\d+", a) for a in args):
         call.notes.append("the runbook's range is replaced by the incident window (start, end)")
     return Step(cmd, "call", "commit history", call)
