@@ -138,3 +138,20 @@ def test_data_that_begins_inside_an_incident_says_so():
     w = A.window(minutes(values))
     assert not w.found and "may begin inside an incident" in w.reason and "12:20:00" in w.reason
     assert "only 3 points" in A.window(minutes([1.0, 2.0, 3.0])).reason
+
+
+@pytest.mark.parametrize("rps", [0.2, 40.0])
+def test_quiet_and_busy_services_start_and_recover_at_the_known_minutes(rps):
+    inc = synthetic.incident(seed=2, rps=rps, hours=3, deploy_before_end_min=60)
+    logs = inc.logs.copy()
+    fixed_at = inc.errors_from + pd.Timedelta(minutes=15)
+    logs.loc[(logs["ts"] >= fixed_at) & (logs["status"] == 500), "status"] = 200
+    w = A.window(A.rates(logs))
+    assert w.found and not w.ongoing
+    assert inc.errors_from.floor("1min") <= w.start <= inc.errors_from + pd.Timedelta(minutes=1)
+    assert fixed_at.floor("1min") <= w.end <= fixed_at + pd.Timedelta(minutes=3)
+
+
+def test_quiet_clean_services_yield_no_incident():
+    for seed in range(10):
+        assert not A.window(A.rates(synthetic.noise(seed=seed, rps=0.1).logs)).found

@@ -140,6 +140,37 @@ def _rolling_baseline(values: np.ndarray, points: int, min_points: int) -> tuple
     return centre, spread, support
 
 
+def _first_binomial_start(values: np.ndarray, counts: np.ndarray, centre: np.ndarray, excluded: np.ndarray,
+                          pos: int, length: int, baseline_points: int, threshold: float, min_effect: float,
+                          min_ratio: float) -> int | None:
+    """First bucket >= pos of a rate series from which the next ``length`` buckets together hold
+    significantly more errors than the pooled baseline rate (binomial z >= threshold) and a rate
+    above the baseline by the minimum effect; quiet buckets are judged together, not one by one."""
+    n = len(values)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        k = np.nan_to_num(values * counts)
+        n_ok = np.where(np.isnan(values), 0.0, np.nan_to_num(counts))
+        base_k = pd.Series(np.where(excluded, np.nan, k)).rolling(baseline_points, min_periods=1).sum().shift(1)
+        base_n = pd.Series(np.where(excluded, np.nan, n_ok)).rolling(baseline_points, min_periods=1).sum().shift(1)
+        p0 = np.clip(((base_k + 0.5) / (base_n + 1.0)).to_numpy(), 1e-4, 0.9999)
+        ck, cn = np.r_[0.0, np.cumsum(k)], np.r_[0.0, np.cumsum(n_ok)]
+        ahead = np.minimum(np.arange(n) + length, n)
+        full = np.arange(n) + length <= n
+        errors, requests = ck[ahead] - ck[:n], cn[ahead] - cn[:n]
+        rate = errors / requests
+        z = (errors - requests * p0) / np.sqrt(requests * p0 * (1 - p0) + 0.25)
+        need = np.fmax(min_effect, min_ratio * np.abs(centre))
+        starts = full & (rate - centre >= need) & (z >= threshold) & ~np.isnan(centre)
+        # The start itself must carry some of the evidence (its own rate up, its own z >= 1.5).
+        own_z = (k - n_ok * p0) / np.sqrt(n_ok * p0 * (1 - p0) + 0.25)
+        own = (values - centre >= need) & (own_z >= 1.5)
+    for i in np.flatnonzero(starts[pos:]) + pos:
+        firsts = np.flatnonzero(own[i:i + length])
+        if len(firsts):
+            return int(i + firsts[0])
+    return None
+
+
 def _first_run(flags: np.ndarray, start: int, length: int) -> int | None:
     """Return the first index >= start beginning a run of ``length`` True flags, or None."""
     run = 0
@@ -201,12 +232,11 @@ def window(
         required = np.fmax(np.fmax(threshold * spread, min_effect), min_ratio * np.abs(centre))
         with np.errstate(invalid="ignore"):
             hot = (signed >= required) & ~np.isnan(centre) & ~np.isnan(values)
-            if counts is not None and direction != "down":
-                p0 = np.clip(np.nan_to_num(centre), 1e-4, 0.9999)
-                k = values * counts
-                z = (k - counts * p0) / np.sqrt(counts * p0 * (1 - p0) + 1.0)
-                hot &= z >= threshold
-        i = _first_run(hot, pos, min_duration)
+        if counts is not None and direction != "down":
+            i = _first_binomial_start(values, counts, centre, excluded, pos, min_duration, baseline_points,
+                                      threshold, min_effect, min_ratio)
+        else:
+            i = _first_run(hot, pos, min_duration)
         if i is None:
             break
         base, scale = centre[i], spread[i]
