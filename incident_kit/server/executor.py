@@ -71,8 +71,11 @@ class Supervisor:
         with self._lock:
             self._children[proc.pid] = proc
         assert proc.stdin is not None
-        proc.stdin.write(json.dumps(spec).encode())
-        proc.stdin.close()
+        try:
+            proc.stdin.write(json.dumps(spec).encode())
+            proc.stdin.close()
+        except BrokenPipeError:  # the child died at once: _wait reports it as a failed run
+            pass
         return proc
 
     def _kill(self, proc: subprocess.Popen[bytes]) -> None:
@@ -124,7 +127,7 @@ class Supervisor:
         """Claim and execute one queued run; returns its final state (None if not claimed)."""
         if self.stopping.is_set():
             return None
-        worker = f"{worker_name()}:{threading.get_ident() % 100000}"
+        worker = f"{worker_name()}:{threading.get_native_id()}"
         run = self.ledger.claim(run_id, worker)
         if run is None:
             return None
