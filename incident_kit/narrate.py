@@ -113,12 +113,15 @@ def deploy(events: pd.DataFrame, incident: Any) -> Answer:
     start = getattr(incident, "start", None)
     if events is None or not len(events):
         return Answer("No deploys or changes were found.")
-    before = events[events["ts"] <= start] if start is not None else events
+    # The window starts at a bucket boundary: a change within its first minutes may still be the
+    # trigger (the ranking in analysis.causes allows the same 2 minutes).
+    before = events[events["ts"] <= start + pd.Timedelta(minutes=2)] if start is not None else events
     if not len(before):
         return Answer("No deploy or change came before the incident.")
     last = before.sort_values("ts").iloc[-1]
     gap = (pd.Timestamp(start) - pd.Timestamp(last["ts"])).total_seconds() / 60 if start is not None else None
-    when = f"{gap:.0f} min before the errors started" if gap is not None else f"at {_hm(last['ts'])}"
+    when = (f"at {_hm(last['ts'])}" if gap is None else
+            "as the errors started" if gap < 1 else f"{gap:.0f} min before the errors started")
     ref = str(last.get("ref") or "")[:10]
     return Answer(f"The last change before the incident is “{clean(last['text'])}” ({clean(ref)}), {when}.",
                   evidence=ref, score=None)
@@ -448,6 +451,18 @@ def stuck(found: Mapping[str, Any]) -> Answer:
                   score=1.0 if n else 0.0)
 
 
+def refused(values: Mapping[str, Any], found: Mapping[str, Any]) -> Answer:
+    """Answer "who is affected?" for auth failures: refused requests and users, beside the 5xx impact."""
+    total = values.get("requests_total") or 0
+    denied, users = found.get("denied") or 0, found.get("users_denied")
+    if not total:
+        return Answer("No requests were seen in the window.")
+    who = f", {users:,} distinct users" if users else ""
+    failed = values.get("requests_failed") or 0
+    return Answer(f"{denied:,} of {total:,} requests were refused with 401/403 ({denied / total:.1%}){who}; "
+                  f"{failed:,} failed with a server error.", score=denied / total)
+
+
 def workers(frame: pd.DataFrame, pattern: str = "") -> Answer:
     """Answer "are the workers alive?" from a table of worker processes or heartbeats (``alive`` column)."""
     if frame is None or not len(frame):
@@ -499,4 +514,4 @@ def scenario_headline(scenario: str, service: str, ranked: pd.DataFrame, severit
 
 __all__ += ["probes", "latency", "slow_endpoints", "database_health", "pool", "by_application", "locks", "slow_queries",
             "long_running", "layers", "providers", "auth", "config", "build", "new_errors", "resources", "oom", "redis",
-            "queues", "oldest_jobs", "stuck", "workers", "next_scenario", "runs", "people", "scenario_headline"]
+            "queues", "oldest_jobs", "refused", "stuck", "workers", "next_scenario", "runs", "people", "scenario_headline"]

@@ -88,11 +88,11 @@ def auth_failures(logs: pd.DataFrame, window: Any, *, statuses: Iterable[int] = 
                   login_paths: Iterable[str] = ()) -> dict[str, Any]:
     """Return how authentication fails: the share of requests answered ``statuses`` and of auth
     endpoints failing (in the window and before), the endpoints that fail most and the auth error
-    messages (by count). Keys: ``denied``, ``denied_rate``, ``denied_rate_before``,
+    messages (by count). Keys: ``denied``, ``users_denied``, ``denied_rate``, ``denied_rate_before``,
     ``login_requests``, ``login_failed``, ``login_failure_rate``, ``login_failure_rate_before``,
     ``by_endpoint`` (frame), ``messages`` (frame). ``login_paths`` adds login endpoints (prefixes)
     to those named like auth/login/session."""
-    out: dict[str, Any] = {"denied": 0, "denied_rate": None, "denied_rate_before": None, "login_requests": 0,
+    out: dict[str, Any] = {"denied": 0, "users_denied": None, "denied_rate": None, "denied_rate_before": None, "login_requests": 0,
                            "login_failed": 0, "login_failure_rate": None, "login_failure_rate_before": None,
                            "by_endpoint": pd.DataFrame(columns=["endpoint", "failed", "requests", "failure_rate"]),
                            "messages": pd.DataFrame(columns=["message", "count"])}
@@ -113,6 +113,8 @@ def auth_failures(logs: pd.DataFrame, window: Any, *, statuses: Iterable[int] = 
     def rate(mask: np.ndarray, rows: np.ndarray) -> float | None:
         return round(float(mask[rows].mean()), 4) if rows.any() else None
 
+    users = next((c for c in ("user_id", "user", "client") if c in logs.columns), None)
+    out["users_denied"] = int(logs.loc[denied & inside, users].nunique()) if users else None
     out.update(denied=int((denied & inside).sum()), denied_rate=rate(denied, inside), denied_rate_before=rate(denied, before),
                login_requests=int((is_auth & inside).sum()), login_failed=int((login_fail & inside).sum()),
                login_failure_rate=rate(login_fail, inside & (is_auth | auth_msg)),
