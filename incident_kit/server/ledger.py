@@ -23,6 +23,7 @@ from typing import Any, Iterator
 import sqlalchemy as sa
 
 from ..errors import ConfigError
+from ..redact import redact_obj
 
 FINAL_STATES = ("ok", "degraded", "failed", "timed_out", "interrupted")
 STATES = ("queued", "running", *FINAL_STATES)
@@ -219,7 +220,8 @@ class Ledger:
         conn.execute(alerts.insert(), {
             "received_at": utcnow(), "source": alert.source, "status": alert.status, "alertname": alert.name[:200],
             "fingerprint": alert.fingerprint, "group_key": alert.group_key, "starts_at": alert.starts_at,
-            "ends_at": alert.ends_at, "labels": json.dumps(alert.labels), "annotations": json.dumps(alert.annotations),
+            "ends_at": alert.ends_at, "labels": json.dumps(redact_obj(alert.labels)[0]),
+            "annotations": json.dumps(redact_obj(alert.annotations)[0]),
             "run_id": run_id, "action": action,
         })
         if run_id is not None:
@@ -230,7 +232,7 @@ class Ledger:
         """Create a queued run."""
         conn.execute(runs.insert(), {
             "run_id": run_id, "scenario": scenario, "group_key": group_key, "state": "queued", "attempts": 0,
-            "created_at": utcnow(), "alert": json.dumps(alert), "route": json.dumps(route),
+            "created_at": utcnow(), "alert": json.dumps(redact_obj(alert)[0]), "route": json.dumps(route),
             "alerts_count": 0, "resolution_applied": False,
         })
 
