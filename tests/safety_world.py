@@ -158,7 +158,7 @@ class World:
         conn = self._connect(app)
         literal = text.replace("'", "''")
         comment = text.replace("*/", "* /")
-        sql = f"SELECT pg_sleep(600), '{literal}' AS note /* {comment} */"
+        sql = f"/* {comment} */ SELECT pg_sleep(600), '{literal}' AS note"
         self._run_in_thread(conn, sql)
 
     def lock_chain(self, holder_text: str, waiter_text: str) -> None:

@@ -262,3 +262,27 @@ def test_fast_on_multi_megabyte_text_and_hostile_lines() -> None:
         t0 = time.perf_counter()
         redact_text(hostile)
         assert time.perf_counter() - t0 < 10, hostile[:20]
+
+
+def test_server_ledger_stores_alerts_redacted(tmp_path: Path) -> None:
+    """The webhook server's ledger (under reports/.incident-kit/) never holds an alert's secrets."""
+    from incident_kit import alerts
+    from incident_kit.server.ledger import Ledger
+
+    s = {x.kind: x for x in SECRETS}
+    payload = {"status": "firing", "labels": {"alertname": "Leaky", "service": "shop-api", "api_token": "tok-abcdef-123456"},
+               "annotations": {"description": s["github_token"].line, "runbook": "env:RUNBOOK"},
+               "startsAt": "2026-11-22T10:00:00Z"}
+    alert = alerts.parse(payload)[0]
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    try:
+        with ledger.write_transaction() as conn:
+            ledger.insert_run(conn, "20261122T100000Z-triage-abcdef", "triage", alert.group_key, alert.to_dict(), {})
+            ledger.insert_alert(conn, alert, "20261122T100000Z-triage-abcdef", "started")
+        stored = ledger.alerts_of("20261122T100000Z-triage-abcdef")[0]
+        assert stored["labels"]["service"] == "shop-api" and stored["labels"]["api_token"] == FIELD_LABEL
+        assert stored["annotations"]["runbook"] == "env:RUNBOOK"
+    finally:
+        ledger.dispose()
+    raw = (tmp_path / "ledger.sqlite").read_bytes()
+    assert b"tok-abcdef-123456" not in raw and s["github_token"].value.encode() not in raw
