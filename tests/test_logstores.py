@@ -390,5 +390,10 @@ def test_logs_read_takes_store_urls(recorded: Recorded, clickhouse_url: str, tmp
     assert list(mixed["message"]) == ["it's minute 1", "from a file", "it's minute 2", "it's minute 3"]
     assert set(mixed["source"]) == {f"clickhouse {clickhouse_url}/app_logs", str(local)}
     assert frames.check(mixed, "logs") == []
+    from incident_kit.sources import logurls
+
+    assert logurls.health_url(f"clickhouse+{clickhouse_url}/app_logs") == f"{clickhouse_url}/ping"
+    assert httpx.get(logurls.health_url(f"clickhouse+{clickhouse_url}/app_logs")).text.strip() == "Ok."
+    assert logurls.health_url("loki+https://user:pw@loki:3100?query={a=\"b\"}") == "https://user:pw@loki:3100/ready"
     with pytest.raises(ConfigError, match="needs \\?query=<LogQL>"):
         logs.read(f"loki+{recorded.url}", start=T0, end=T0 + pd.Timedelta(seconds=10))

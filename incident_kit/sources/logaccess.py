@@ -114,16 +114,19 @@ def parse_access_fast(block: bytes, first_line: int, line_format: LineFormat, op
     try:
         t = pcsv.read_csv(
             io.BytesIO(block),
-            read_options=pcsv.ReadOptions(column_names=names, block_size=1 << 22),
+            # one Arrow block per our block: one chunk per column, nothing to combine afterwards
+            read_options=pcsv.ReadOptions(column_names=names, block_size=len(block) + 1),
             parse_options=pcsv.ParseOptions(delimiter=" ", quote_char='"', escape_char=False, double_quote=False,
                                             invalid_row_handler=on_invalid),
-            convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False,
+            convert_options=pcsv.ConvertOptions(column_types={n: pa.large_string() for n in names},
+                                                strings_can_be_null=False,
                                                 quoted_strings_can_be_null=False),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError):
         return None
-    t = t.combine_chunks()
-    f = {n: t.column(n).chunk(0) if t.column(n).num_chunks else pa.array([], pa.string()) for n in names}
+    if any(t.column(n).num_chunks != 1 for n in names):
+        t = t.combine_chunks()
+    f = {n: t.column(n).chunk(0) if t.column(n).num_chunks else pa.array([], pa.large_string()) for n in names}
     ok = pc.and_(pc.and_(pc.starts_with(f["f3"], "["), pc.ends_with(f["f4"], "]")),
                  pc.match_substring_regex(f["f6"], r"^(?:\d{3}|-)$"))
     if t.num_rows and not pc.all(ok).as_py():
@@ -134,7 +137,8 @@ def parse_access_fast(block: bytes, first_line: int, line_format: LineFormat, op
         "ts": clf_time(f["f3"], f["f4"]),
         "client": f["f0"], "ident": _blank_to_null(f["f1"]), "user": _blank_to_null(f["f2"]),
         "message": _blank_to_null(f["f5"]), "method": method,
-        "path": pc.if_else(pc.is_null(method), pa.scalar(None, pa.string()), request.field("path")),
+        "path": request.field("path") if not method.null_count else pc.if_else(
+            pc.is_null(method), pa.scalar(None, request.field("path").type), request.field("path")),
         "protocol": _blank_to_null(request.field("protocol")),
         "status": pc.cast(_blank_to_null(f["f6"]), pa.int64()),
         "bytes": pc.cast(_blank_to_null(f["f7"]), pa.int64()),

@@ -34,6 +34,8 @@ def _blank_to_null(arr: pa.Array, dash: bool = True) -> pa.Array:
     empty = pc.equal(arr, "")
     if dash:
         empty = pc.or_(empty, pc.equal(arr, "-"))
+    if not pc.any(empty).as_py():
+        return arr  # nothing to null: no copy
     return pc.if_else(empty, pa.scalar(None, arr.type), arr)
 
 

@@ -70,6 +70,15 @@ def read_store(url: str, start: Any, end: Any, *, aliases: Mapping[str, Any] | N
                            aliases=aliases)
 
 
+def health_url(url: str) -> str:
+    """Return the plain HTTP URL that says whether a store URL's server is up (for ``incident-kit check``).
+
+    Loki ``/ready``, Elasticsearch/OpenSearch ``/_cluster/health``, ClickHouse ``/ping``.
+    """
+    kind, base, _, _ = _split(url)
+    return base + {"loki": "/ready", "elasticsearch": "/_cluster/health", "clickhouse": "/ping"}[kind]
+
+
 def filter_frame(frame: pd.DataFrame, filters: Mapping[str, Any]) -> pd.DataFrame:
     """Return the rows of a logs frame matching every ``column=value`` (a list means any of them)."""
     if not filters or frame.empty:
@@ -89,4 +98,4 @@ def filter_frame(frame: pd.DataFrame, filters: Mapping[str, Any]) -> pd.DataFram
     return out
 
 
-__all__ = ["is_store_url", "read_store", "filter_frame"]
+__all__ = ["is_store_url", "read_store", "health_url", "filter_frame"]
