@@ -3,8 +3,8 @@
 Files are streamed in blocks of whole lines; each block is parsed vectorised (see
 :mod:`.logformats`), its fields mapped to canonical columns (:mod:`.logfields`), and the time
 window and filters applied before the next block is read, so memory is bounded by the rows
-kept, not by the file size. In a time-sorted file, reading stops at the first block wholly past
-``end``. Lines that cannot be parsed are counted in ``attrs["rejected"]`` and the first ones
+kept, not by the file size. In a time-sorted file, blocks wholly before ``start`` are skipped
+without being parsed and reading stops once past ``end``. Lines that cannot be parsed are counted in ``attrs["rejected"]`` and the first ones
 kept, with file and line number, in ``attrs["rejected_sample"]``.
 """
 
@@ -302,7 +302,9 @@ def read(paths: Any, format: str = "auto", start: Any = None, end: Any = None, *
     (``service="shop-api", level="error", status=500``). ``aliases`` overrides the field-name
     table of :mod:`.logfields`; ``time_format`` is a strptime format for the time field; naive
     times are taken in ``tz``. ``max_rows`` keeps the first rows in time order and sets
-    ``attrs["truncated"]``.
+    ``attrs["truncated"]``. ``early_stop=False`` parses every block even of time-sorted files;
+    ``chunk_bytes`` is the block size. Items that are log-store URLs (``loki+http://...``,
+    ``es+https://...``, ``clickhouse+http://...``, see :mod:`.logurls`) are read from the store.
 
     Returns the frame with attrs ``source``, ``truncated``, ``rejected``, ``rejected_sample``
     (dicts: source, line, text, reason), ``format``, ``formats`` (per file) and ``notes``.
