@@ -121,6 +121,16 @@ def mutation_reason(argv: list[str]) -> str | None:
     if prog in ("ssh", "gcloud-ssh"):  # the remote command: any argument after the host
         remote = [seg for w in words[1:] for seg in (split_pipeline(w) or [])] + (split_pipeline(" ".join(words[1:])) or [])
         return next((f"on another host: {r}" for r in map(mutation_reason, remote) if r), None)
+    if prog in _SHELLS:  # sh -c "...", or a pipeline fed into a shell
+        script = _option(args, ("-c",))
+        if script is not None:
+            return next((r for r in map(mutation_reason, split_pipeline(script) or [["?"]]) if r), None)
+        return None if words else "runs the shell commands it is given"
+    if prog in rules.INTERPRETERS:
+        action = next((p for w in words for p in re.split(r"[-_:/.\s]", w.lower()) if p in _SCRIPT_ACTIONS), None)
+        return f"runs a script that looks like it changes data ({action})" if action else None
+    if prog == "vercel" and not words:
+        return "vercel deploys"
     if prog in ("scp", "rsync", "sftp"):
         return "copies files to or from another host"
     if prog == "sed":
@@ -148,6 +158,9 @@ def mutation_reason(argv: list[str]) -> str | None:
     return None
 
 
+_SHELLS = {"sh", "bash", "zsh", "dash", "ksh", "fish"}
+_SCRIPT_ACTIONS = rules.VENDOR_MUTATING_VERBS | {"migrate", "migration", "backfill", "seed", "fix", "repair", "cleanup",
+                                                 "clean", "purge", "wipe", "drop", "truncate", "flush", "rotate"}
 _WRAPPERS = {"xargs", "watch", "timeout", "nice", "ionice", "env", "stdbuf", "parallel", "flock", "chronic",
              "caffeinate", "unbuffer"}
 _URL_ACTION = re.compile(

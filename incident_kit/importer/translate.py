@@ -157,6 +157,10 @@ def _psql(cmd: Command, prog: str, args: list[str], rest: list[list[str]], param
     sql = _option(args, ("-c", "--command"))
     if not sql:
         return Step(cmd, "text", "interactive psql session or script")
+    statements = [args[i + 1] for i, a in enumerate(args[:-1]) if a in ("-c", "--command")]
+    if len(statements) > 1:  # judged one by one: one write makes the whole command a manual action
+        refused = [_sql_refusal(sq, "postgres") for sq in statements if not sqlguard.is_read_only(sq, "postgres")]
+        return Step(cmd, "manual", refused[0]) if refused else Step(cmd, "text", "several -c statements in one psql call")
     url_arg = _option(args, ("-d", "--dbname")) or next(iter(positional(args, {"-c", "--command", "-U", "-h", "-p", "-f", "-v", "-o"})), "")
     m = ENV_VAR.fullmatch(url_arg or "")
     url = params.env(m.group(1)) if m and m.group(1).isupper() else "database_url"
