@@ -155,3 +155,9 @@ def test_quiet_and_busy_services_start_and_recover_at_the_known_minutes(rps):
 def test_quiet_clean_services_yield_no_incident():
     for seed in range(10):
         assert not A.window(A.rates(synthetic.noise(seed=seed, rps=0.1).logs)).found
+
+
+def test_a_logs_frame_is_read_as_its_error_rate_per_minute():
+    inc = synthetic.incident(seed=6)
+    assert A.window(inc.logs).start == A.window(A.rates(inc.logs)).start
+    assert A.window(inc.logs, column="p95_ms").found

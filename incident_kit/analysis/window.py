@@ -91,6 +91,12 @@ def _as_series(series: Any, column: str | None) -> tuple[pd.Series, pd.Series | 
         name = str(series.name or "value")
     elif isinstance(series, pd.DataFrame):
         frame = series
+        looks_like_logs = frame.attrs.get("kind") == "logs" or (
+            {"message", "status", "level"} & set(frame.columns) and "error_rate" not in frame.columns)
+        if looks_like_logs and "ts" in frame.columns and column in (None, "error_rate", "p50_ms", "p95_ms", "p99_ms", "requests"):
+            from .rates import rates
+
+            frame = rates(frame)  # a logs frame: its error rate per minute
         if column is None:
             for candidate in ("error_rate", "value", "p95_ms", "requests"):
                 if candidate in frame.columns:
@@ -199,7 +205,8 @@ def window(
     """Find when ``series`` left its baseline and when it came back.
 
     ``series``: a Series indexed by time, a frame from :func:`rates` (``error_rate`` by default,
-    or ``column``), or a one-metric metrics frame (``ts``, ``value``). NaN points are gaps.
+    or ``column``), a logs frame (its rates per minute), or a one-metric metrics frame (``ts``,
+    ``value``). NaN points are gaps.
     ``direction``: "up", "down" or "both". A point is hot when its distance from the baseline
     is at least ``threshold`` robust spreads, ``min_effect`` (default 0.01 for series within
     [0, 1], else 0) and ``min_ratio`` times the baseline. Returns an :class:`IncidentWindow`:
