@@ -186,7 +186,9 @@ def _redis(cmd: Command, prog: str, args: list[str], rest: list[list[str]], para
         return Step(cmd, "text", "interactive redis-cli session")
     verb, sub = words[0].upper(), (words[1].upper() if len(words) > 1 else "")
     if verb in rules.REDIS_INFO:
-        return Step(cmd, "call", "Redis check", Call("ik.redis.info", [url], var="redis", label=f"redis: {verb} {sub}".strip()))
+        section = [repr(words[1].lower())] if verb == "INFO" and len(words) > 1 else []
+        return Step(cmd, "call", "Redis check", Call("ik.redis.info", [url, *section], var="redis",
+                                                      label=f"redis: {verb} {sub}".strip()))
     if verb in rules.REDIS_LENGTHS and len(words) > 1:
         return Step(cmd, "call", "queue length", Call("ik.redis.queues", [url, repr([words[1]])], var="queues",
                                                        label=f"redis: {verb} {words[1]}", keys=[words[1]]))
