@@ -69,3 +69,16 @@ def test_bad_selections_are_config_errors():
         A.diff(frame, A.IncidentWindow(False))
     with pytest.raises(ConfigError, match="no incident rows"):
         A.diff(frame, np.array([True] * 3), np.array([False] * 3))
+
+
+def test_a_latency_window_compares_the_slow_requests():
+    clean = synthetic.noise(seed=10)
+    logs = clean.logs.copy()
+    start = logs["ts"].max() - pd.Timedelta(minutes=15)
+    slow = (logs["ts"] >= start).to_numpy() & (logs["path"] == "/api/products").to_numpy()
+    logs.loc[slow, "latency_ms"] = 900.0
+    w = A.window(logs, column="p95_ms")
+    d = A.diff(logs, w)
+    assert d.attrs["selection"] == "slow" and "latency_ms" not in set(d["column"])
+    top = d.iloc[0]
+    assert (top["column"], top["value"]) == ("path", "/api/products") and "of the slow requests" in top["text"]

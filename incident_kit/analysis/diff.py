@@ -111,8 +111,10 @@ def diff(
     sub-frame. ``diff(frame, window)`` is read as the incident window with the rows before it
     as baseline; without a baseline, the rows outside the incident are. ``failing_only`` (default:
     True for logs with errors in a time window) keeps only failing rows on the incident side,
-    so the answer reads "what the failing requests have in common" (``status``/``level`` are
-    then left out). Messages are compared by their signature. Numeric columns with many values
+    so the answer reads "what the failing requests have in common" (``status``/``level``, which
+    define them, are then left out). For a latency window (an IncidentWindow of ``p95_ms`` and the like) the incident
+    side is the requests slower than the baseline's 95th percentile. Messages are compared by
+    their signature. Numeric columns with many values
     are cut into ``bins`` quantile bands. Columns: ``column``, ``value``, ``incident_count``,
     ``incident_share``, ``baseline_count``, ``baseline_share``, ``delta`` (share difference),
     ``lift`` (share ratio), ``text``; best first, at least ``min_delta`` (share points) and ``min_z`` (two-proportion z-test), at most
@@ -142,20 +144,31 @@ def diff(
         bsel = _select(frame, baseline, "baseline")
         base_mask = _time_mask(ts, bsel) if isinstance(bsel, tuple) and ts is not None else np.asarray(bsel, dtype=bool)
     errors = None
+    selection = "all"
+    latency_incident = isinstance(incident, IncidentWindow) and incident.metric.endswith("_ms") and "latency_ms" in frame.columns
     if failing_only is None:
         failing_only = False
-        if is_time and ("status" in frame.columns or "level" in frame.columns):
-            errors = error_mask(frame).to_numpy(dtype=bool)
+        if is_time and not latency_incident and ("status" in frame.columns or "level" in frame.columns):
+            errors = np.array(error_mask(frame), dtype=bool)
             failing_only = bool((errors & inc_mask).any())
     if failing_only:
-        errors = error_mask(frame).to_numpy(dtype=bool) if errors is None else errors
+        errors = np.array(error_mask(frame), dtype=bool) if errors is None else errors
         inc_mask = inc_mask & errors
+        selection = "failing"
+    elif latency_incident:
+        # A latency incident: what the requests slower than the baseline's 95th percentile share.
+        latency = pd.to_numeric(frame["latency_ms"], errors="coerce")
+        usual = latency[base_mask].quantile(0.95)
+        if pd.notna(usual):
+            inc_mask = inc_mask & np.array((latency > usual).fillna(False), dtype=bool)
+            selection = "slow"
     if not inc_mask.any():
         raise ConfigError("diff: no incident rows to compare (empty selection)")
     if not base_mask.any():
         raise ConfigError("diff: no baseline rows to compare (empty selection)")
     if columns is None:
-        columns = [c for c in frame.columns if c not in SKIP and not (failing_only and c in ("status", "level"))]
+        defining = {"failing": ("status", "level"), "slow": ("latency_ms",)}.get(selection, ())
+        columns = [c for c in frame.columns if c not in SKIP and c not in defining]
     else:
         unknown = [c for c in columns if c not in frame.columns and c != "signature"]
         if unknown:
@@ -166,6 +179,7 @@ def diff(
     else:
         inc_sel, base_sel = inc_mask[rows], base_mask[rows]
     n_inc, n_base = int(inc_sel.sum()), int(base_sel.sum())
+    what = {"failing": "failing requests", "slow": "slow requests"}.get(selection, "incident rows")
     out: list[dict[str, Any]] = []
     for name in columns:
         if name == "message" and signatures:
@@ -205,13 +219,14 @@ def diff(
                 "column": label, "value": labels[i], "incident_count": int(c_inc[i]),
                 "incident_share": round(float(s_inc[i]), 4), "baseline_count": int(c_base[i]),
                 "baseline_share": round(float(s_base[i]), 4), "delta": round(float(delta[i]), 4), "lift": lift,
-                "text": f"{s_inc[i]:.0%} of the {'failing ' if failing_only else ''}incident rows have {label}={labels[i]}, "
+                "text": f"{s_inc[i]:.0%} of the {what} have {label}={labels[i]}, "
                         f"vs {s_base[i]:.0%} of the baseline",
             })
     result = pd.DataFrame(out, columns=DIFF_COLUMNS)
     result = result.sort_values(["delta", "incident_count"], ascending=[False, False], kind="stable").head(top)
     result = result.reset_index(drop=True)
-    result.attrs.update({"incident_rows": n_inc, "baseline_rows": n_base, "failing_only": bool(failing_only)})
+    result.attrs.update({"incident_rows": n_inc, "baseline_rows": n_base, "failing_only": bool(failing_only),
+                         "selection": selection})
     return result
 
 
