@@ -105,9 +105,10 @@ def _has_commands(blocks: list[Block]) -> bool:
     return False
 
 
-def _intro(runbook: Path, part_of: str | None) -> str:
-    where = f" (section of *{part_of}*)" if part_of else ""
-    return (f"Imported from `{runbook.name}`{where} by `incident-kit import-runbook`. Code cells run read-only "
+def _intro(runbook: Path, title: str, part_of: str | None) -> str:
+    """Return the notebook's introduction; its first sentence is what ``incident-kit list`` shows."""
+    what = f"Section “{title}” of the runbook “{part_of}”" if part_of else f"The runbook “{title}”"
+    return (f"{what} (`{runbook.name}`), imported by `incident-kit import-runbook`. Code cells run read-only "
             "incident_kit sources, each with the runbook's command in a comment; a source that is not configured "
             "says so and the notebook goes on. Commands that change a system are marked **manual action** and "
             "are never run; commands with no source are shown as text.")
@@ -159,7 +160,7 @@ def import_runbook(runbook: str | Path, output: str | Path | None = None, *,
         if part_of is not None:
             body = part_blocks[1:]
         scenario = path.stem
-        nb, tally, params = build_notebook(part_title, _intro(src, part_of), body, scenario)
+        nb, tally, params = build_notebook(part_title, _intro(src, part_title, part_of), body, scenario)
         nb, redacted = redact_notebook(nb)  # a password pasted into a runbook is not copied on
         result.redacted += redacted
         _write(nb, path)
