@@ -3,12 +3,12 @@
 Uses Debian's server binaries (``/usr/lib/postgresql/<major>/bin``). PostgreSQL refuses to
 run as root, so when we are root the cluster is created and run as the ``postgres`` user in
 a temporary directory owned by it. ``pg_stat_statements`` is preloaded. initdb runs once per
-process (``--no-sync``); each cluster copies that template and sets its own superuser password.
+machine (``--no-sync``, cached under ``TEMPLATE_ROOT``); each cluster copies that template and
+sets its own superuser password.
 """
 
 from __future__ import annotations
 
-import atexit
 import glob
 import os
 import pwd
@@ -23,7 +23,8 @@ from pathlib import Path
 
 from ..errors import RunError
 
-#: initdb'd data directories of this process, by bin dir and user (see PostgresCluster._template).
+#: Where the initdb'd template data directories are cached (see PostgresCluster._template).
+TEMPLATE_ROOT = Path(tempfile.gettempdir()) / "incident-kit-pgtemplates"
 _TEMPLATES: dict[str, Path] = {}
 
 
@@ -111,14 +112,22 @@ class PostgresCluster:
         return self
 
     def _template(self, bindir: Path) -> Path:
-        """Return a data directory made by initdb once per process (copied by each cluster: initdb
-        is the slow part of a start); removed at exit. Raises RunError with initdb's reason."""
+        """Return the initdb'd data directory every cluster copies (initdb is the slow part of a start).
+
+        It is made once per machine, PostgreSQL major and user, at ``TEMPLATE_ROOT/<major>-<user>``
+        (initdb in a temp dir, then an atomic rename, so concurrent processes never see half of one)
+        and kept as a cache (~40 MB). Raises RunError with initdb's reason.
+        """
         key = f"{bindir}:{self._run_as}"
         cached = _TEMPLATES.get(key)
         if cached is not None and (cached / "PG_VERSION").exists():
             return cached
-        root = Path(tempfile.mkdtemp(prefix="ik-pgtemplate-"))
-        atexit.register(shutil.rmtree, root, True)
+        final = TEMPLATE_ROOT / f"{bindir.parent.name}-{self._run_as or os.geteuid()}"
+        if (final / "data" / "PG_VERSION").exists():
+            _TEMPLATES[key] = final / "data"
+            return final / "data"
+        TEMPLATE_ROOT.mkdir(mode=0o755, exist_ok=True)
+        root = Path(tempfile.mkdtemp(prefix="new-", dir=TEMPLATE_ROOT))
         if self._run_as:
             pw = pwd.getpwnam(self._run_as)
             os.chown(root, pw.pw_uid, pw.pw_gid)
@@ -127,8 +136,12 @@ class PostgresCluster:
         if r.returncode != 0:
             shutil.rmtree(root, ignore_errors=True)
             raise RunError(f"initdb failed: {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode}")
-        _TEMPLATES[key] = root / "data"
-        return root / "data"
+        try:
+            os.rename(root, final)
+        except OSError:  # another process made it first: use theirs
+            shutil.rmtree(root, ignore_errors=True)
+        _TEMPLATES[key] = final / "data"
+        return final / "data"
 
     def stop(self) -> None:
         """Stop the server (fast shutdown, then SIGKILL by pid if needed) and remove its directory."""
