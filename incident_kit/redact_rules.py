@@ -71,7 +71,11 @@ _HARMLESS_VALUE = re.compile(
     r"%\([\w]+\)s|%s|\{\{?[^}]*\}?\}|\[REDACTED[^\]]*\]?|(?:env|file):[^\s]+|\d{1,4}|-?\d+\.\d+|"
     r"string|redacted|masked|hidden|required|missing|invalid|expired|set|unset|"
     r"\$[\w{}.:$\-]+|\[[A-Za-z_ .\-]+\]|pass|password|passwd|secret|token|changeme|example|"
-    r"your[_\-]?[a-z_\-]+|my[_\-]?[a-z_\-]+)$"
+    r"your[_\-]?[a-z_\-]+|my[_\-]?[a-z_\-]+|"
+    r"str|int|float|bool|bytes|any|dict|list|tuple|object|optional|mapping|sequence|callable|"  # type hints
+    r"[a-z]{1,4}|"  # prose: "credentials: if the provider..."
+    r"(?:self|cls)\.\w+|[a-z_]\w*(?:\.[a-z_]\w*)+|"  # code: self.token, os.environ, env.workdir
+    r"(?=[a-z_]*_)[a-z_]*(?:secret|token|pass|pwd|key|credential)[a-z_]*)$"  # code: token_secret = token_secret
 )
 
 
@@ -129,7 +133,7 @@ _VALUE = (
     r"|'(?P<secret_s>[^'\r\n]{1,512}+)'"
     r"|\\?&quot;(?P<secret_h>(?:(?!\\?&quot;)[^<\r\n]){1,512}+)\\?&quot;"
     r"|&\#(?:39|x27);(?P<secret_a>(?:(?!&\#(?:39|x27);)[^<\r\n]){1,512}+)&\#(?:39|x27);"
-    r"|(?P<secret_b>[^\s\"'<>,;&(){}\[\]\\]{1,512}+)(?![(\[]))"
+    r"|(?P<secret_b>[^\s\"'`<>,;&(){}\[\]\\]{1,512}+)(?![(\[]))"
 )
 
 
@@ -164,7 +168,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     Rule("authorization",
          "authorization" + _Q + r"?[ \t]{0,3}[:=][ \t]{0,3}" + _Q +
          r"?(?:(?P<scheme>basic|bearer|token|digest|negotiate|ntlm|apikey|sso-key|aws4-hmac-sha256|key)[ \t]{1,3})?"
-         r"(?P<secret>[^\s\"'<>&]{6,1024}(?:,[ \t]{0,2}[a-z]{1,20}=[^\s\"'<>&]{1,1024}){0,8})",
+         r"(?P<secret>[^\s\"'`<>&]{6,1024}(?:,[ \t]{0,2}[a-z]{1,20}=[^\s\"'`<>&]{1,1024}){0,8})",
          check=_tokenish, icase=True, description="Authorization / Proxy-Authorization header values"),
     Rule("bearer_token", r"bearer[ \t]{1,3}(?P<secret>[a-z0-9\-._~+/]{8,4096}=*)", check=_tokenish, icase=True,
          boundary=True, description="Bearer tokens"),

@@ -52,6 +52,9 @@ ORDINARY = [
     "AKIA is a prefix; sk_live_ alone is a prefix; ghp_ too; eyJ alone is not a token; xoxb- is incomplete",
     "p95 latency 1830ms > 800ms threshold; error_rate=0.231; pool 100/100 in use; 2026-11-22T14:00:00Z..14:30:00Z",
     "curl -H 'Authorization: Bearer $TOKEN' -H \"Authorization: Bearer [TOKEN]\" postgresql://user:pass@host:5432/db",
+    "def connect(url: str, token: str | None = None, password: str = '', secret: Any = None) -> None:",
+    "        self.token_secret = token_secret; add(v, named_secret=named_secret); secrets = env.workdir / 'x'",
+    "- Credentials: if the provider rotated them, see the vault. Send `Authorization: Bearer $WEBHOOK_TOKEN`, or",
 ]
 
 
