@@ -210,3 +210,11 @@ def test_a_metric_that_moved_at_the_start_is_a_correlated_hypothesis():
     ranked = A.hypotheses(window=window, logs=clean.logs, metrics=metrics)
     moved = ranked[ranked["kind"] == "correlated"]
     assert moved["ref"].tolist() == ["gc_pause_ms"] and "30 s after the start" in moved.iloc[0]["evidence"]
+
+
+def test_events_with_missing_fields_are_read(demo):
+    inc, w = demo
+    sparse = conform(pd.DataFrame({"ts": [w.start - pd.Timedelta(minutes=3)], "kind": ["config"]}), "events")
+    ranked = A.hypotheses(window=w, events=sparse, logs=inc.logs)
+    assert ranked.iloc[0]["kind"] == "config" and ranked.iloc[0]["ref"] is None
+    assert A.timeline(sparse, window=w)["kind"].tolist()[0] == "config"

@@ -122,3 +122,15 @@ def test_real_alertmanager_payload_in_timeline_and_mttd(shared_dir):
     assert A.timeline(resolved)["kind"].tolist() == ["alert", "alert_resolved"]
     logs = conform(pd.DataFrame({"ts": [fired - pd.Timedelta(minutes=6), fired], "status": [500, 500]}), "logs")
     assert A.impact(logs, fired - pd.Timedelta(minutes=6), alerts=payload)["mttd_min"] == 6.0
+
+
+def test_timeline_keeps_only_the_commits_that_matter():
+    t = pd.Timestamp("2026-03-02T12:00:00Z")
+    commits = [{"ts": t - pd.Timedelta(minutes=50 - i), "kind": "commit", "text": f"commit {i}", "ref": f"{i:07d}abcdef"}
+               for i in range(10)]
+    deploy = {"ts": t - pd.Timedelta(minutes=5), "kind": "deploy", "text": "deploy v2", "ref": "0000007abcdef"}
+    window = A.IncidentWindow(True, start=t, end=None, peak=t, peak_value=0.3, baseline=0.01, effect=0.2, metric="error_rate")
+    with_deploy = A.timeline(conform(pd.DataFrame(commits + [deploy]), "events"), window=window)
+    assert with_deploy[with_deploy["kind"] == "commit"]["text"].str[:8].tolist() == ["commit 7"]
+    without = A.timeline(conform(pd.DataFrame(commits), "events"), window=window)
+    assert without[without["kind"] == "commit"]["text"].str[:8].tolist() == ["commit 7", "commit 8", "commit 9"]

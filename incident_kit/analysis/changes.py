@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..timeutil import iso
-from .context import Incident, related, words
+from .context import Incident, related, text_of, words
 
 Hypothesis = dict[str, Any]
 
@@ -35,7 +35,7 @@ def _merge_by_ref(events: pd.DataFrame) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     by_ref: dict[str, int] = {}
     for rec in events.to_dict("records"):
-        ref = str(rec.get("ref") or "").strip().lower()
+        ref = text_of(rec.get("ref"), "").strip().lower()
         key = next((k for k in by_ref if ref and len(ref) >= 7 and (k.startswith(ref) or ref.startswith(k))), None)
         if key is None:
             if ref:
@@ -43,17 +43,17 @@ def _merge_by_ref(events: pd.DataFrame) -> pd.DataFrame:
             rows.append(dict(rec))
             continue
         kept = rows[by_ref[key]]
-        deploy_new = str(rec.get("kind")).lower() == "deploy" and str(kept.get("kind")).lower() != "deploy"
+        deploy_new = text_of(rec.get("kind")).lower() == "deploy" and text_of(kept.get("kind")).lower() != "deploy"
         first, second = (rec, kept) if deploy_new else (kept, rec)
         merged = dict(first)
-        extra_text = str(second.get("text") or "")
-        if extra_text and extra_text not in str(first.get("text") or ""):
-            merged["text"] = f"{first.get('text') or ''} ({extra_text})".strip()
+        extra_text = text_of(second.get("text"), "")
+        if extra_text and extra_text not in text_of(first.get("text"), ""):
+            merged["text"] = f"{text_of(first.get('text'))} ({extra_text})".strip()
         for col in ("files", "paths", "changed_files"):
             a, b = first.get(col), second.get(col)
             if isinstance(b, list | tuple | np.ndarray) and not isinstance(a, list | tuple | np.ndarray):
                 merged[col] = list(b)
-        if len(str(second.get("ref") or "")) > len(str(merged.get("ref") or "")):
+        if len(text_of(second.get("ref"), "")) > len(text_of(merged.get("ref"), "")):
             merged["ref"] = second.get("ref")
         rows[by_ref[key]] = merged
     return pd.DataFrame(rows)
@@ -70,14 +70,14 @@ def changes(events: pd.DataFrame | None, inc: Incident, *, tau_min: float = 30.0
     if reference is None and inc.logs is not None and len(inc.logs):
         reference = pd.to_datetime(inc.logs["ts"], utc=True).max()
     for _, ev in events.iterrows():
-        kind = str(ev.get("kind") or "change").lower()
+        kind = text_of(ev.get("kind"), "change").lower()
         if kind in NOT_CHANGES or kind.startswith("alert"):
             continue
         ts = pd.Timestamp(ev["ts"])
         if pd.isna(ts):
             continue
-        text = str(ev.get("text") or "")
-        ref = str(ev.get("ref") or "") or None
+        text = text_of(ev.get("text"), "")
+        ref = text_of(ev.get("ref"), "") or None
         touched = words(text)
         for extra in ("files", "paths", "changed_files", "service", "component", "app"):
             if extra in ev.index:

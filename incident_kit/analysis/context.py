@@ -40,6 +40,13 @@ def words(text: Any) -> set[str]:
     return {w for w in _WORD.findall(spaced.replace("_", " ")) if len(w) >= 3 and w not in STOPWORDS}
 
 
+def text_of(value: Any, default: str = "") -> str:
+    """Return ``value`` as text; None, NaN, pandas NA and "" give ``default``."""
+    if value is None or (not isinstance(value, str | list | tuple | np.ndarray) and pd.isna(value)):
+        return default
+    return str(value) if str(value) != "" else default
+
+
 def related(a: set[str], b: set[str]) -> set[str]:
     """Return the words of ``a`` that match a word of ``b`` exactly or by a common stem of 5+ letters."""
     out = a & b
@@ -136,4 +143,4 @@ def build(logs: pd.DataFrame | None, start: pd.Timestamp | None, end: pd.Timesta
     return inc
 
 
-__all__ = ["NEW_MARGIN", "STOPWORDS", "Incident", "build", "related", "words"]
+__all__ = ["NEW_MARGIN", "STOPWORDS", "Incident", "build", "related", "text_of", "words"]

@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..errors import ConfigError
 from .rates import error_mask
+from .context import text_of
 from .signatures import messages_of
 from .window import IncidentWindow, bounds, label, show
 
@@ -67,15 +68,19 @@ def _from_probes(probes: pd.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
+def _field(record: Any, name: str, default: str = "") -> str:
+    return text_of(record.get(name), default)
+
+
 def _from_events(events: pd.DataFrame) -> list[dict[str, Any]]:
     src = events.attrs.get("source") or "events"
     rows = []
     for _, ev in events.iterrows():
-        text = str(ev.get("text") or "")
-        ref = ev.get("ref")
-        if isinstance(ref, str) and ref and ref[:7] not in text:
+        text, ref = _field(ev, "text"), _field(ev, "ref") or None
+        if ref and ref[:7] not in text:
             text = f"{text} ({ref[:10]})" if text else ref
-        rows.append({"ts": ev["ts"], "source": str(ev.get("source") or src), "kind": str(ev.get("kind") or "event"), "text": text})
+        rows.append({"ts": ev["ts"], "source": _field(ev, "source", src), "kind": _field(ev, "kind", "event"),
+                     "text": text, "ref": ref})
     return rows
 
 
@@ -144,6 +149,21 @@ def _rows(item: Any, start: pd.Timestamp | None) -> list[dict[str, Any]]:
     raise ConfigError(f"timeline: cannot read {type(item).__name__}; expected frames, IncidentWindow or event dicts")
 
 
+def _relevant_commits(frame: pd.DataFrame, start: pd.Timestamp | None) -> pd.DataFrame:
+    """Keep the commits that a deploy shipped (same ref) or, without deploy events, the last three
+    before the start: a busy repository's other commits are not postmortem moments."""
+    commits = np.array(frame["kind"].astype(str).str.lower() == "commit", dtype=bool)
+    if not commits.any():
+        return frame
+    shipped = [str(r)[:7] for r, c in zip(frame["ref"], commits) if not c and isinstance(r, str) and len(r) >= 7]
+    if shipped:
+        keep = np.array([isinstance(r, str) and r[:7] in shipped for r in frame["ref"]], dtype=bool)
+    else:
+        before = commits & (np.array(frame["ts"] <= start, dtype=bool) if start is not None else True)
+        keep = np.isin(np.arange(len(frame)), np.flatnonzero(before)[-3:])
+    return frame[~commits | keep].reset_index(drop=True)
+
+
 def timeline(
     *frames_or_events: Any,
     window: Any = None,
@@ -167,7 +187,7 @@ def timeline(
         rows += _rows(item, start)
     if isinstance(window, IncidentWindow) and not any(item is window for item in frames_or_events):
         rows += _from_window(window)
-    frame = pd.DataFrame(rows, columns=TIMELINE_COLUMNS)
+    frame = pd.DataFrame(rows, columns=[*TIMELINE_COLUMNS, "ref"])
     if not len(frame):
         return frame.astype({"ts": "datetime64[ns, UTC]"})
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True, errors="coerce")
@@ -179,6 +199,7 @@ def timeline(
     if end is not None:
         frame = frame[frame["ts"] <= end + pd.Timedelta(after)]
     frame = frame.sort_values(["ts", "kind"], kind="stable").reset_index(drop=True)
+    frame = _relevant_commits(frame, start)
     gap = pd.Timedelta(dedup)
     keep, last_seen = [], {}
     for row in frame.itertuples(index=False):
@@ -186,7 +207,7 @@ def timeline(
         prev = last_seen.get(key)
         keep.append(prev is None or row.ts - prev > gap)
         last_seen[key] = row.ts
-    out = frame[keep].reset_index(drop=True)
+    out = frame.loc[keep, TIMELINE_COLUMNS].reset_index(drop=True)
     out["ts"] = out["ts"].astype("datetime64[ns, UTC]")
     return out
 
