@@ -58,7 +58,7 @@ def assert_code_cells_read_only(nb: dict) -> int:
                 continue
             name = _dotted(node.func)
             if name != "inv.collect":
-                assert name in ("ik.Investigation", "len", "hit", "inv.headline") or name.endswith((".str.contains", ".astype", ".tail", ".head", ".between", ".fillna")), (
+                assert name in ("ik.Investigation", "len", "hit", "inv.headline", "inv.say") or name.endswith((".str.contains", ".astype", ".tail", ".head", ".between", ".fillna")), (
                     f"unexpected call {name} in:\n{source}")
                 continue
             fn = _dotted(node.args[1])
@@ -132,6 +132,7 @@ def test_runbook_001_calls_parameters_and_manual_actions(shared_runbooks: list[P
     assert "user_id = ''" in params and "your_org = ''" in params and "app_url = 'http://localhost:3001'" in params
     assert "s3_secret_access_key = 'env:S3_SECRET_ACCESS_KEY'" in params
     assert "ik.probes.http, [app_url + '/api/health']" in code
+    assert "inv.say(f'- https://sentry.io/organizations/{your_org}/issues/')" in code  # a placeholder in a link
     assert "# $ curl http://localhost:3001/api/health" in code  # the original is kept in a comment
     assert "customer" not in code and ":user_id" in code and "user_id=user_id" in code
     assert "ik.redis.queues, redis_url, ['bull:video-transcoding:waiting', 'bull:video-transcoding:active'," in code
@@ -427,11 +428,11 @@ def test_credentials_in_a_runbook_are_not_copied(tmp_path: Path, capsys: pytest.
     src = tmp_path / "leaky.md"
     src.write_text("# Leaky\n\nDB is postgresql://app:s3cr3tpw@db.internal:5432/prod\n\n```bash\n"
                    "psql postgresql://app:s3cr3tpw@db.internal:5432/prod -c \"SELECT 1\"\n"
-                   "curl -H \"Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.abc.def\" https://api.example.com/health\n"
+                   "curl -H \"Authorization: Bearer 9f8e7d6c5b4a39281706f5e4d3c2b1a0\" https://api.example.com/health\n"
                    "railway variables set NEXTAUTH_SECRET=\"k9J2mQ8xL1pZ7vB3nR5t\"\n```\n", encoding="utf-8")
     assert main(["import-runbook", str(src), "-o", str(tmp_path / "leaky.ipynb")]) == 0
     written = (tmp_path / "leaky.ipynb").read_text(encoding="utf-8")
-    for secret in ("s3cr3tpw", "eyJhbGciOiJIUzI1NiJ9", "k9J2mQ8xL1pZ7vB3nR5t"):
+    for secret in ("s3cr3tpw", "9f8e7d6c5b4a39281706f5e4d3c2b1a0", "k9J2mQ8xL1pZ7vB3nR5t"):
         assert secret not in written
     assert "ik.db.query, database_url, 'SELECT 1'" in written  # the connection string is not a parameter value
     assert "redacted in the notebook: 4" in capsys.readouterr().out

@@ -21,12 +21,14 @@ from typing import Any
 
 import hashlib
 import json
+import re
 
 from .classify import Call, Step, classify, split_pipeline
 from .commands import Command, Note, block_language, is_transcript, split_console, split_shell, split_sql
 from .markdown import Block, CodeBlock, Heading, Prose
-from .parameters import Parameter, ParameterSet
+from .parameters import ANGLE, BRACKET, Parameter, ParameterSet, _is_placeholder
 
+_URL = re.compile(r"https?://[^\s`'\"<>]*(?:<[A-Za-z][\w-]*>[^\s`'\"<>]*)*")
 MANUAL_BANNER = "**⚠️ Manual action — changes a system, never run by this notebook**"
 
 
@@ -154,6 +156,7 @@ class CellWriter:
                 self.params.scan("\n".join(note.lines))
         if not any(isinstance(i, Command) for i in items):
             self.markdown(block.source)
+            self._links(items)
             return
         fence = "sql" if kind == "sql" else "bash"
         pending: list[Note | Step] = []
@@ -173,6 +176,29 @@ class CellWriter:
             mode = this
         self._shown(pending, mode, fence)
         self._last_call = None
+        self._links(items)
+
+    def _links(self, items: list[Note | Command]) -> None:
+        """Write a cell showing the block's links that hold placeholders, filled in from the parameters.
+
+        ``# https://sentry.io/organizations/[your-org]/issues/`` becomes a clickable link once
+        ``your_org`` is set; links without placeholders are already readable in the Markdown.
+        """
+        lines = [line for item in items for line in (item.lines if isinstance(item, Note) else item.comments)]
+        links = []
+        for url in dict.fromkeys(u.rstrip(".,;)") for line in lines for u in _URL.findall(line)):
+            body, found = url.replace("{", "{{").replace("}", "}}"), False
+            for pattern in (BRACKET, ANGLE):
+                for m in pattern.finditer(url):
+                    if pattern is ANGLE or _is_placeholder(m.group(1)):
+                        body, found = body.replace(m.group(0), "{" + self.params.placeholder(m.group(0)) + "}"), True
+            if found:
+                links.append(f"- {body}")
+        if links:
+            self.flush()
+            text = "\\n".join(links)
+            self.cells.append(code_cell("# The runbook's links, placeholders filled in from the parameters\n"
+                                        f"inv.say(f{text!r})"))
 
     def _call_or_merge(self, step: Step) -> None:
         """Write a call cell, merging ``LLEN`` of several queues into one ``ik.redis.queues`` call."""
