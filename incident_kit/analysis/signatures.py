@@ -1,10 +1,13 @@
 """Error signatures: one message template per log line.
 
-Mining is done in three passes so that a million lines take seconds: exact duplicates are
-collapsed (``pandas.factorize``); the distinct messages are masked with vectorised RE2 regular
-expressions (pyarrow: UUIDs, e-mails, URL paths, IPs, file paths, hex, durations, sizes,
-numbers); only the distinct *masked* messages, usually a few hundred, are clustered by Drain
-(``drain3``), which turns the tokens that still vary into ``<*>``.
+Mining is vectorised so that a million lines take seconds: exact duplicates are collapsed
+(pyarrow ``dictionary_encode``); messages that differ only in their digits share a "digit
+skeleton" and are masked once; masking splits messages into tokens and masks each distinct token
+once with RE2 regular expressions (pyarrow: UUIDs, e-mails, URL paths, IPs, file paths, hex,
+durations, sizes, numbers; whole-token ids and numbers in one pass); runs of the same wildcard
+token become one; only the distinct *masked* messages, usually a few hundred, are clustered by
+Drain (``drain3``, one configuration for every log), which turns the tokens that still vary into
+``<*>``. Grouping accuracy on the Loghub samples: Apache 1.0, HDFS 1.0 (tests/test_analysis_signatures.py).
 """
 
 from __future__ import annotations
