@@ -456,3 +456,14 @@ def test_front_matter_transcripts_and_odd_fences(tmp_path: Path) -> None:
     assert "sudo systemctl restart nginx" in markdown and "Manual action" in markdown
     assert "rm -rf /" in markdown and "rm -rf" not in code  # a fence shown inside a markdown fence is text
     assert "could not be parsed" in " ".join(result.total().text)
+
+
+def test_links_with_placeholders_become_one_markdown_list(tmp_path: Path) -> None:
+    src = tmp_path / "links.md"
+    src.write_text("```bash\n# see https://a.example/[org]/x and https://b.example/<app-id>/y\n```\n", encoding="utf-8")
+    import_runbook(src, tmp_path / "links.ipynb")
+    cell = next(c for c in _read(tmp_path / "links.ipynb")["cells"] if "inv.say" in "".join(c["source"]))
+    said: list[str] = []
+    exec("".join(cell["source"]), {"inv": type("Inv", (), {"say": lambda self, t: said.append(t)})(),
+                                   "org": "acme", "app_id": "42"})
+    assert said == ["- https://a.example/acme/x\n- https://b.example/42/y"]

@@ -196,7 +196,7 @@ class CellWriter:
                 links.append(f"- {body}")
         if links:
             self.flush()
-            text = "\\n".join(links)
+            text = "\n".join(links)
             self.cells.append(code_cell("# The runbook's links, placeholders filled in from the parameters\n"
                                         f"inv.say(f{text!r})"))
 
