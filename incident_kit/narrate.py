@@ -388,6 +388,42 @@ def resources(table: pd.DataFrame, threshold: float = 90.0) -> Answer:
                   score=float(top["used_percent"]) / 100)
 
 
+def _bytes(n: Any) -> str:
+    if n is None or pd.isna(n):
+        return "unknown size"
+    for unit, size in (("GB", 2**30), ("MB", 2**20), ("kB", 2**10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{int(n)} B"
+
+
+def largest(dirs: pd.DataFrame) -> Answer:
+    """Answer "what fills the disk?" from ``host.largest_dirs``."""
+    if dirs is None or not len(dirs):
+        return Answer("The largest directories could not be read.")
+    top = dirs.sort_values("bytes", ascending=False).iloc[0]
+    total = dirs["bytes"].sum()
+    share = f", {top['bytes'] / total:.0%} of what was counted" if total else ""
+    partial = " (sizes are lower bounds: the count was cut short)" if dirs.attrs.get("truncated") else ""
+    return Answer(f"The largest directory is {clean(top['path'], 120)}: {_bytes(top['bytes'])} in {int(top.get('files') or 0):,} files{share}.{partial}",
+                  score=None)
+
+
+def processes(by_cpu: pd.DataFrame, by_memory: pd.DataFrame) -> Answer:
+    """Answer "which processes use the CPU and memory?" from ``host.processes`` (by cpu, by memory)."""
+    parts = []
+    if by_cpu is not None and len(by_cpu):
+        c = by_cpu.iloc[0]
+        parts.append(f"the busiest process is {clean(c['name'], 40)} (pid {int(c['pid'])}, {c['cpu_percent']:.0f}% CPU)")
+    if by_memory is not None and len(by_memory):
+        m = by_memory.iloc[0]
+        parts.append(f"the largest is {clean(m['name'], 40)} (pid {int(m['pid'])}, {_bytes(m['rss_bytes'])} resident)")
+    if not parts:
+        return Answer("The processes could not be read.")
+    text = "; ".join(parts)
+    return Answer(text[0].upper() + text[1:] + ".")
+
+
 def oom(kills: pd.DataFrame) -> Answer:
     """Answer "did the OOM killer strike?" from ``host.oom_kills``."""
     if kills is None or not len(kills):
@@ -415,6 +451,24 @@ def redis(probes_frame: pd.DataFrame, info: pd.DataFrame | None = None) -> Answe
             extra = f" It uses {used / 2**20:.1f} MiB" + (f" of {top / 2**20:.0f} MiB" if top else "") + (
                 f", {int(clients_n)} clients connected." if clients_n is not None else ".")
     return Answer(f"Redis answers in {_ms(latest['latency_ms'].iloc[0])}.{extra}", score=0.0)
+
+
+def redis_activity(slowlog: pd.DataFrame, clients: pd.DataFrame) -> Answer:
+    """Answer "which commands are slow, who is connected?" from ``redis.slowlog`` and ``redis.clients``."""
+    if (slowlog is None or not len(slowlog)) and (clients is None or not len(clients)):
+        return Answer("Redis commands and clients could not be read.")
+    parts = []
+    if clients is not None and len(clients):
+        names = clients["name"].astype("string").fillna("").replace("", "(no name)") if "name" in clients.columns else None
+        top = f", most of them {clean(names.value_counts().index[0], 40)}" if names is not None and len(names) else ""
+        parts.append(f"{len(clients)} clients are connected{top}")
+    if slowlog is not None and len(slowlog):
+        worst = slowlog.sort_values("duration_ms", ascending=False).iloc[0]
+        parts.append(f"the slowest recent command took {_ms(worst['duration_ms'])}: {clean(worst['text'], 80)}")
+    else:
+        parts.append("the slow log is empty")
+    text = "; ".join(parts)
+    return Answer(text[0].upper() + text[1:] + ".")
 
 
 def queues(trend: pd.DataFrame) -> Answer:
@@ -513,5 +567,5 @@ def scenario_headline(scenario: str, service: str, ranked: pd.DataFrame, severit
 
 
 __all__ += ["probes", "latency", "slow_endpoints", "database_health", "pool", "by_application", "locks", "slow_queries",
-            "long_running", "layers", "providers", "auth", "config", "build", "new_errors", "resources", "oom", "redis",
-            "queues", "oldest_jobs", "refused", "stuck", "workers", "next_scenario", "runs", "people", "scenario_headline"]
+            "long_running", "layers", "providers", "auth", "largest", "processes", "config", "build", "new_errors", "resources", "oom", "redis",
+            "queues", "oldest_jobs", "redis_activity", "refused", "stuck", "workers", "next_scenario", "runs", "people", "scenario_headline"]
