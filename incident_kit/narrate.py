@@ -553,7 +553,8 @@ def people(kind: str, text: Any) -> Answer:
     items = [clean(i, 400) for i in items if str(i).strip()]
     if not items:
         return Answer(f"{kind}: to be written by the responders.")
-    return Answer(f"{kind}: {items[0]}" if len(items) == 1 else f"{kind}: " + "; ".join(items), score=None)
+    return Answer(f"{kind}: {items[0]}" if len(items) == 1 else f"{kind}: " + "; ".join(items),
+                  evidence="\n".join(items), score=None)
 
 
 def scenario_headline(scenario: str, service: str, ranked: pd.DataFrame, severity_level: Any = None, what: str = "") -> str:

@@ -138,6 +138,12 @@ def test_postmortem_composes_the_earlier_runs(staged_runs):
     assert "v1.8.0 checkout change" in people["root_cause"]
     assert "rolled back" in people["resolution"]
     assert s["severity"] == staged_runs["triage"]["summary"]["severity"]
+    # What people wrote fills the report's sections instead of the placeholders.
+    html = (Path(staged_runs["postmortem"]["dir"]) / "report.html").read_text(encoding="utf-8")
+    resolution = html.split('<section id="resolution">', 1)[1].split("</section>", 1)[0]
+    assert "<li>rolled back to v1.7.3</li>" in resolution
+    actions = html.split('<section id="action-items">', 1)[1].split("</section>", 1)[0]
+    assert "dana: test checkout without coupon" in actions
 
 
 @pytest.mark.slow
