@@ -114,8 +114,8 @@ def parse_access_fast(block: bytes, first_line: int, line_format: LineFormat, op
     try:
         t = pcsv.read_csv(
             io.BytesIO(block),
-            # one Arrow block per our block: one chunk per column, nothing to combine afterwards
-            read_options=pcsv.ReadOptions(column_names=names, block_size=len(block) + 1),
+            # two Arrow blocks per block: both cores parse; columns come in two aligned chunks
+            read_options=pcsv.ReadOptions(column_names=names, block_size=max(1 << 20, len(block) // 2 + 1)),
             parse_options=pcsv.ParseOptions(delimiter=" ", quote_char='"', escape_char=False, double_quote=False,
                                             invalid_row_handler=on_invalid),
             convert_options=pcsv.ConvertOptions(column_types={n: pa.large_string() for n in names},
@@ -124,12 +124,27 @@ def parse_access_fast(block: bytes, first_line: int, line_format: LineFormat, op
         )
     except (pa.ArrowInvalid, UnicodeDecodeError):
         return None
-    if any(t.column(n).num_chunks != 1 for n in names):
-        t = t.combine_chunks()
-    f = {n: t.column(n).chunk(0) if t.column(n).num_chunks else pa.array([], pa.large_string()) for n in names}
+    factor = 1000.0 if line_format.build is _ACCESS_BUILDERS[0] else 0.001
+    parts = []
+    for batch in t.to_batches():
+        columns = _access_columns({n: batch.column(n) for n in names}, width, factor)
+        if columns is None:
+            return None
+        parts.append(pa.table(columns))
+    table = pa.concat_tables(parts) if parts else pa.table({"ts": pa.nulls(0, TS_TYPE)})
+    if not odd:
+        def locate() -> tuple[np.ndarray, pa.Array | None]:
+            lines, numbers = split_lines(block, first_line)
+            return numbers, lines
+        return Parsed(table, locate)
+    return _merge_odd_lines(block, first_line, table, odd, line_format, opts)
+
+
+def _access_columns(f: dict[str, pa.Array], width: int, factor: float) -> dict[str, pa.Array] | None:
+    """Return the columns of one batch of split access-log fields; None when a field is not what it should be."""
     ok = pc.and_(pc.and_(pc.starts_with(f["f3"], "["), pc.ends_with(f["f4"], "]")),
                  pc.match_substring_regex(f["f6"], r"^(?:\d{3}|-)$"))
-    if t.num_rows and not pc.all(ok).as_py():
+    if len(ok) and not pc.all(ok).as_py():
         return None
     request = pc.extract_regex(f["f5"], _REQUEST)
     method = _blank_to_null(request.field("method"))
@@ -147,15 +162,8 @@ def parse_access_fast(block: bytes, first_line: int, line_format: LineFormat, op
         columns["referer"] = _blank_to_null(f["f8"])
         columns["user_agent"] = _blank_to_null(f["f9"])
     if width == 11:
-        factor = 1000.0 if line_format.build is _ACCESS_BUILDERS[0] else 0.001
         columns["latency_ms"] = pc.multiply(pc.cast(_blank_to_null(f["f10"]), pa.float64()), factor)
-    table = pa.table(columns)
-    if not odd:
-        def locate() -> tuple[np.ndarray, pa.Array | None]:
-            lines, numbers = split_lines(block, first_line)
-            return numbers, lines
-        return Parsed(table, locate)
-    return _merge_odd_lines(block, first_line, table, odd, line_format, opts)
+    return columns
 
 
 def _merge_odd_lines(block: bytes, first_line: int, table: pa.Table, odd: list[str], line_format: LineFormat,

@@ -170,6 +170,61 @@ def chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[tuple
         raise
 
 
+class _Failed:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def prefetch(items: Iterator[Any], depth: int = 1) -> Iterator[Any]:
+    """Yield ``items``, produced ``depth`` ahead by a thread (reading and decompressing overlap parsing).
+
+    Exceptions of the producer are raised here; closing this generator stops the producer.
+    """
+    import queue
+    import threading
+
+    slots: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    break
+            else:
+                put(done)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            put(_Failed(exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=produce, name="incident-kit-log-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is done:
+                return
+            if isinstance(item, _Failed):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=10)
+
+
 def head(path: Path, max_bytes: int = 64 << 10) -> bytes:
     """Return about the first ``max_bytes`` of ``path`` (decompressed), cut at a line end."""
     with open_binary(path) as stream:
@@ -202,5 +257,6 @@ def describe(paths: Sequence[Path] | Any) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:3]) + (f" (+{len(items) - 3} more)" if len(items) > 3 else "")
 
 
-__all__ = ["DEFAULT_CHUNK_BYTES", "as_list", "expand", "rotated_siblings", "open_binary", "chunks", "head", "tail",
+__all__ = ["DEFAULT_CHUNK_BYTES", "as_list", "expand", "rotated_siblings", "open_binary", "chunks", "prefetch", "head",
+           "tail",
            "describe"]

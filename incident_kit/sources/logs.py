@@ -135,7 +135,7 @@ def _read_file(path: Path, reader: _Reader, window: tuple[pd.Timestamp | None, p
     options = dict(reader.options)
     skipped = 0
     skip_before = (start - SORTED_SLACK).value if start is not None else None
-    for block, first_line in logfiles.chunks(path, chunk_bytes):
+    for block, first_line in logfiles.prefetch(logfiles.chunks(path, chunk_bytes)):
         if early_stop and sorted_so_far and skip_before is not None and (reader.name != "csv" or "header" in options):
             first_ts, last_ts = _edge_times(block, reader, options, aliases, time_format=time_format, tz=tz, end=end)
             if (first_ts is not None and last_ts is not None and first_ts <= last_ts and last_ts < skip_before
