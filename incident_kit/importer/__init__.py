@@ -115,6 +115,7 @@ def _intro(runbook: Path, title: str, part_of: str | None) -> str:
 
 
 def _write(nb: dict, path: Path) -> None:
+    """Write ``nb`` to ``path`` (parents created); raises ConfigError naming the path when it cannot."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(notebook_json(nb), encoding="utf-8")
@@ -170,6 +171,7 @@ def import_runbook(runbook: str | Path, output: str | Path | None = None, *,
 
 
 def _counts(counter: dict[str, int], limit: int = 8) -> str:
+    """Return "reason (n); ..." for the ``limit`` largest counts, then how many more there are."""
     items = sorted(((n, k) for k, n in counter.items() if n), key=lambda x: (-x[0], x[1]))
     shown = [f"{k} ({n})" for n, k in items[:limit]]
     if len(items) > limit:

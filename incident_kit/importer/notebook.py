@@ -78,6 +78,7 @@ def notebook_json(nb: dict[str, Any]) -> str:
 
 
 def _comment(text: str, prefix: str = "# ") -> list[str]:
+    """Return ``text`` as comment lines starting with ``prefix``."""
     return [(prefix + line).rstrip() for line in text.splitlines()]
 
 

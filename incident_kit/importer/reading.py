@@ -52,6 +52,7 @@ _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 
 
 def _repair_run(match: re.Match[str]) -> str:
+    """Return a run of non-ASCII characters decoded back to UTF-8 when that works, else unchanged."""
     run = match.group(0)
     raw = _as_cp1252_bytes(run)
     if raw is None:

@@ -23,6 +23,7 @@ _DNS_RECORDS = {"A", "AAAA", "CNAME", "MX", "TXT", "NS", "SOA", "SRV", "CAA", "P
 
 
 def _short(text: str, n: int = 70) -> str:
+    """Return ``text`` on one line, cut to ``n`` characters with an ellipsis."""
     one = " ".join(text.split())
     return one if len(one) <= n else one[: n - 1] + "…"
 
