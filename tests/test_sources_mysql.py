@@ -24,6 +24,7 @@ import incident_kit as ik
 from incident_kit import frames
 from incident_kit.demo.pgcluster import free_port
 from incident_kit.errors import MutationRefused, SourceError, SourceTimeout
+from waiting import wait_until
 
 pytestmark = pytest.mark.slow  # real services on loopback
 
@@ -83,15 +84,6 @@ def _connect(db: dict) -> pymysql.Connection:
     return pymysql.connect(host="127.0.0.1", port=db["port"], user="ik", password=PASSWORD, database="shop")
 
 
-def _wait_until(predicate, timeout_s: float = 10.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value is not None and value is not False:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}")
-
 
 def test_processlist_lock_waits_and_chains(mariadb) -> None:
     url = mariadb["url"]
@@ -102,7 +94,7 @@ def test_processlist_lock_waits_and_chains(mariadb) -> None:
             "UPDATE orders SET total = total + 2 WHERE id = 7")))
         thread.start()
         try:
-            act = _wait_until(lambda: (lambda a: a if (a[a.pid == waiter.thread_id()].blocked_by.map(len) > 0).any()
+            act = wait_until(lambda: (lambda a: a if (a[a.pid == waiter.thread_id()].blocked_by.map(len) > 0).any()
                                        else None)(ik.mysql.activity(url)), what="the InnoDB lock wait")
             assert frames.check(act, "db_activity") == []
             w = act[act.pid == waiter.thread_id()].iloc[0]

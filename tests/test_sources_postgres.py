@@ -17,6 +17,7 @@ import pytest
 import incident_kit as ik
 from incident_kit import frames
 from incident_kit.errors import MutationRefused, SourceError, SourceTimeout
+from waiting import wait_until
 
 pytestmark = pytest.mark.slow  # real services on loopback
 
@@ -25,15 +26,6 @@ def _dsn(cluster, app: str) -> str:
     return (f"host=127.0.0.1 port={cluster.port} user=postgres password={cluster.password} "
             f"dbname=postgres application_name={app}")
 
-
-def _wait_until(predicate, timeout_s: float = 10.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value is not None and value is not False:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +52,7 @@ def test_activity_finds_the_blocked_pid_blocked_by_the_right_pid(pg) -> None:
         thread = threading.Thread(target=wait_for_lock)
         thread.start()
         try:
-            act = _wait_until(lambda: (lambda a: a if len(a[(a.pid == waiter.info.backend_pid)
+            act = wait_until(lambda: (lambda a: a if len(a[(a.pid == waiter.info.backend_pid)
                                                               & (a.blocked_by.map(len) > 0)]) else None)(ik.postgres.activity(url)),
                               what="the waiter to be blocked")
             assert frames.check(act, "db_activity") == []
@@ -114,7 +106,7 @@ def test_long_queries_finds_the_slow_query(pg) -> None:
         thread = threading.Thread(target=lambda: _swallow(lambda: slow.execute("SELECT pg_sleep(30)")))
         thread.start()
         try:
-            found = _wait_until(lambda: (lambda f: f if pid in set(f.pid.astype(int)) else None)(
+            found = wait_until(lambda: (lambda f: f if pid in set(f.pid.astype(int)) else None)(
                 ik.postgres.long_queries(pg.url(), min_s=0.3)), what="the slow query")
             row = found[found.pid == pid].iloc[0]
             assert "pg_sleep(30)" in row.query and row.duration_s >= 0.3 and row.state == "active"
@@ -303,7 +295,7 @@ def test_replication_lag_with_a_real_standby(pg) -> None:
         pytest.fail(f"standby did not start: {log.strip()[-300:]}")
     pid = int((data / "postmaster.pid").read_text().splitlines()[0])
     try:
-        primary = _wait_until(lambda: (lambda f: f if len(f) and (f.state == "streaming").any() else None)(
+        primary = wait_until(lambda: (lambda f: f if len(f) and (f.state == "streaming").any() else None)(
             ik.postgres.replication(pg.url())), timeout_s=30, what="the standby to stream")
         row = primary[primary.application_name == "ik-standby"].iloc[0]
         assert row.role == "primary" and row.client_addr == "127.0.0.1" and row.lag_bytes >= 0

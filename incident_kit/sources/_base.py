@@ -53,4 +53,16 @@ def source(name: str, kind: str, target_arg: int | str = 0) -> Callable[[F], F]:
     return decorate
 
 
-__all__ = ["source"]
+def human_bytes(n: Any) -> str:
+    """Return a byte count as text (``"512 B"``, ``"3.2 MB"``); empty for a missing value."""
+    if n is None or pd.isna(n):
+        return ""
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if size < 1024 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return ""
+
+
+__all__ = ["source", "human_bytes"]

@@ -20,7 +20,7 @@ from .._optional import require
 from ..errors import ConfigError, SourceError
 from ..frames import concat, conform
 from ..timeutil import now, parse_time, window
-from ._base import source
+from ._base import human_bytes, source
 
 
 def _metrics(rows: list[dict[str, Any]], src: str) -> pd.DataFrame:
@@ -160,18 +160,9 @@ def largest_dirs(path: str | Path, n: int = 20, *, depth: int = 1, timeout_s: fl
     frame = pd.DataFrame([{"path": k, "bytes": v[0], "files": v[1]} for k, v in totals.items()],
                          columns=["path", "bytes", "files"])
     frame = frame.sort_values("bytes", ascending=False, kind="stable").head(int(n)).reset_index(drop=True)
-    frame["size"] = [_human_bytes(b) for b in frame["bytes"]]
+    frame["size"] = [human_bytes(b) for b in frame["bytes"]]
     frame.attrs.update({"source": f"host:{root}", "truncated": truncated, "rejected": 0})
     return frame
-
-
-def _human_bytes(n: float) -> str:
-    size = float(n)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if size < 1024 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return ""
 
 
 _OOM = re.compile(r"(?:Out of memory|Memory cgroup out of memory): Kill(?:ed)? process (?P<pid>\d+) \((?P<name>[^)]*)\)"

@@ -18,7 +18,7 @@ import pandas as pd
 from ..errors import ConfigError, SourceError
 from ..frames import concat, conform
 from ..timeutil import now
-from ._base import source
+from ._base import human_bytes, source
 from .db import DEFAULT_TIMEOUT_S, ReadOnlySession
 
 _ACTIVITY_SQL = """
@@ -304,20 +304,9 @@ def sizes(url: str, tables: int = 20, *, timeout_s: float = DEFAULT_TIMEOUT_S) -
         )
     frame = pd.concat([f for f in (dbs, tabs) if len(f)], ignore_index=True) if len(dbs) or len(tabs) else dbs
     if len(frame):
-        frame["size"] = [_human(b) for b in frame["bytes"]]
+        frame["size"] = [human_bytes(b) for b in frame["bytes"]]
     frame.attrs.update({"source": f"postgres:{s.target}", "truncated": len(tabs) >= int(tables), "rejected": 0})
     return frame
-
-
-def _human(n: Any) -> str:
-    if n is None or pd.isna(n):
-        return ""
-    size = float(n)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if size < 1024 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return ""
 
 
 _DB_COUNTERS = ("xact_commit", "xact_rollback", "blks_read", "blks_hit", "tup_returned", "tup_fetched",
