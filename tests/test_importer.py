@@ -196,6 +196,8 @@ def test_awkward_runbook(tmp_path: Path) -> None:
                  "<https://wiki.example.com/escalation>", "🚨 (garbled on purpose) and 🔥 Hot path", "café team"):
         assert kept in markdown, kept
     assert "FOR UPDATE" in markdown and "FOR UPDATE" not in code
+    rota = [c for c in nb["cells"] if "[rota][rota]" in "".join(c["source"])]  # a reference link, far from its definition
+    assert rota and '[rota]: https://wiki.example.com/rota "On-call rota"' in "".join(rota[0]["source"])
 
 
 def test_badly_encoded_bytes_are_replaced_and_counted(tmp_path: Path) -> None:

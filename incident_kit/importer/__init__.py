@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..redact import redact_notebook
-from .markdown import Block, CodeBlock, Heading, parse_blocks, split_front_matter, title_of
+from .markdown import Block, CodeBlock, Heading, link_references, parse_blocks, split_front_matter, title_of
 from .notebook import Tally, build_notebook, notebook_json
 from .reading import RunbookText, read_runbook
 
@@ -140,6 +140,7 @@ def import_runbook(runbook: str | Path, output: str | Path | None = None, *,
         raise ConfigError(f"output {out}: expected a path ending in .ipynb")
     meta, markdown = split_front_matter(text.text)
     blocks = parse_blocks(markdown)
+    references = link_references(markdown)
     if not blocks:
         raise ConfigError(f"runbook {src}: no Markdown content found")
     title = " ".join(str(meta.get("title") or title_of(blocks, src.stem)).split())
@@ -161,7 +162,7 @@ def import_runbook(runbook: str | Path, output: str | Path | None = None, *,
         if part_of is not None:
             body = part_blocks[1:]
         scenario = path.stem
-        nb, tally, params = build_notebook(part_title, _intro(src, part_title, part_of), body, scenario)
+        nb, tally, params = build_notebook(part_title, _intro(src, part_title, part_of), body, scenario, references)
         nb, redacted = redact_notebook(nb)  # a password pasted into a runbook is not copied on
         result.redacted += redacted
         _write(nb, path)

@@ -142,6 +142,32 @@ def parse_blocks(text: str) -> list[Block]:
     return blocks
 
 
+def link_references(text: str) -> dict[str, str]:
+    """Return the runbook's link reference definitions: lower-case label -> ``[label]: url "title"`` line.
+
+    A notebook renders each Markdown cell on its own, so a cell using ``[text][label]`` needs
+    the definition repeated in it (see :func:`references_used`).
+    """
+    env: dict[str, Any] = {}
+    _PARSER.parse(text, env)
+    out: dict[str, str] = {}
+    for label, ref in env.get("references", {}).items():
+        title = f' "{ref["title"]}"' if ref.get("title") else ""
+        out[label.lower()] = f"[{label.lower()}]: {ref['href']}{title}"
+    return out
+
+
+def references_used(markdown: str, references: dict[str, str]) -> list[str]:
+    """Return the definitions among ``references`` that ``markdown`` uses but does not define."""
+    used = []
+    for label, definition in references.items():
+        pattern = rf"\[{re.escape(label)}\](?!:)"
+        if re.search(pattern, markdown, flags=re.I) and not re.search(rf"^\s*\[{re.escape(label)}\]:", markdown,
+                                                                         flags=re.I | re.M):
+            used.append(definition)
+    return used
+
+
 def title_of(blocks: list[Block], default: str) -> str:
     """Return the text of the first level-1 heading, else of the first heading, else ``default``."""
     heads = [b for b in blocks if isinstance(b, Heading)]
@@ -151,4 +177,5 @@ def title_of(blocks: list[Block], default: str) -> str:
     return heads[0].title if heads else default
 
 
-__all__ = ["Prose", "CodeBlock", "Heading", "Block", "parse_blocks", "split_front_matter", "title_of"]
+__all__ = ["Prose", "CodeBlock", "Heading", "Block", "parse_blocks", "split_front_matter", "title_of",
+           "link_references", "references_used"]

@@ -25,7 +25,7 @@ import re
 
 from .classify import Call, Step, classify, split_pipeline
 from .commands import Command, Note, block_language, is_transcript, split_console, split_shell, split_sql
-from .markdown import Block, CodeBlock, Heading, Prose
+from .markdown import Block, CodeBlock, Heading, Prose, references_used
 from .parameters import ANGLE, BRACKET, Parameter, ParameterSet, _is_placeholder
 
 _URL = re.compile(r"https?://[^\s`'\"<>]*(?:<[A-Za-z][\w-]*>[^\s`'\"<>]*)*")
@@ -91,8 +91,9 @@ def _original(cmd: Command) -> list[str]:
 class CellWriter:
     """Accumulates the cells of one notebook and the tally of what each command became."""
 
-    def __init__(self, params: ParameterSet) -> None:
+    def __init__(self, params: ParameterSet, references: dict[str, str] | None = None) -> None:
         self.params = params
+        self.references = references or {}
         self.cells: list[Cell] = []
         self.tally = Tally()
         self._names: Counter[str] = Counter()
@@ -108,9 +109,13 @@ class CellWriter:
         self._markdown.append(text.strip("\n"))
 
     def flush(self) -> None:
-        """Write the pending Markdown as one cell."""
+        """Write the pending Markdown as one cell (with the link definitions its reference links need)."""
         if self._markdown:
-            self.cells.append(markdown_cell("\n\n".join(self._markdown)))
+            text = "\n\n".join(self._markdown)
+            definitions = references_used(text, self.references)
+            if definitions:
+                text += "\n\n" + "\n".join(definitions)
+            self.cells.append(markdown_cell(text))
             self._markdown = []
 
     # -- Code -------------------------------------------------------------------------------
@@ -305,14 +310,15 @@ def parameters_source(params: ParameterSet) -> str:
     return "\n".join(lines)
 
 
-def build_notebook(title: str, intro: str, blocks: list[Block], scenario: str) -> tuple[dict[str, Any], Tally, ParameterSet]:
+def build_notebook(title: str, intro: str, blocks: list[Block], scenario: str,
+                   references: dict[str, str] | None = None) -> tuple[dict[str, Any], Tally, ParameterSet]:
     """Return (notebook, tally, parameters) for ``blocks`` of a runbook.
 
     The notebook has a title cell, a parameters cell (tag ``parameters``), a setup cell creating
     the recorder ``inv``, then the runbook's content in order.
     """
     params = ParameterSet()
-    writer = CellWriter(params)
+    writer = CellWriter(params, references)
     for block in blocks:
         if isinstance(block, Heading):
             writer.markdown(block.source, new_cell=True)
