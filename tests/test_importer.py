@@ -145,6 +145,7 @@ def test_runbook_001_calls_parameters_and_manual_actions(shared_runbooks: list[P
         cell = next(c for c in nb["cells"] if manual in "".join(c["source"]))
         assert cell["cell_type"] == "markdown" and "Manual action" in "".join(cell["source"])
     assert "echo $S3_SECRET_ACCESS_KEY" in markdown and "echo" not in code
+    assert "1. [High Error Rate Alert](#High-Error-Rate-Alert)" in markdown  # the contents links work in Jupyter
     assert result.total().inline_calls == 1  # `redis-cli -u $REDIS_URL ping` in a list item
 
 

@@ -168,6 +168,17 @@ def references_used(markdown: str, references: dict[str, str]) -> list[str]:
     return used
 
 
+def github_slug(title: str) -> str:
+    """Return the anchor GitHub gives a heading (``## High Error Rate`` -> ``high-error-rate``)."""
+    text = re.sub(r"[`*_~\[\]]", "", title.strip().lower())
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def jupyter_anchor(title: str) -> str:
+    """Return the anchor Jupyter and nbconvert give a heading: its text with spaces as ``-``."""
+    return re.sub(r"[`*~]", "", title.strip()).replace(" ", "-")
+
+
 def title_of(blocks: list[Block], default: str) -> str:
     """Return the text of the first level-1 heading, else of the first heading, else ``default``."""
     heads = [b for b in blocks if isinstance(b, Heading)]
@@ -178,4 +189,4 @@ def title_of(blocks: list[Block], default: str) -> str:
 
 
 __all__ = ["Prose", "CodeBlock", "Heading", "Block", "parse_blocks", "split_front_matter", "title_of",
-           "link_references", "references_used"]
+           "link_references", "references_used", "github_slug", "jupyter_anchor"]

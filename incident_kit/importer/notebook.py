@@ -25,7 +25,7 @@ import re
 
 from .classify import Call, Step, classify, split_pipeline
 from .commands import Command, Note, block_language, is_transcript, split_console, split_shell, split_sql
-from .markdown import Block, CodeBlock, Heading, Prose, references_used
+from .markdown import Block, CodeBlock, Heading, Prose, github_slug, jupyter_anchor, references_used
 from .parameters import ANGLE, BRACKET, Parameter, ParameterSet, _is_placeholder
 
 _URL = re.compile(r"https?://[^\s`'\"<>]*(?:<[A-Za-z][\w-]*>[^\s`'\"<>]*)*")
@@ -94,6 +94,7 @@ class CellWriter:
     def __init__(self, params: ParameterSet, references: dict[str, str] | None = None) -> None:
         self.params = params
         self.references = references or {}
+        self.anchors: dict[str, str] = {}  # GitHub-style heading anchors -> the notebook's
         self.cells: list[Cell] = []
         self.tally = Tally()
         self._names: Counter[str] = Counter()
@@ -112,6 +113,8 @@ class CellWriter:
         """Write the pending Markdown as one cell (with the link definitions its reference links need)."""
         if self._markdown:
             text = "\n\n".join(self._markdown)
+            if self.anchors:  # [Table of contents](#high-error-rate) -> Jupyter's #High-Error-Rate
+                text = re.sub(r"\]\(#([^)\s]+)\)", lambda m: f"](#{self.anchors.get(m.group(1), m.group(1))})", text)
             definitions = references_used(text, self.references)
             if definitions:
                 text += "\n\n" + "\n".join(definitions)
@@ -319,6 +322,7 @@ def build_notebook(title: str, intro: str, blocks: list[Block], scenario: str,
     """
     params = ParameterSet()
     writer = CellWriter(params, references)
+    writer.anchors = {github_slug(b.title): jupyter_anchor(b.title) for b in blocks if isinstance(b, Heading)}
     for block in blocks:
         if isinstance(block, Heading):
             writer.markdown(block.source, new_cell=True)
