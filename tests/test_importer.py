@@ -317,10 +317,12 @@ def test_credentials_in_a_runbook_are_not_copied(tmp_path: Path, capsys: pytest.
     src.write_text("# Leaky\n\nDB is postgresql://app:s3cr3tpw@db.internal:5432/prod\n\n```bash\n"
                    "psql postgresql://app:s3cr3tpw@db.internal:5432/prod -c \"SELECT 1\"\n"
                    "curl -H \"Authorization: Bearer 9f8e7d6c5b4a39281706f5e4d3c2b1a0\" https://api.example.com/health\n"
-                   "railway variables set NEXTAUTH_SECRET=\"k9J2mQ8xL1pZ7vB3nR5t\"\n```\n", encoding="utf-8")
+                   "railway variables set NEXTAUTH_SECRET=\"k9J2mQ8xL1pZ7vB3nR5t\"\n"
+                   "redis-cli -h cache -a hunter2pass LLEN jobs\nmysql -uroot -pMyS3cret -e \"SELECT 1\"\n```\n",
+                   encoding="utf-8")
     assert main(["import-runbook", str(src), "-o", str(tmp_path / "leaky.ipynb")]) == 0
     written = (tmp_path / "leaky.ipynb").read_text(encoding="utf-8")
-    for secret in ("s3cr3tpw", "9f8e7d6c5b4a39281706f5e4d3c2b1a0", "k9J2mQ8xL1pZ7vB3nR5t"):
+    for secret in ("s3cr3tpw", "9f8e7d6c5b4a39281706f5e4d3c2b1a0", "k9J2mQ8xL1pZ7vB3nR5t", "hunter2pass", "MyS3cret"):
         assert secret not in written
     assert "ik.db.query, database_url, 'SELECT 1'" in written  # the connection string is not a parameter value
     assert "redacted in the notebook: 4" in capsys.readouterr().out

@@ -82,9 +82,25 @@ def _comment(text: str, prefix: str = "# ") -> list[str]:
     return [(prefix + line).rstrip() for line in text.splitlines()]
 
 
+_PASSWORD_OPTION = re.compile(
+    r"(?P<opt>(?:\bredis-cli\b[^\n|;&]*?\s-a\s+|\s--pass(?:word)?[= ]|\bmysql(?:admin|dump)?\b[^\n|;&]*?\s-p|"
+    r"\bPGPASSWORD=|\bMYSQL_PWD=|\bREDISCLI_AUTH=))(?P<value>(?!\$|\[|<)[^\s'\"]+|'[^']*'|\"[^\"]*\")"
+)
+
+
+def mask_passwords(text: str) -> str:
+    """Return a command with passwords given on its command line replaced by ``***``.
+
+    Covers ``redis-cli -a PASS``, ``--password PASS``, ``mysql -pPASS`` and ``PGPASSWORD=...``;
+    ``$VARS`` and placeholders stay (they are not secrets). Other credentials are caught by
+    :mod:`incident_kit.redact` over the whole notebook.
+    """
+    return _PASSWORD_OPTION.sub(lambda m: m.group("opt") + "***", text)
+
+
 def _original(cmd: Command) -> list[str]:
-    """Return the comment lines showing the command as the runbook wrote it."""
-    lines = cmd.text.splitlines()
+    """Return the comment lines showing the command as the runbook wrote it (passwords masked)."""
+    lines = mask_passwords(cmd.text).splitlines()
     return [f"# $ {lines[0]}".rstrip(), *[f"#   {ln}".rstrip() for ln in lines[1:]]]
 
 
@@ -243,7 +259,7 @@ class CellWriter:
                 body += item.lines if item.output else _comment("\n".join(item.lines), "-- " if fence == "sql" else "# ")
                 continue
             body += _comment("\n".join(item.command.comments), "-- " if fence == "sql" else "# ")
-            body.append(item.command.text)
+            body.append(mask_passwords(item.command.text))
             reasons.append(item.reason)
             counter = self.tally.manual if item.outcome == "manual" else self.tally.text
             counter[item.reason] += 1
