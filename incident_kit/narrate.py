@@ -517,6 +517,16 @@ def refused(values: Mapping[str, Any], found: Mapping[str, Any]) -> Answer:
                   f"{failed:,} failed with a server error.", score=denied / total)
 
 
+def late_jobs(values: Mapping[str, Any]) -> Answer:
+    """Answer "how many jobs are late?" from the queue impact (jobs_waiting, jobs_stuck, jobs_failed, backlog_since)."""
+    waiting, stuck_n, failed = values.get("jobs_waiting"), values.get("jobs_stuck") or 0, values.get("jobs_failed") or 0
+    if waiting is None and not stuck_n and not failed:
+        return Answer("The queues could not be read: the number of late jobs is unknown.")
+    since = f" since {_hm(values['backlog_since'])}" if values.get("backlog_since") is not None else ""
+    return Answer(f"{int(waiting or 0):,} jobs wait{since}, {stuck_n:,} are stuck in processing and {failed:,} failed.",
+                  score=None)
+
+
 def workers(frame: pd.DataFrame, pattern: str = "") -> Answer:
     """Answer "are the workers alive?" from a table of worker processes or heartbeats (``alive`` column)."""
     if frame is None or not len(frame):
@@ -569,4 +579,4 @@ def scenario_headline(scenario: str, service: str, ranked: pd.DataFrame, severit
 
 __all__ += ["probes", "latency", "slow_endpoints", "database_health", "pool", "by_application", "locks", "slow_queries",
             "long_running", "layers", "providers", "auth", "largest", "processes", "config", "build", "new_errors", "resources", "oom", "redis",
-            "queues", "oldest_jobs", "redis_activity", "refused", "stuck", "workers", "next_scenario", "runs", "people", "scenario_headline"]
+            "queues", "oldest_jobs", "late_jobs", "redis_activity", "refused", "stuck", "workers", "next_scenario", "runs", "people", "scenario_headline"]
