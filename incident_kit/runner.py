@@ -98,10 +98,12 @@ def _alert_context(alert: Mapping[str, Any] | str | Path | None, declared: Itera
     return first.to_dict(), alerts.parameters_for(first, list(declared)), alerts.scenario_for(first)
 
 
-def _kernel_manager_class() -> type:
-    """Return a kernel manager that talks to the kernel over local IPC sockets, not TCP."""
-    import tempfile
+def _kernel_manager_class(socket_dir: str) -> type:
+    """Return a kernel manager that talks to the kernel over IPC sockets in ``socket_dir``, not TCP.
 
+    A private directory per run matters: the default ("kernel-ipc-N" in the working directory)
+    lets concurrent runs pick the same sockets and talk to each other's kernels.
+    """
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import CaselessStrEnum, default
 
@@ -110,25 +112,25 @@ def _kernel_manager_class() -> type:
 
         @default("ip")
         def _private_ipc_path(self) -> str:
-            # Each kernel gets its own private directory for its sockets: the default
-            # ("kernel-ipc-N" in the working directory) lets concurrent runs pick the same
-            # socket and talk to each other's kernels ("Invalid Signature").
-            return str(Path(tempfile.mkdtemp(prefix="ik-kernel-")) / "kernel")
+            return str(Path(socket_dir) / "kernel")
 
     return IPCKernelManager
 
 
 def _execute(path: Path, dest: Path, params: dict[str, Any], timeout: float | None, progress: bool) -> str | None:
     """Execute with papermill; returns None on success or the one-line reason of the failure."""
+    import tempfile
+
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     try:
-        papermill.execute_notebook(
-            str(path), str(dest), parameters=params, progress_bar=progress, log_output=False,
-            execution_timeout=timeout, cwd=str(Path.cwd()), request_save_on_cell_execute=False,
-            kernel_manager_class=_kernel_manager_class(),
-        )
+        with tempfile.TemporaryDirectory(prefix="ik-kernel-") as socket_dir:
+            papermill.execute_notebook(
+                str(path), str(dest), parameters=params, progress_bar=progress, log_output=False,
+                execution_timeout=timeout, cwd=str(Path.cwd()), request_save_on_cell_execute=False,
+                kernel_manager_class=_kernel_manager_class(socket_dir),
+            )
     except PapermillExecutionError as exc:
         return f"cell {exc.exec_count or exc.cell_index}: {exc.ename}: {' '.join(str(exc.evalue).split())[:500]}"
     except Exception as exc:  # noqa: BLE001 - a dead or hung kernel still yields a report
