@@ -18,15 +18,15 @@ UTC_TS = "datetime64[ns, UTC]"
 SCHEMAS: dict[str, dict[str, str]] = {
     "logs": {
         "ts": UTC_TS,
-        "level": "string",
-        "service": "string",
+        "level": "category",
+        "service": "category",
         "status": "Int64",
         "latency_ms": "Float64",
-        "method": "string",
+        "method": "category",
         "path": "string",
         "client": "string",
         "message": "string",
-        "source": "string",
+        "source": "category",
     },
     "probes": {
         "ts": UTC_TS,
@@ -114,10 +114,9 @@ def conform(
         else:
             columns[name] = _coerce(pd.Series([None] * n, index=frame.index, dtype=object), dtype)
     extras = [c for c in frame.columns if c not in schema]
-    out = pd.DataFrame(columns, index=frame.index)
-    for c in extras:
-        out[c] = frame[c]
-    if sort and n and "ts" in out.columns:
+    # copy=False: columns are shared, not copied (copy-on-write keeps ``frame`` unchanged)
+    out = pd.DataFrame({**columns, **{c: frame[c] for c in extras}}, index=frame.index, copy=False)
+    if sort and n and "ts" in out.columns and not out["ts"].is_monotonic_increasing:
         out = out.sort_values("ts", kind="stable")
     out = out.reset_index(drop=True)
     prev = dict(getattr(frame, "attrs", {}) or {})

@@ -23,8 +23,9 @@ import pyarrow.compute as pc
 
 from .. import frames, timeutil
 from ..errors import ConfigError, SourceError
-from . import logfields, logfiles, logformats, loglines, logsniff, logurls
+from . import logfields, logfiles, logformats, loglines, logsniff, logtables, logurls
 from ._base import source
+from .logtables import to_frame
 
 log = logging.getLogger("incident_kit.logs")
 
@@ -134,6 +135,7 @@ def _read_file(path: Path, reader: _Reader, window: tuple[pd.Timestamp | None, p
     sorted_so_far, last_max, seen_before_end = True, None, False
     options = dict(reader.options)
     skipped = 0
+    encode: set[str] | None = None  # text columns kept dictionary-encoded, chosen on the file's first rows
     skip_before = (start - SORTED_SLACK).value if start is not None else None
     for block, first_line in logfiles.prefetch(logfiles.chunks(path, chunk_bytes)):
         if early_stop and sorted_so_far and skip_before is not None and (reader.name != "csv" or "header" in options):
@@ -188,9 +190,12 @@ def _read_file(path: Path, reader: _Reader, window: tuple[pd.Timestamp | None, p
         if mask is not None:
             table = table.filter(mask)
         if table.num_rows:
-            table = table.append_column("source", pa.array([str(path)], pa.large_string()).take(
-                pa.array(np.zeros(table.num_rows, dtype=np.int64))))
-            out.tables.append(_large_strings(table))
+            # one path per file: a dictionary of one value, not a copy of the path per row
+            table = table.append_column("source", pa.DictionaryArray.from_arrays(
+                pa.array(np.zeros(table.num_rows, dtype=np.int32)), pa.array([str(path)], pa.large_string())))
+            if encode is None:
+                encode = logtables.encoded_columns(table)
+            out.tables.append(logtables.compact(table, encode))
         del parsed, table, ts
         pa.default_memory_pool().release_unused()  # give the block's transient memory back before the next
 
@@ -238,54 +243,6 @@ def _edge_times(block: bytes, reader: _Reader, options: Mapping[str, Any],
     return edges[0], edges[1]
 
 
-def _large_strings(table: pa.Table) -> pa.Table:
-    """Return ``table`` with text as large_string, what pandas keeps: converted per block, not all at the end."""
-    if not any(pa.types.is_string(f.type) for f in table.schema):
-        return table
-    schema = pa.schema([f.with_type(pa.large_string()) if pa.types.is_string(f.type) else f for f in table.schema])
-    return table.cast(schema)
-
-
-def _concat(tables: list[pa.Table]) -> pa.Table:
-    try:
-        return pa.concat_tables(tables, promote_options="permissive")
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        names = list(dict.fromkeys(n for t in tables for n in t.column_names))
-        types: dict[str, set[pa.DataType]] = {}
-        for t in tables:
-            for f in t.schema:
-                types.setdefault(f.name, set()).add(f.type)
-        clashing = {n for n, ts in types.items() if len(ts) > 1}
-        fixed = []
-        for t in tables:
-            cols = {n: (t.column(n).cast(pa.string()) if n in clashing and n not in logfields.CANONICAL else t.column(n))
-                    for n in t.column_names}
-            fixed.append(pa.table(cols))
-        del names
-        return pa.concat_tables(fixed, promote_options="permissive")
-
-
-_PANDAS_TYPES = {pa.string(): pd.StringDtype("pyarrow"), pa.large_string(): pd.StringDtype("pyarrow"),
-                 pa.int64(): pd.Int64Dtype(), pa.float64(): pd.Float64Dtype(), pa.bool_(): pd.BooleanDtype()}
-
-
-def to_frame(table: pa.Table) -> pd.DataFrame:
-    """Return a pandas frame of ``table`` sorted by ``ts`` (stable), strings and numbers nullable."""
-    if table.num_rows > 1:
-        ts = table.column("ts").combine_chunks().cast(pa.int64()).to_numpy(zero_copy_only=False)
-        if np.any(ts[1:] < ts[:-1]):
-            table = table.take(pa.array(np.argsort(ts, kind="stable")))
-        del ts
-    missing = {"status": pa.int64(), "latency_ms": pa.float64()}
-    for name in logfields.CANONICAL:  # absent canonical columns: typed nulls here are cheaper than in pandas
-        if name not in table.column_names:
-            table = table.append_column(name, pa.nulls(table.num_rows, missing.get(name, pa.string())))
-    frame = table.to_pandas(types_mapper=_PANDAS_TYPES.get, self_destruct=True, split_blocks=True)
-    del table
-    pa.default_memory_pool().release_unused()
-    return frame
-
-
 @source("logs", "logs")
 def read(paths: Any, format: str = "auto", start: Any = None, end: Any = None, *,
          aliases: Mapping[str, Any] | None = None, time_format: str | None = None, tz: str = "UTC",
@@ -326,10 +283,27 @@ def read(paths: Any, format: str = "auto", start: Any = None, end: Any = None, *
         options["regex"] = regex
     if delimiter:
         options["delimiter"] = delimiter
+    with logtables.system_pool():
+        frame, out, formats, truncated = _read_files(files, format, window, wanted, table_aliases, options,
+                                                     time_format=time_format, tz=tz, chunk_bytes=chunk_bytes,
+                                                     early_stop=early_stop, max_rows=max_rows)
+    label = logfiles.describe(paths if isinstance(paths, str | os.PathLike) else files)
+    result = frames.conform(frame, "logs", source=label, truncated=truncated, rejected=out.rejected, sort=False)
+    kinds = sorted(set(v for v in formats.values() if v != "empty")) or ["empty"]
+    result.attrs.update({"rejected_sample": out.sample, "format": ",".join(kinds), "formats": formats,
+                         "notes": out.notes, "files": [str(f) for f in files]})
+    return result
+
+
+def _read_files(files: list[Path], fmt: str, window: tuple[Any, Any], wanted: Mapping[str, Any],
+                table_aliases: Mapping[str, tuple[str, str | None]], options: dict[str, Any], *,
+                time_format: str | None, tz: str, chunk_bytes: int, early_stop: bool,
+                max_rows: int | None) -> tuple[pd.DataFrame, _Collector, dict[str, str], bool]:
+    """Read every file into one frame (not yet conformed); return it, the collector, formats and truncation."""
     out = _Collector()
     formats: dict[str, str] = {}
     for path in files:
-        reader = _reader_for(path, format or "auto", options)
+        reader = _reader_for(path, fmt or "auto", options)
         if reader is None:
             formats[str(path)] = "empty"
             out.notes.append(f"{path}: empty file")
@@ -347,20 +321,15 @@ def read(paths: Any, format: str = "auto", start: Any = None, end: Any = None, *
     truncated = False
     if out.tables:
         tables, out.tables = out.tables, []
-        table = _concat(tables)
+        table = logtables.concat(tables)
         del tables  # the frame conversion frees each column as it goes (self_destruct)
-        frame = to_frame(table)
+        frame = logtables.to_frame(table)
         del table
         if max_rows is not None and len(frame) > max_rows:
             frame, truncated = frame.iloc[:max_rows], True
     else:
         frame = pd.DataFrame()
-    label = logfiles.describe(paths if isinstance(paths, str | os.PathLike) else files)
-    result = frames.conform(frame, "logs", source=label, truncated=truncated, rejected=out.rejected, sort=False)
-    kinds = sorted(set(v for v in formats.values() if v != "empty")) or ["empty"]
-    result.attrs.update({"rejected_sample": out.sample, "format": ",".join(kinds), "formats": formats,
-                         "notes": out.notes, "files": [str(f) for f in files]})
-    return result
+    return frame, out, formats, truncated
 
 
 def _read_with_stores(items: list[str], stores: list[str], fmt: str, window: tuple[Any, Any], *,
