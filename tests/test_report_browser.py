@@ -24,7 +24,7 @@ def test_report_renders_with_every_section_no_code_and_figures(demo_report):
         assert section in desktop["sections"], section
     assert "Communication drafts" in desktop["sections"]
     assert desktop["images"] >= 2 and desktop["broken_images"] == 0
-    assert desktop["code_cells"] == 0 and desktop["scripts"] == 0
+    assert desktop["code_cells"] == 0 and not desktop["code_text"] and desktop["scripts"] == 0
     assert desktop["requests"] == [] and desktop["console_errors"] == []
     assert phone["overflow_px"] == 0, "the report scrolls sideways on a phone"
     assert index["requests"] == []

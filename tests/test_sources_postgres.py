@@ -295,8 +295,10 @@ def test_replication_lag_with_a_real_standby(pg) -> None:
         pytest.fail(f"standby did not start: {log.strip()[-300:]}")
     pid = int((data / "postmaster.pid").read_text().splitlines()[0])
     try:
-        primary = wait_until(lambda: (lambda f: f if len(f) and (f.state == "streaming").any() else None)(
-            ik.postgres.replication(pg.url())), timeout_s=30, what="the standby to stream")
+        # Streaming starts before the standby's first feedback: lag is unknown (NULL) until then.
+        primary = wait_until(lambda: (lambda f: f if len(f) and ((f.state == "streaming") & f.lag_bytes.notna()).any()
+                                      else None)(ik.postgres.replication(pg.url())),
+                             timeout_s=30, what="the standby to stream and report its position")
         row = primary[primary.application_name == "ik-standby"].iloc[0]
         assert row.role == "primary" and row.client_addr == "127.0.0.1" and row.lag_bytes >= 0
         standby_url = f"postgresql+psycopg://postgres:{pg.password}@127.0.0.1:{port}/postgres"
