@@ -112,8 +112,10 @@ def system_pool() -> Iterator[None]:
     """Allocate Arrow memory from the C library while reading, then restore the previous default pool.
 
     mimalloc and jemalloc keep the blocks' freed memory for reuse, which adds about a hundred MB
-    to the peak of a large read; the system allocator gives it back (``release_unused`` trims).
-    Buffers remember their own pool, so switching is safe for arrays made before or after.
+    to the peak of a large read parsed by Arrow (access logs: 340 MB instead of 240 MB for a
+    million lines); the system allocator gives it back (``release_unused`` trims). Not for JSON
+    lines, which polars parses with its own allocator: there it only adds page faults. Buffers
+    remember their own pool, so switching is safe for arrays made before or after.
     """
     previous = pa.default_memory_pool()
     pa.set_memory_pool(pa.system_memory_pool())
