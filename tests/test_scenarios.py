@@ -100,8 +100,7 @@ def staged_runs(tmp_path_factory) -> dict[str, Any]:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_scenario_names_its_staged_cause(name, staged_runs):
-    if name not in staged_runs:
-        pytest.skip(f"no staged incident for {name} yet (demo stages: {', '.join(staged_runs['missing'])} missing)")
+    assert name in staged_runs, f"no staged incident for {name} (missing stages: {', '.join(staged_runs['missing'])})"
     ran = staged_runs[name]
     s = ran["summary"]
     assert s["status"] == "ok", (s.get("error"), s.get("degraded_reasons"))
@@ -128,8 +127,7 @@ def test_scenario_names_its_staged_cause(name, staged_runs):
 
 @pytest.mark.slow
 def test_postmortem_composes_the_earlier_runs(staged_runs):
-    if "postmortem" not in staged_runs:
-        pytest.skip("no staged incident for the postmortem yet")
+    assert "postmortem" in staged_runs and "triage" in staged_runs
     s = staged_runs["postmortem"]["summary"]
     composed = {staged_runs["triage"]["summary"]["run_id"]}
     runs_finding = next(f for f in s["findings"] if f["kind"] == "runs")
@@ -148,8 +146,7 @@ def test_postmortem_composes_the_earlier_runs(staged_runs):
 
 @pytest.mark.slow
 def test_triage_says_which_scenario_to_open_next(staged_runs):
-    if "triage" not in staged_runs:
-        pytest.skip("no staged incident for triage yet")
+    assert "triage" in staged_runs
     s = staged_runs["triage"]["summary"]
     nxt = next(f for f in s["findings"] if f["kind"] == "next")
     assert nxt["title"].startswith("Open ") and any(n in nxt["title"] for n in SCENARIOS), nxt
