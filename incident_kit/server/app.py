@@ -117,14 +117,16 @@ def build_app(config: ServeConfig, ledger: Ledger | None = None) -> Starlette:
                 check_signature(request.headers, body, config.token, config.auth_mode)
         except Refused as r:
             return await refuse(request, r.status, r.reason)
+        # Decoding and parsing run in the thread pool too: the event loop only routes, so /healthz
+        # answers at once even while large bodies are being read.
         try:
-            payload = json.loads(body)
+            payload = await run_in_threadpool(json.loads, body)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             return await refuse(request, 400, f"body is not JSON ({getattr(exc, 'msg', 'bad encoding')})")
         except RecursionError:
             return await refuse(request, 400, "body is not JSON this server reads (nested too deeply)")
         try:
-            items = parse(payload, kind)
+            items = await run_in_threadpool(parse, payload, kind)
             result = await run_in_threadpool(ingest, ledger, items, config.routes, period_s=config.dedup_period_s,
                                              check_scenario=scenarios.check)
         except PayloadError as exc:
