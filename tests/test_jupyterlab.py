@@ -9,14 +9,13 @@ import json
 import secrets
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import nbformat
 import pytest
-
 from browser import chromium
+from waiting import stop_process, wait_http
+
 from incident_kit.demo.pgcluster import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -42,23 +41,10 @@ def lab(tmp_path):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                if httpx.get(f"{base}/api/status", params={"token": token}, timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        else:
-            pytest.fail(f"jupyter lab did not start: {(tmp_path / 'lab.log').read_text()[-800:]}")
+        wait_http(f"{base}/api/status?token={token}", proc, "jupyter lab", timeout_s=60, log=tmp_path / "lab.log")
         yield base, token, tmp_path
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def test_run_all_in_jupyterlab_shows_the_answer(lab, demo_env):

@@ -21,9 +21,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from serve_support import Server, wait_for, write_notebook
+from waiting import stop_process
 
 from incident_kit.demo.pgcluster import free_port
-from serve_support import Server, wait_for, write_notebook
 
 TOKEN = "e2e-token-0123456789abcdef"
 
@@ -71,14 +72,6 @@ def _start(cmd: list[str], log: Path, ready_url: str, timeout: float = 30) -> su
     raise RuntimeError(f"{cmd[0]} not ready: {log.read_text()[-1500:]}")
 
 
-def _stop(proc: subprocess.Popen[bytes] | None) -> None:
-    if proc is not None and proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
 
 
 @pytest.mark.slow
@@ -177,8 +170,8 @@ def test_prometheus_alertmanager_to_report_and_resolution(tmp_path: Path) -> Non
         assert (run_dir / "report.html").stat().st_mtime > html_before
         assert "resolved (recovery)" in (run_dir / "report.html").read_text()
     finally:
-        _stop(prom)
-        _stop(am)
+        stop_process(prom)
+        stop_process(am)
         server.stop()
         exporter.shutdown()
         exporter.server_close()

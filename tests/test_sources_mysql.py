@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import signal
 import subprocess
 import tempfile
 import threading
@@ -19,12 +18,12 @@ from pathlib import Path
 
 import pymysql
 import pytest
+from waiting import stop_process, wait_until
 
 import incident_kit as ik
 from incident_kit import frames
 from incident_kit.demo.pgcluster import free_port
 from incident_kit.errors import MutationRefused, SourceError, SourceTimeout
-from waiting import wait_until
 
 pytestmark = pytest.mark.slow  # real services on loopback
 
@@ -71,12 +70,7 @@ def mariadb():
             cur.execute("INSERT INTO shop.orders SELECT seq, seq * 10 FROM shop.seq_1_to_40")
         yield {"url": f"mysql://ik:{PASSWORD}@127.0.0.1:{port}/shop", "port": port, "socket": str(sock)}
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc, 30)
         shutil.rmtree(base, ignore_errors=True)
 
 

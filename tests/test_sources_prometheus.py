@@ -10,7 +10,6 @@ from __future__ import annotations
 import http.server
 import json
 import os
-import signal
 import subprocess
 import threading
 import time
@@ -18,6 +17,7 @@ import time
 import httpx
 import pandas as pd
 import pytest
+from waiting import stop_process, wait_http
 
 import incident_kit as ik
 from incident_kit import frames
@@ -32,27 +32,8 @@ def _start(args: list[str], env: dict | None = None) -> subprocess.Popen:
                             env={**os.environ, **(env or {})})
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
 
 
-def _wait_http(url: str, proc: subprocess.Popen, what: str, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"{what} exited with {proc.returncode}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"{what} not ready at {url}")
 
 
 @pytest.fixture(scope="module")
@@ -64,11 +45,11 @@ def prom(pg_cluster, tmp_path_factory):
         procs.append(_start(["prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{node_port}",
                              "--collector.disable-defaults", "--collector.cpu", "--collector.meminfo",
                              "--collector.loadavg", "--collector.filesystem"]))
-        _wait_http(f"http://127.0.0.1:{node_port}/metrics", procs[-1], "node_exporter")
+        wait_http(f"http://127.0.0.1:{node_port}/metrics", procs[-1], "node_exporter")
         dsn = f"postgresql://postgres:{pg_cluster.password}@127.0.0.1:{pg_cluster.port}/postgres?sslmode=disable"
         procs.append(_start(["prometheus-postgres-exporter", f"--web.listen-address=127.0.0.1:{pge_port}"],
                             env={"DATA_SOURCE_NAME": dsn}))
-        _wait_http(f"http://127.0.0.1:{pge_port}/metrics", procs[-1], "postgres_exporter")
+        wait_http(f"http://127.0.0.1:{pge_port}/metrics", procs[-1], "postgres_exporter")
         (d / "rules.yml").write_text(
             "groups:\n- name: ik\n  interval: 1s\n  rules:\n"
             "  - alert: PostgresUp\n    expr: pg_up == 1\n    labels: {severity: info}\n"
@@ -83,7 +64,7 @@ def prom(pg_cluster, tmp_path_factory):
         procs.append(_start(["prometheus", f"--config.file={d / 'prometheus.yml'}",
                              f"--storage.tsdb.path={d / 'data'}", f"--web.listen-address=127.0.0.1:{prom_port}"]))
         url = f"http://127.0.0.1:{prom_port}"
-        _wait_http(f"{url}/-/ready", procs[-1], "prometheus")
+        wait_http(f"{url}/-/ready", procs[-1], "prometheus")
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:  # both targets scraped and the alert active
             body = httpx.get(f"{url}/api/v1/query", params={"query": "count(up == 1)"}).json()
@@ -98,7 +79,7 @@ def prom(pg_cluster, tmp_path_factory):
         yield {"url": url, "node": f"127.0.0.1:{node_port}", "postgres": f"127.0.0.1:{pge_port}"}
     finally:
         for p in reversed(procs):
-            _stop(p)
+            stop_process(p)
 
 
 def test_instant_query_one_column_per_label(prom) -> None:

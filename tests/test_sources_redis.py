@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import time
 
 import pytest
+from waiting import stop_process
 
 import incident_kit as ik
 from incident_kit import frames
@@ -37,11 +37,7 @@ def redis_url(tmp_path_factory):
                 time.sleep(0.05)
         yield url
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc, 10)
 
 
 @pytest.fixture(scope="module")
