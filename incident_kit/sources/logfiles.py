@@ -17,7 +17,7 @@ from typing import IO, Any, Iterator, Sequence
 
 from ..errors import ConfigError, SourceError
 
-DEFAULT_CHUNK_BYTES = 8 << 20
+DEFAULT_CHUNK_BYTES = 4 << 20
 
 _ROTATED = re.compile(r"^(?P<base>.+?)(?:[.-](?P<n>\d{1,8}))?(?P<comp>\.(?:gz|zst|bz2|xz))?$")
 _GLOB_CHARS = re.compile(r"[*?\[]")

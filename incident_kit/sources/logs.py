@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -284,10 +283,9 @@ def read(paths: Any, format: str = "auto", start: Any = None, end: Any = None, *
         options["regex"] = regex
     if delimiter:
         options["delimiter"] = delimiter
-    with ExitStack() as pool:
-        frame, out, formats, truncated = _read_files(pool, files, format, window, wanted, table_aliases, options,
-                                                     time_format=time_format, tz=tz, chunk_bytes=chunk_bytes,
-                                                     early_stop=early_stop, max_rows=max_rows)
+    frame, out, formats, truncated = _read_files(files, format, window, wanted, table_aliases, options,
+                                                 time_format=time_format, tz=tz, chunk_bytes=chunk_bytes,
+                                                 early_stop=early_stop, max_rows=max_rows)
     label = logfiles.describe(paths if isinstance(paths, str | os.PathLike) else files)
     result = frames.conform(frame, "logs", source=label, truncated=truncated, rejected=out.rejected, sort=False)
     kinds = sorted(set(v for v in formats.values() if v != "empty")) or ["empty"]
@@ -296,18 +294,13 @@ def read(paths: Any, format: str = "auto", start: Any = None, end: Any = None, *
     return result
 
 
-def _read_files(pool: ExitStack, files: list[Path], fmt: str, window: tuple[Any, Any], wanted: Mapping[str, Any],
+def _read_files(files: list[Path], fmt: str, window: tuple[Any, Any], wanted: Mapping[str, Any],
                 table_aliases: Mapping[str, tuple[str, str | None]], options: dict[str, Any], *,
                 time_format: str | None, tz: str, chunk_bytes: int, early_stop: bool,
                 max_rows: int | None) -> tuple[pd.DataFrame, _Collector, dict[str, str], bool]:
-    """Read every file into one frame (not yet conformed); return it, the collector, formats and truncation.
-
-    From the first file read by a line format on (parsed by Arrow, not polars), Arrow allocates
-    from the C library until ``pool`` closes (:func:`.logtables.system_pool`).
-    """
+    """Read every file into one frame (not yet conformed); return it, the collector, formats and truncation."""
     out = _Collector()
     formats: dict[str, str] = {}
-    system = False
     for path in files:
         reader = _reader_for(path, fmt or "auto", options)
         if reader is None:
@@ -317,8 +310,6 @@ def _read_files(pool: ExitStack, files: list[Path], fmt: str, window: tuple[Any,
         formats[str(path)] = reader.name
         if reader.note:
             out.notes.append(reader.note)
-        if reader.parse is loglines.parse_lines and not system:
-            system = pool.enter_context(logtables.system_pool()) or True
         _read_file(path, reader, window, wanted, table_aliases, time_format=time_format, tz=tz,
                    chunk_bytes=chunk_bytes, early_stop=early_stop, out=out)
     if out.parsed_rows:
@@ -328,11 +319,7 @@ def _read_files(pool: ExitStack, files: list[Path], fmt: str, window: tuple[Any,
                               f"columns are {', '.join(sorted(out.columns_seen))}")
     truncated = False
     if out.tables:
-        tables, out.tables = out.tables, []
-        table = logtables.concat(tables)
-        del tables  # the frame conversion frees each column as it goes (self_destruct)
-        frame = logtables.to_frame(table)
-        del table
+        frame = logtables.to_frame(out.tables)  # emptied: the conversion frees each column as it goes
         if max_rows is not None and len(frame) > max_rows:
             frame, truncated = frame.iloc[:max_rows], True
     else:

@@ -111,7 +111,7 @@ def records_frame(records: Iterable[Mapping[str, Any]], *, source: str, truncate
         rejected = int(len(valid) - valid.sum().as_py())
         table = table.filter(valid)
     table = table.append_column("source", pa.array([source] * table.num_rows, pa.string()))
-    frame = frames.conform(to_frame(table), "logs", source=source, truncated=truncated, rejected=rejected,
+    frame = frames.conform(to_frame([table]), "logs", source=source, truncated=truncated, rejected=rejected,
                            sort=False)
     frame.attrs.update({"rejected_sample": [], "format": source.split(" ")[0], "notes": [], **(extra or {})})
     return frame

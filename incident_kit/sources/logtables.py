@@ -9,8 +9,8 @@ concatenates, sorts only when needed and converts column by column, freeing as i
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Iterator
+import ctypes
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,9 @@ DICT_TYPE = pa.dictionary(pa.int32(), pa.large_string())
 CATEGORICAL = frozenset(n for n, dtype in frames.SCHEMAS["logs"].items() if dtype == "category")
 # an extra text column with at most one distinct value per this many rows (from this many rows on) is encoded
 _FEW_VALUES_RATIO, _FEW_VALUES_MIN_ROWS = 50, 1000
+# what a read keeps lives in the C library's allocator (freed memory is given back with malloc_trim);
+# a block's transient buffers stay in Arrow's default pool, which reuses them for the next block
+KEPT_POOL = pa.system_memory_pool()
 
 
 def _is_text(t: pa.DataType) -> bool:
@@ -48,21 +51,25 @@ def encoded_columns(table: pa.Table) -> set[str]:
 
 
 def compact(table: pa.Table, encode: set[str]) -> pa.Table:
-    """Return ``table`` as kept until the end: ``encode`` columns as dictionaries, other text as large_string.
+    """Return ``table`` as kept until the end, copied into :data:`KEPT_POOL`, one chunk a column.
 
-    Converted per block, not all at the end; dictionaries become pandas categoricals (one byte a
-    row for few values) and large_string is what pandas' string dtype holds, so neither is copied then.
+    ``encode`` columns become dictionaries (pandas categoricals, one byte a row for few values),
+    other text large_string (what pandas' string dtype wraps without a copy). Copying what is
+    kept out of the default pool lets the block's transient buffers there be reused for the
+    next block instead of being given back to the system and faulted in again.
     """
-    columns, changed = [], False
+    columns = []
     for f, col in zip(table.schema, table.columns):
         if f.name in encode and (_is_text(f.type) or pa.types.is_null(f.type)) and f.type != DICT_TYPE:
-            col, changed = pc.dictionary_encode(col).cast(DICT_TYPE), True
+            col = pc.cast(pc.dictionary_encode(col, memory_pool=KEPT_POOL), DICT_TYPE, memory_pool=KEPT_POOL)
         elif f.name in encode and pa.types.is_dictionary(f.type) and f.type != DICT_TYPE:
-            col, changed = col.cast(DICT_TYPE), True
+            col = pc.cast(col, DICT_TYPE, memory_pool=KEPT_POOL)
         elif pa.types.is_string(f.type):
-            col, changed = col.cast(pa.large_string()), True
+            col = pc.cast(col, pa.large_string(), memory_pool=KEPT_POOL)
+        elif col.num_chunks:
+            col = pa.concat_arrays(col.chunks, memory_pool=KEPT_POOL)
         columns.append(col)
-    return pa.table(columns, names=table.column_names) if changed else table
+    return pa.table(columns, names=table.column_names)
 
 
 def concat(tables: list[pa.Table]) -> pa.Table:
@@ -90,39 +97,63 @@ _PANDAS_TYPES: dict[pa.DataType, pd.api.extensions.ExtensionDtype] = {
     pa.int64(): pd.Int64Dtype(), pa.float64(): pd.Float64Dtype(), pa.bool_(): pd.BooleanDtype()}
 
 
-def to_frame(table: pa.Table) -> pd.DataFrame:
-    """Return a pandas frame of ``table`` sorted by ``ts`` (stable), strings and numbers nullable."""
-    if table.num_rows > 1:
+def _is_sorted(ts: pa.ChunkedArray) -> bool:
+    """True when ``ts`` never goes back in time, checked chunk by chunk (no combined copy)."""
+    previous = None
+    for chunk in ts.chunks:
+        if len(chunk) == 0:
+            continue
+        values = chunk.cast(pa.int64()).to_numpy(zero_copy_only=False)
+        if (previous is not None and values[0] < previous) or np.any(values[1:] < values[:-1]):
+            return False
+        previous = values[-1]
+    return True
+
+
+def to_frame(blocks: list[pa.Table]) -> pd.DataFrame:
+    """Return a pandas frame of the tables in ``blocks``, sorted by ``ts`` (stable), strings and numbers nullable.
+
+    ``blocks`` is emptied: this function holds the only reference to the data, so each column's
+    Arrow memory is freed as soon as it is converted and the peak is the blocks plus one
+    converted column, not the blocks plus the frame.
+    """
+    table = concat(blocks)
+    blocks.clear()
+    if table.num_rows > 1 and not _is_sorted(table.column("ts")):
         ts = table.column("ts").combine_chunks().cast(pa.int64()).to_numpy(zero_copy_only=False)
-        if np.any(ts[1:] < ts[:-1]):
-            table = table.take(pa.array(np.argsort(ts, kind="stable")))
+        table = table.take(pa.array(np.argsort(ts, kind="stable")))
         del ts
     missing = {"status": pa.int64(), "latency_ms": pa.float64(), **{n: DICT_TYPE for n in CATEGORICAL}}
     for name in logfields.CANONICAL:  # absent canonical columns: typed nulls here are cheaper than in pandas
         if name not in table.column_names:
             table = table.append_column(name, pa.nulls(table.num_rows, missing.get(name, pa.string())))
-    frame = table.to_pandas(types_mapper=_PANDAS_TYPES.get, self_destruct=True, split_blocks=True)
-    del table
+    series: dict[str, pd.Series] = {}
+    for name in list(table.column_names):
+        one, table = table.select([name]), table.drop_columns([name])
+        series[name] = one.to_pandas(types_mapper=_PANDAS_TYPES.get, self_destruct=True)[name]
+        del one
+        trim_kept_pool()
+    frame = pd.DataFrame(series, copy=False)
+    del series
     pa.default_memory_pool().release_unused()
     return frame
 
 
-@contextmanager
-def system_pool() -> Iterator[None]:
-    """Allocate Arrow memory from the C library while reading, then restore the previous default pool.
-
-    mimalloc and jemalloc keep the blocks' freed memory for reuse, which adds about a hundred MB
-    to the peak of a large read parsed by Arrow (access logs: 340 MB instead of 240 MB for a
-    million lines); the system allocator gives it back (``release_unused`` trims). Not for JSON
-    lines, which polars parses with its own allocator: there it only adds page faults. Buffers
-    remember their own pool, so switching is safe for arrays made before or after.
-    """
-    previous = pa.default_memory_pool()
-    pa.set_memory_pool(pa.system_memory_pool())
+def _find_malloc_trim() -> Callable[[int], int] | None:
     try:
-        yield
-    finally:
-        pa.set_memory_pool(previous)
+        return ctypes.CDLL(None).malloc_trim  # type: ignore[no-any-return]
+    except (OSError, AttributeError):  # not glibc
+        return None
 
 
-__all__ = ["DICT_TYPE", "CATEGORICAL", "encoded_columns", "compact", "concat", "to_frame", "system_pool"]
+_MALLOC_TRIM = _find_malloc_trim()
+
+
+def trim_kept_pool() -> None:
+    """Give the memory freed in :data:`KEPT_POOL` back to the system (glibc keeps it until malloc_trim)."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
+
+__all__ = ["DICT_TYPE", "CATEGORICAL", "KEPT_POOL", "encoded_columns", "compact", "concat", "to_frame",
+           "trim_kept_pool"]
