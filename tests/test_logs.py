@@ -185,6 +185,57 @@ def test_small_chunks_give_the_same_frame_and_stop_past_the_window(tmp_path: Pat
     assert len(everything) == 360 and everything.attrs["rejected"] == 5
 
 
+def _fixed_width_lines(stamps: list[str]) -> str:
+    """JSON lines all 100 bytes long, so a chunk_bytes of 4 lines makes blocks of exactly 4 lines."""
+    out = []
+    for i, stamp in enumerate(stamps):
+        line = json.dumps({"time": stamp, "msg": f"line {i + 1}", "pad": ""})
+        out.append(line.replace('"pad": ""', '"pad": "' + "x" * (99 - len(line)) + '"') + "\n")
+    assert {len(x) for x in out} == {100}
+    return "".join(out)
+
+
+def test_parsing_ahead_never_skips_a_block_the_state_before_it_would_keep(tmp_path: Path) -> None:
+    """Blocks are parsed one ahead; a block whose edges are before the window is skipped only on the full state.
+
+    Block 2's first and last lines are before 06:00 but its middle lines are inside the window: only
+    block 1 (kept before block 2 is decided) shows the file is not sorted enough to skip it.
+    """
+    day = "2026-11-22T"
+    stamps = ([f"{day}06:10:0{i}Z" for i in range(4)]
+              + [f"{day}05:00:00Z", f"{day}06:30:00Z", f"{day}06:31:00Z", f"{day}05:05:00Z"]
+              + [f"{day}06:4{i}:00Z" for i in range(4)])
+    path = tmp_path / "blocks.jsonl"
+    path.write_text(_fixed_width_lines(stamps))
+    window = {"start": f"{day}06:00Z", "end": f"{day}07:00Z"}
+    ahead = logs.read(path, chunk_bytes=400, **window)
+    plain = logs.read(path, chunk_bytes=400, early_stop=False, **window)
+    assert list(ahead["message"]) == list(plain["message"]) and len(ahead) == 10
+    assert "line 6" in set(ahead["message"]) and "line 7" in set(ahead["message"])
+
+
+def test_a_sorted_file_in_many_blocks_skips_and_stops_the_same_with_parsing_ahead(tmp_path: Path) -> None:
+    stamps = [str(pd.Timestamp("2026-11-22T00:00:00Z") + pd.Timedelta(minutes=i)).replace(" ", "T").replace("+00:00", "Z")
+              for i in range(24 * 60)]
+    path = tmp_path / "day.jsonl"
+    path.write_text(_fixed_width_lines(stamps))
+    df = logs.read(path, start="2026-11-22T06:00Z", end="2026-11-22T06:59Z", chunk_bytes=400)
+    assert len(df) == 60 and df["message"].iloc[0] == "line 361"
+    notes = " ".join(df.attrs["notes"])
+    assert "lines 1-" in notes and "stopped reading at line" in notes
+    assert int(notes.split("stopped reading at line ")[1].split(",")[0]) < 500
+
+
+def test_csv_header_from_the_first_block_reaches_every_later_block(tmp_path: Path) -> None:
+    path = tmp_path / "requests.csv"
+    rows = [f"2026-11-22T13:{i // 60:02d}:{i % 60:02d}Z,{200 + (i % 2) * 300},/api/{i}" for i in range(2000)]
+    path.write_text("time,status,path\n" + "\n".join(rows) + "\n")
+    small = logs.read(path, format="csv", chunk_bytes=1024)
+    whole = logs.read(path, format="csv")
+    pd.testing.assert_frame_equal(small.reset_index(drop=True), whole.reset_index(drop=True), check_categorical=False)
+    assert len(small) == 2000 and small.attrs["rejected"] == 0 and small["path"].iloc[-1] == "/api/1999"
+
+
 def test_time_order_across_files_and_sources(tmp_path: Path) -> None:
     a = write_jsonl(tmp_path / "a.jsonl", [{"time": "2026-11-22T13:00:02Z", "msg": "a2"},
                                           {"time": "2026-11-22T13:00:00Z", "msg": "a0"}])

@@ -1,0 +1,282 @@
+"""One log file, block by block: parse, apply the window and filters, keep what is left.
+
+Blocks come from :func:`.logfiles.chunks` (read ahead by a thread). While the calling thread
+filters and keeps block *k*, a worker thread already parses block *k+1* (Arrow and polars
+release the GIL, so both cores work). In a time-sorted file, blocks wholly before the window
+are skipped without being parsed, and reading stops once a block starts past its end; those
+decisions are always taken on the state left by every block before, so the parse-ahead never
+changes which rows are kept.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..errors import SourceError
+from . import logfields, logfiles, logformats, logtables
+
+# a block wholly later than ``end`` by this much stops a time-sorted file
+SORTED_SLACK = pd.Timedelta(minutes=5)
+
+Aliases = Mapping[str, tuple[str, str | None]]
+
+
+@dataclass
+class Reader:
+    """One file's parser: the format name, the function and its options."""
+
+    name: str
+    parse: Callable[..., logformats.Parsed]
+    options: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+
+
+@dataclass
+class Collector:
+    """What a read accumulates across files: kept tables, rejects, notes."""
+
+    tables: list[pa.Table] = field(default_factory=list)
+    rejected: int = 0
+    sample: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    columns_seen: set[str] = field(default_factory=set)
+    parsed_rows: int = 0
+
+    def add_rejects(self, path: Path, parsed: logformats.Parsed) -> None:
+        self.rejected += parsed.rejected
+        for item in parsed.rejected_sample:
+            if len(self.sample) < logformats.MAX_SAMPLE:
+                self.sample.append({"source": str(path), **item})
+
+
+def filter_mask(table: pa.Table, filters: Mapping[str, Any]) -> pa.Array | None:
+    """Return the mask of rows matching every ``column=value`` filter (a list means any of); None without filters."""
+    mask = None
+    for column, wanted in filters.items():
+        if column not in table.column_names:
+            cond = pa.array(np.zeros(table.num_rows, dtype=bool))
+        else:
+            col = table.column(column)
+            values = list(wanted) if isinstance(wanted, list | tuple | set | frozenset) else [wanted]
+            if column == "level":
+                values = [logfields.level_value(v) for v in values]
+            try:
+                value_set = pa.array(values).cast(col.type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                value_set = pa.array([str(v) for v in values])
+                col = col.cast(pa.string())
+            cond = pc.fill_null(pc.is_in(col, value_set=value_set), False)
+        mask = cond if mask is None else pc.and_(mask, cond)
+    return mask
+
+
+@dataclass
+class _Block:
+    """A parsed block on its way to being kept."""
+
+    first_line: int
+    parsed: logformats.Parsed
+    table: pa.Table
+
+
+class FileBlocks:
+    """The per-file state of a read: window, filters, sortedness seen so far, what was skipped."""
+
+    def __init__(self, path: Path, reader: Reader, window: tuple[pd.Timestamp | None, pd.Timestamp | None],
+                 filters: Mapping[str, Any], aliases: Aliases, *, time_format: str | None, tz: str,
+                 early_stop: bool, out: Collector) -> None:
+        self.path, self.reader, self.filters, self.aliases = path, reader, filters, aliases
+        self.time_format, self.tz, self.early_stop, self.out = time_format, tz, early_stop, out
+        self.start, self.end = window
+        self.lo = pa.scalar(self.start.value, logfields.TS_TYPE) if self.start is not None else None
+        self.hi = pa.scalar(self.end.value, logfields.TS_TYPE) if self.end is not None else None
+        self.stop_after = (self.end + SORTED_SLACK).value if self.end is not None else None
+        self.skip_before = (self.start - SORTED_SLACK).value if self.start is not None else None
+        self.options = dict(reader.options)
+        self.sorted_so_far, self.seen_before_end = True, False
+        self.last_max: int | None = None
+        self.skipped_lines = 0
+        self.encode: set[str] | None = None  # text columns kept dictionary-encoded, chosen on the file's first rows
+
+    @property
+    def needs_header(self) -> bool:
+        """True for a CSV file whose header the first parsed block has not given yet."""
+        return self.reader.name == "csv" and "header" not in self.options
+
+    def skippable(self, block: bytes) -> int | None:
+        """Return the time of ``block``'s last line when it is wholly before the window in a time-sorted file, else None."""
+        if not (self.early_stop and self.sorted_so_far and self.skip_before is not None and not self.needs_header):
+            return None
+        first_ts, last_ts = edge_times(block, self.reader, self.options, self.aliases, time_format=self.time_format,
+                                       tz=self.tz, end=self.end)
+        if (first_ts is not None and last_ts is not None and first_ts <= last_ts < self.skip_before
+                and (self.last_max is None or first_ts >= self.last_max - SORTED_SLACK.value)):
+            return last_ts
+        return None
+
+    def skip(self, block: bytes, last_ts: int) -> None:
+        """Count ``block``'s lines as skipped, unparsed."""
+        self.skipped_lines += logfiles.count_lines(block)
+        self.last_max, self.seen_before_end = last_ts, True
+
+    def note_skipped(self, first_line: int) -> None:
+        if self.skipped_lines:
+            self.out.notes.append(f"{self.path}: lines 1-{first_line - 1} are before the window start and were not "
+                                  "parsed (time-sorted file)")
+            self.skipped_lines = 0
+
+    def parse(self, block: bytes, first_line: int, options: dict[str, Any]) -> _Block:
+        """Parse ``block`` into canonical columns (runs on the worker thread; touches no shared state)."""
+        parsed = self.reader.parse(block, first_line, tz=self.tz, reference=self.end, **options)
+        table = logfields.canonicalize(parsed.table, self.aliases, time_format=self.time_format, tz=self.tz)
+        return _Block(first_line, parsed, table)
+
+    def keep(self, block: _Block) -> bool:
+        """Reject rows without a time, update the sortedness, keep the rows in the window; False to stop the file."""
+        parsed, table = block.parsed, block.table
+        if self.needs_header:
+            self.options["header"] = parsed.table.column_names
+        if table.num_rows and "ts" not in table.column_names:
+            raise SourceError("logs", self.path, f"no timestamp field among "
+                              f"{', '.join(parsed.table.column_names)[:300]}; name it with aliases={{'<field>': 'ts'}}")
+        ts = table.column("ts") if table.num_rows else None
+        if ts is not None and ts.null_count:
+            bad_ts = pc.is_null(ts)
+            parsed.reject_rows(np.flatnonzero(bad_ts.to_numpy(zero_copy_only=False)), "timestamp missing or unreadable")
+            table = table.filter(pc.invert(bad_ts))
+            ts = table.column("ts")
+        self.out.add_rejects(self.path, parsed)
+        self.out.parsed_rows += table.num_rows
+        self.out.columns_seen.update(table.column_names)
+        if ts is None or table.num_rows == 0:
+            return True
+        tmin, tmax = (v.value for v in pc.min_max(ts).values())
+        if self.last_max is not None and tmin < self.last_max - SORTED_SLACK.value:
+            self.sorted_so_far = False
+        if self._past_the_end(tmin, tmax):
+            self.out.notes.append(f"{self.path}: stopped reading at line {block.first_line}, past the window end "
+                                  "(time-sorted file)")
+            return False
+        self.last_max = tmax if self.last_max is None else max(self.last_max, tmax)
+        self.seen_before_end = self.seen_before_end or (self.stop_after is not None and tmin <= self.stop_after)
+        self._keep_rows(table, ts)
+        return True
+
+    def _past_the_end(self, tmin: int, tmax: int) -> bool:
+        if not (self.early_stop and self.sorted_so_far and self.stop_after is not None and tmin > self.stop_after):
+            return False
+        return self.seen_before_end or (self.last_max is None and self._ends_later(tmax))
+
+    def _keep_rows(self, table: pa.Table, ts: pa.ChunkedArray) -> None:
+        mask = pc.greater_equal(ts, self.lo) if self.lo is not None else None
+        if self.hi is not None:
+            below = pc.less_equal(ts, self.hi)
+            mask = below if mask is None else pc.and_(mask, below)
+        matching = filter_mask(table, self.filters)
+        if matching is not None:
+            mask = matching if mask is None else pc.and_(mask, matching)
+        if mask is not None:
+            table = table.filter(mask)
+        if not table.num_rows:
+            return
+        # one path per file: a dictionary of one value, not a copy of the path per row
+        table = table.append_column("source", pa.DictionaryArray.from_arrays(
+            pa.array(np.zeros(table.num_rows, dtype=np.int32)), pa.array([str(self.path)], pa.large_string())))
+        if self.encode is None:
+            self.encode = logtables.encoded_columns(table)
+        self.out.tables.append(logtables.compact(table, self.encode))
+
+    def _ends_later(self, first_max: int) -> bool:
+        """True when the file's last lines are not earlier than its first block (so it looks time-sorted).
+
+        Only plain files can be checked cheaply; for compressed ones the answer is False (read on).
+        """
+        tail = logfiles.tail(self.path)
+        if tail is None:
+            return False
+        _, last = edge_times(tail, self.reader, self.options, self.aliases, time_format=self.time_format, tz=self.tz,
+                             end=self.end)
+        return last is not None and last >= first_max - SORTED_SLACK.value
+
+
+def read_file(path: Path, reader: Reader, window: tuple[pd.Timestamp | None, pd.Timestamp | None],
+              filters: Mapping[str, Any], aliases: Aliases, *, time_format: str | None, tz: str, chunk_bytes: int,
+              early_stop: bool, out: Collector) -> None:
+    """Read one file into ``out``: its kept blocks, rejects and notes.
+
+    Raises :class:`SourceError` naming the file when it cannot be read or has no timestamp field.
+    """
+    state = FileBlocks(path, reader, window, filters, aliases, time_format=time_format, tz=tz,
+                       early_stop=early_stop, out=out)
+    pending: Future[_Block] | None = None
+
+    def keep_pending() -> bool:
+        nonlocal pending
+        assert pending is not None
+        kept, pending = state.keep(pending.result()), None
+        pa.default_memory_pool().release_unused()  # the block's transient memory, for the next one
+        return kept
+
+    with ThreadPoolExecutor(1, thread_name_prefix="incident-kit-log-parse") as worker:
+        try:
+            for block, first_line in logfiles.prefetch(logfiles.chunks(path, chunk_bytes)):
+                # with a block still being parsed the state lags one block: it can only say "skip" too
+                # often, never too rarely, so a "skip" is decided again once that block is kept
+                last_ts = state.skippable(block)
+                if pending is not None and (state.needs_header or last_ts is not None):
+                    if not keep_pending():
+                        return
+                    last_ts = state.skippable(block)
+                if last_ts is not None:
+                    state.skip(block, last_ts)
+                    continue
+                state.note_skipped(first_line)
+                parsing = worker.submit(state.parse, block, first_line, dict(state.options))
+                del block
+                if pending is not None and not keep_pending():
+                    return
+                pending = parsing
+            if pending is not None:
+                keep_pending()
+        finally:
+            if pending is not None:
+                pending.cancel()
+
+
+def edge_times(block: bytes, reader: Reader, options: Mapping[str, Any], aliases: Aliases, *,
+               time_format: str | None, tz: str, end: pd.Timestamp | None) -> tuple[int | None, int | None]:
+    """Return the times (ns) of the first and last lines of ``block`` (None when unreadable), parsing only them."""
+    edges: list[int | None] = []
+    cut = 0
+    for _ in range(3):
+        nxt = block.find(b"\n", cut)
+        cut = len(block) if nxt < 0 else nxt + 1
+    tail_start = len(block.rstrip(b"\r\n"))
+    for _ in range(3):
+        tail_start = block.rfind(b"\n", 0, max(tail_start, 0))
+        if tail_start < 0:
+            break
+    for piece, pick in ((block[:cut], 0), (block[max(tail_start + 1, 0):], -1)):
+        try:
+            parsed = reader.parse(piece, 1, tz=tz, reference=end, **options)
+            table = logfields.canonicalize(parsed.table, aliases, time_format=time_format, tz=tz)
+        except Exception:  # noqa: BLE001 - an unreadable edge only means "parse this block"
+            return None, None
+        if "ts" not in table.column_names or table.num_rows == 0 or parsed.rejected:
+            return None, None
+        ts = table.column("ts").drop_null()
+        if len(ts) == 0:
+            return None, None
+        edges.append(int(ts[pick].value))
+    return edges[0], edges[1]
+
+
+__all__ = ["Reader", "Collector", "FileBlocks", "SORTED_SLACK", "filter_mask", "read_file", "edge_times"]
