@@ -1,8 +1,8 @@
 """One log file, block by block: parse, apply the window and filters, keep what is left.
 
 Blocks come from :func:`.logfiles.chunks` (read ahead by a thread). While the calling thread
-filters and keeps block *k*, a worker thread already parses block *k+1* (Arrow and polars
-release the GIL, so both cores work). In a time-sorted file, blocks wholly before the window
+filters and keeps block *k*, worker threads already parse the next :data:`PARSE_AHEAD` blocks
+(Arrow and polars release the GIL, so every core works). In a time-sorted file, blocks wholly before the window
 are skipped without being parsed, and reading stops once a block starts past its end; those
 decisions are always taken on the state left by every block before, so the parse-ahead never
 changes which rows are kept.
@@ -10,6 +10,8 @@ changes which rows are kept.
 
 from __future__ import annotations
 
+import os
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,9 @@ from . import logfields, logfiles, logformats, logtables
 
 # a block wholly later than ``end`` by this much stops a time-sorted file
 SORTED_SLACK = pd.Timedelta(minutes=5)
+# blocks parsed at once by worker threads while the oldest is kept: two keep two cores busy (polars
+# parses one block on about one and a half); each adds one block's transient memory
+PARSE_AHEAD = max(1, min(2, os.cpu_count() or 1))
 
 Aliases = Mapping[str, tuple[str, str | None]]
 
@@ -216,39 +221,38 @@ def read_file(path: Path, reader: Reader, window: tuple[pd.Timestamp | None, pd.
     """
     state = FileBlocks(path, reader, window, filters, aliases, time_format=time_format, tz=tz,
                        early_stop=early_stop, out=out)
-    pending: Future[_Block] | None = None
+    pending: deque[Future[_Block]] = deque()
 
-    def keep_pending() -> bool:
-        nonlocal pending
-        assert pending is not None
-        kept, pending = state.keep(pending.result()), None
+    def keep_oldest() -> bool:
+        kept = state.keep(pending.popleft().result())
         pa.default_memory_pool().release_unused()  # the block's transient memory, for the next one
         return kept
 
-    with ThreadPoolExecutor(1, thread_name_prefix="incident-kit-log-parse") as worker:
+    with ThreadPoolExecutor(PARSE_AHEAD, thread_name_prefix="incident-kit-log-parse") as workers:
         try:
             for block, first_line in logfiles.prefetch(logfiles.chunks(path, chunk_bytes)):
-                # with a block still being parsed the state lags one block: it can only say "skip" too
-                # often, never too rarely, so a "skip" is decided again once that block is kept
+                # with blocks still being parsed the state lags: it can only say "skip" too often, never
+                # too rarely, so a "skip" is decided again once every earlier block is kept
                 last_ts = state.skippable(block)
-                if pending is not None and (state.needs_header or last_ts is not None):
-                    if not keep_pending():
-                        return
+                if pending and (state.needs_header or last_ts is not None):
+                    while pending:
+                        if not keep_oldest():
+                            return
                     last_ts = state.skippable(block)
                 if last_ts is not None:
                     state.skip(block, last_ts)
                     continue
                 state.note_skipped(first_line)
-                parsing = worker.submit(state.parse, block, first_line, dict(state.options))
+                pending.append(workers.submit(state.parse, block, first_line, dict(state.options)))
                 del block
-                if pending is not None and not keep_pending():
+                if len(pending) > PARSE_AHEAD and not keep_oldest():
                     return
-                pending = parsing
-            if pending is not None:
-                keep_pending()
+            while pending:
+                if not keep_oldest():
+                    return
         finally:
-            if pending is not None:
-                pending.cancel()
+            for parsing in pending:
+                parsing.cancel()
 
 
 def edge_times(block: bytes, reader: Reader, options: Mapping[str, Any], aliases: Aliases, *,

@@ -60,16 +60,31 @@ def compact(table: pa.Table, encode: set[str]) -> pa.Table:
     """
     columns = []
     for f, col in zip(table.schema, table.columns):
-        if f.name in encode and (_is_text(f.type) or pa.types.is_null(f.type)) and f.type != DICT_TYPE:
-            col = pc.cast(pc.dictionary_encode(col, memory_pool=KEPT_POOL), DICT_TYPE, memory_pool=KEPT_POOL)
-        elif f.name in encode and pa.types.is_dictionary(f.type) and f.type != DICT_TYPE:
-            col = pc.cast(col, DICT_TYPE, memory_pool=KEPT_POOL)
+        if f.name in encode and (_is_text(f.type) or pa.types.is_null(f.type)):
+            col = _narrow(pc.dictionary_encode(col))
+        elif f.name in encode and pa.types.is_dictionary(f.type):
+            col = _narrow(col)
         elif pa.types.is_string(f.type):
             col = pc.cast(col, pa.large_string(), memory_pool=KEPT_POOL)
         elif col.num_chunks:
             col = pa.concat_arrays(col.chunks, memory_pool=KEPT_POOL)
         columns.append(col)
     return pa.table(columns, names=table.column_names)
+
+
+def _narrow(col: pa.ChunkedArray | pa.DictionaryArray) -> pa.ChunkedArray | pa.Array:
+    """Return dictionary-encoded ``col`` in :data:`KEPT_POOL` with the narrowest index type its dictionary allows.
+
+    One byte a row for up to 127 values instead of four: blocks of one file may differ, and
+    concatenating them promotes to the widest.
+    """
+    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    size = max((len(c.dictionary) for c in chunks), default=0)
+    index = pa.int8() if size <= 127 else pa.int16() if size <= 32767 else pa.int32()
+    wanted = pa.dictionary(index, pa.large_string())
+    if col.type == wanted:
+        return pa.concat_arrays(chunks, memory_pool=KEPT_POOL) if chunks else col
+    return pc.cast(col, wanted, memory_pool=KEPT_POOL)
 
 
 def concat(tables: list[pa.Table]) -> pa.Table:
@@ -123,7 +138,7 @@ def to_frame(blocks: list[pa.Table]) -> pd.DataFrame:
         ts = table.column("ts").combine_chunks().cast(pa.int64()).to_numpy(zero_copy_only=False)
         table = table.take(pa.array(np.argsort(ts, kind="stable")))
         del ts
-    missing = {"status": pa.int64(), "latency_ms": pa.float64(), **{n: DICT_TYPE for n in CATEGORICAL}}
+    missing = {"status": pa.int64(), "latency_ms": pa.float64(), **{n: pa.dictionary(pa.int8(), pa.large_string()) for n in CATEGORICAL}}
     for name in logfields.CANONICAL:  # absent canonical columns: typed nulls here are cheaper than in pandas
         if name not in table.column_names:
             table = table.append_column(name, pa.nulls(table.num_rows, missing.get(name, pa.string())))
