@@ -263,7 +263,9 @@ def edge_times(block: bytes, reader: Reader, options: Mapping[str, Any], aliases
     for _ in range(3):
         nxt = block.find(b"\n", cut)
         cut = len(block) if nxt < 0 else nxt + 1
-    tail_start = len(block.rstrip(b"\r\n"))
+    tail_start = len(block)
+    while tail_start and block[tail_start - 1] in (10, 13):  # no rstrip(): it would copy the block
+        tail_start -= 1
     for _ in range(3):
         tail_start = block.rfind(b"\n", 0, max(tail_start, 0))
         if tail_start < 0:
