@@ -147,6 +147,18 @@ def _paths(pattern: str) -> Callable[[float], str]:
     return run
 
 
+def _logs_check(item: str) -> Callable[[float], str]:
+    """A log store URL is checked at its health endpoint (Loki /ready, ...), a path by the files it names."""
+    from .secrets import resolve
+    from .sources import logurls
+
+    if logurls.is_store_url(item):
+        return lambda timeout_s: _http(logurls.health_url(str(resolve(item, field="logs"))))(timeout_s)
+    if "://" in item and not item.startswith("file://"):
+        return _url_check(item)
+    return _paths(item)
+
+
 def _url_check(value: str) -> Callable[[float], str]:
     scheme = _scheme(value)
     if scheme in _SQL_SCHEMES:
@@ -177,8 +189,7 @@ def plan(parameters: dict[str, Any]) -> list[Check]:
     for path in _as_list(parameters.get("deploy_events")):
         checks.append(Check("deploy_events", "events", path, _events(path)))
     for item in _as_list(parameters.get("logs")):
-        is_url = "://" in item and not item.startswith("file://")
-        checks.append(Check("logs", "logs", item, _url_check(item) if is_url else _paths(item)))
+        checks.append(Check("logs", "logs", item, _logs_check(item)))
     for name, value in parameters.items():
         if name in handled or not name.endswith("_url") or not value:
             continue

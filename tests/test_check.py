@@ -26,7 +26,7 @@ class _Health(http.server.BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:  # noqa: N802
-        code = {"/health": 200, "/missing": 404}.get(self.path, 503)
+        code = {"/health": 200, "/missing": 404, "/ready": 200}.get(self.path, 503)
         self.send_response(code)
         self.send_header("Content-Length", "2")
         self.end_headers()
@@ -59,7 +59,8 @@ def env_file(tmp_path: Path, pg_cluster, web: str, monkeypatch) -> Path:
         "probe_targets": [f"{web}/health", f"{web}/down"],
         "git_repo": str(tmp_path / "repo"),
         "deploy_events": str(tmp_path / "deploys.jsonl"),
-        "logs": [str(tmp_path / "*.log"), str(tmp_path / "nothing-*.gz")],
+        "logs": [str(tmp_path / "*.log"), str(tmp_path / "nothing-*.gz"),
+                 f"loki+{web}/?query=" + '{app="shop"}'],  # a log store: its health endpoint is asked
         "service": "shop",
         "loki_url": f"{web}/missing",  # a service base URL: any answer but 5xx/401/403 means reachable
     }
@@ -74,7 +75,7 @@ def test_check_prints_one_line_per_source(env_file: Path, web: str, capsys) -> N
     assert time.monotonic() - started < 8
     out = capsys.readouterr().out.splitlines()
     assert code == 1
-    assert len(out) == 11 and out[-1] == "6 of 10 sources ok"
+    assert len(out) == 12 and out[-1] == "7 of 11 sources ok"
     by_param = {}
     for line in out[:-1]:
         by_param.setdefault(line.split()[2], []).append(line)
@@ -89,9 +90,10 @@ def test_check_prints_one_line_per_source(env_file: Path, web: str, capsys) -> N
     assert by_param["git_repo"][0].startswith("ok") and "last commit" in by_param["git_repo"][0]
     assert by_param["deploy_events"][0].startswith("ok") and "1 events" in by_param["deploy_events"][0]
     assert by_param["loki_url"][0].startswith("ok") and "HTTP 404" in by_param["loki_url"][0]
-    logs_ok, logs_missing = by_param["logs"]
+    logs_ok, logs_missing, loki = by_param["logs"]
     assert logs_ok.startswith("ok") and "1 file(s)" in logs_ok
     assert logs_missing.startswith("FAIL") and "no file matches" in logs_missing
+    assert loki.startswith("ok") and "HTTP 200" in loki and "loki+http://" in loki
 
 
 def test_check_parameter_overrides_and_errors(env_file: Path, capsys) -> None:
