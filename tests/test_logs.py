@@ -236,6 +236,19 @@ def test_csv_header_from_the_first_block_reaches_every_later_block(tmp_path: Pat
     assert len(small) == 2000 and small.attrs["rejected"] == 0 and small["path"].iloc[-1] == "/api/1999"
 
 
+def test_csv_quoted_newlines_across_block_ends(tmp_path: Path) -> None:
+    """A quoted field holding newlines is one record even where a block would end inside it."""
+    path = tmp_path / "traces.csv"
+    rows = [f'2026-11-22T13:00:{i % 60:02d}Z,{500 if i % 3 == 0 else 200},"line one of {i}\nline two, ""quoted""\nend"'
+            for i in range(300)]
+    path.write_text("time,status,message\n" + "\n".join(rows) + "\n")
+    whole = logs.read(path, format="csv")
+    small = logs.read(path, format="csv", chunk_bytes=100)
+    assert len(whole) == len(small) == 300 and small.attrs["rejected"] == whole.attrs["rejected"] == 0
+    assert list(small["message"]) == list(whole["message"])
+    assert small["message"].iloc[-1] == 'line one of 299\nline two, "quoted"\nend'
+
+
 def test_time_order_across_files_and_sources(tmp_path: Path) -> None:
     a = write_jsonl(tmp_path / "a.jsonl", [{"time": "2026-11-22T13:00:02Z", "msg": "a2"},
                                           {"time": "2026-11-22T13:00:00Z", "msg": "a0"}])

@@ -150,11 +150,12 @@ def count_lines(block: bytes) -> int:
     return int(np.count_nonzero(np.frombuffer(block, dtype=np.uint8) == 10))
 
 
-def chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[tuple[bytes, int]]:
+def chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES, *, quote: bytes | None = None) -> Iterator[tuple[bytes, int]]:
     """Yield ``(block, first_line_number)`` for ``path``: blocks of whole lines, 1-based line numbers.
 
-    The last line need not end in a newline. Raises :class:`SourceError` naming the file on
-    read or decompression errors.
+    With ``quote`` (CSV's ``b'"'``), a block never ends inside a quoted field: a newline within
+    quotes is part of the record, so lines are added until the quotes balance. The last line need
+    not end in a newline. Raises :class:`SourceError` naming the file on read or decompression errors.
     """
     line_no = 1
     try:
@@ -165,6 +166,8 @@ def chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[tuple
                     break
                 if not block.endswith(b"\n"):
                     block += stream.readline()  # finish the line the read cut: one copy, no carry
+                if quote is not None and block.count(quote) % 2:
+                    block = _balance_quotes(block, stream, quote)
                 yield block, line_no
                 line_no += count_lines(block)
     except SourceError:
@@ -175,6 +178,18 @@ def chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[tuple
         if type(exc).__module__.startswith(("zstandard", "_zstd")):
             raise SourceError("logs", path, f"cannot decompress: {exc}") from None
         raise
+
+
+def _balance_quotes(block: bytes, stream: IO[bytes], quote: bytes) -> bytes:
+    """Return ``block`` with the lines that close its open quoted field (to the end of the file at most)."""
+    pieces, odd = [block], True
+    while odd:
+        line = stream.readline()
+        if not line:
+            break
+        pieces.append(line)
+        odd ^= bool(line.count(quote) % 2)
+    return b"".join(pieces)
 
 
 class _Failed:
