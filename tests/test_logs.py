@@ -163,6 +163,25 @@ def test_missing_empty_and_unreadable_files(tmp_path: Path) -> None:
         logs.read(write_jsonl(tmp_path / "x.jsonl", DEMO_LINES), format="yaml")
 
 
+def test_a_file_of_unknown_format_found_in_a_directory_is_skipped_and_counted(tmp_path: Path) -> None:
+    logdir = tmp_path / "logs"
+    logdir.mkdir()
+    write_jsonl(logdir / "app.jsonl", DEMO_LINES)
+    (logdir / "core.dump").write_bytes(b"\x00\x01\x02 binary\n\x03\x04 stuff\n\x05 more\n")
+    df = logs.read(logdir)
+    assert len(df) == 3 and df.attrs["rejected"] == 3  # the skipped file's lines: not read, not silently lost
+    assert df.attrs["formats"][str(logdir / "core.dump")] == "unknown"
+    sample = df.attrs["rejected_sample"][0]
+    assert sample["source"] == str(logdir / "core.dump") and "not recognised" in sample["reason"]
+    assert any("core.dump: skipped, 3 line(s) not read: cannot tell the log format" in n for n in df.attrs["notes"])
+    # named on its own, or alone in the directory, it is an error
+    with pytest.raises(SourceError, match="cannot tell the log format"):
+        logs.read([logdir / "app.jsonl", logdir / "core.dump"])
+    (logdir / "app.jsonl").unlink()
+    with pytest.raises(SourceError, match="core.dump: cannot tell the log format"):
+        logs.read(logdir)
+
+
 def test_max_rows_sets_truncated(tmp_path: Path) -> None:
     df = logs.read(write_jsonl(tmp_path / "app.jsonl", DEMO_LINES), max_rows=2)
     assert len(df) == 2 and df.attrs["truncated"] is True

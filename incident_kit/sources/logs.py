@@ -113,9 +113,10 @@ def read(paths: Any, format: str = "auto", start: Any = None, end: Any = None, *
         options["regex"] = regex
     if delimiter:
         options["delimiter"] = delimiter
+    named = {os.path.realpath(p) for p in logfiles.as_list(paths) if os.path.isfile(os.path.expanduser(p))}
     frame, out, formats, truncated = _read_files(files, format, window, wanted, table_aliases, options,
                                                  time_format=time_format, tz=tz, chunk_bytes=chunk_bytes,
-                                                 early_stop=early_stop, max_rows=max_rows)
+                                                 early_stop=early_stop, max_rows=max_rows, named=named)
     label = logfiles.describe(paths if isinstance(paths, str | os.PathLike) else files)
     result = frames.conform(frame, "logs", source=label, truncated=truncated, rejected=out.rejected, sort=False)
     kinds = sorted(set(v for v in formats.values() if v != "empty")) or ["empty"]
@@ -127,12 +128,26 @@ def read(paths: Any, format: str = "auto", start: Any = None, end: Any = None, *
 def _read_files(files: list[Path], fmt: str, window: tuple[Any, Any], wanted: Mapping[str, Any],
                 table_aliases: Mapping[str, tuple[str, str | None]], options: dict[str, Any], *,
                 time_format: str | None, tz: str, chunk_bytes: int, early_stop: bool,
-                max_rows: int | None) -> tuple[pd.DataFrame, Collector, dict[str, str], bool]:
-    """Read every file into one frame (not yet conformed); return it, the collector, formats and truncation."""
+                max_rows: int | None, named: set[str]) -> tuple[pd.DataFrame, Collector, dict[str, str], bool]:
+    """Read every file into one frame (not yet conformed); return it, the collector, formats and truncation.
+
+    A file found in a directory, glob or rotated set (not ``named``) whose format cannot be
+    sniffed is skipped: its lines are counted as rejected, with a note. Raises
+    :class:`SourceError` when a named file's format is unknown or no file at all could be read.
+    """
     out = Collector()
     formats: dict[str, str] = {}
+    unknown: list[SourceError] = []
     for path in files:
-        reader = _reader_for(path, fmt or "auto", options)
+        try:
+            reader = _reader_for(path, fmt or "auto", options)
+        except SourceError as exc:
+            if (fmt or "auto") != "auto" or os.path.realpath(path) in named:
+                raise
+            unknown.append(exc)
+            _skip_unknown(path, exc, out)
+            formats[str(path)] = "unknown"
+            continue
         if reader is None:
             formats[str(path)] = "empty"
             out.notes.append(f"{path}: empty file")
@@ -142,6 +157,8 @@ def _read_files(files: list[Path], fmt: str, window: tuple[Any, Any], wanted: Ma
             out.notes.append(reader.note)
         read_file(path, reader, window, wanted, table_aliases, time_format=time_format, tz=tz,
                   chunk_bytes=chunk_bytes, early_stop=early_stop, out=out)
+    if unknown and len(unknown) == sum(1 for f in formats.values() if f != "empty"):
+        raise unknown[0]
     if out.parsed_rows:
         missing = [k for k in wanted if k not in out.columns_seen]
         if missing:
@@ -155,6 +172,17 @@ def _read_files(files: list[Path], fmt: str, window: tuple[Any, Any], wanted: Ma
     else:
         frame = pd.DataFrame()
     return frame, out, formats, truncated
+
+
+def _skip_unknown(path: Path, error: SourceError, out: Collector) -> None:
+    """Count the lines of a file of unknown format as rejected, sample its first line, say it was skipped."""
+    lines = sum(logfiles.count_lines(block) for block, _ in logfiles.chunks(path))
+    first = logfiles.head(path, 4096).decode("utf-8", "replace").split("\n", 1)[0][:300]
+    out.rejected += max(lines, 1)
+    if len(out.sample) < logformats.MAX_SAMPLE:
+        out.sample.append({"source": str(path), "line": 1, "text": first,
+                           "reason": "the file's log format is not recognised; the file was skipped"})
+    out.notes.append(f"{path}: skipped, {lines} line(s) not read: {error.reason.split(' (first line')[0]}")
 
 
 def _read_with_stores(items: list[str], stores: list[str], fmt: str, window: tuple[Any, Any], *,
