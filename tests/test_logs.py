@@ -132,6 +132,25 @@ def test_rejected_lines_are_counted_and_sampled(tmp_path: Path) -> None:
     assert "yesterday-ish" in df.attrs["rejected_sample"][0]["text"]
 
 
+def test_malformed_lines_that_look_like_objects_and_clashing_types_in_one_block(tmp_path: Path) -> None:
+    """The slowest path: a line shaped like an object that is not JSON, beside a type clash and plain garbage."""
+    rows = [json.dumps({"time": f"2026-11-22T13:00:{i:02d}Z", "msg": str(i), "n": i}) for i in range(40)]
+    rows[5] = '{"time": "2026-11-22T13:00:05Z", "msg": }'
+    rows[7] = "java.lang.NullPointerException"
+    rows[9] = json.dumps({"time": "2026-11-22T13:00:09Z", "msg": "9", "n": "nine"})
+    df = logs.read(_write_lines(tmp_path, rows))
+    assert len(df) == 38 and df.attrs["rejected"] == 2
+    assert [s["line"] for s in df.attrs["rejected_sample"]] == [6, 8]
+    assert df.attrs["rejected_sample"][0]["reason"].startswith("not JSON: Expecting value")
+    assert "nine" in set(df["n"].astype(str))
+
+
+def _write_lines(tmp_path: Path, lines: list[str]) -> Path:
+    path = tmp_path / "odd.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def test_a_file_without_any_timestamp_field_is_a_one_line_error(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "nots.jsonl", [{"msg": "a", "when_it_happened": "x"}])
     with pytest.raises(SourceError) as err:

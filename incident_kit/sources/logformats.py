@@ -153,14 +153,51 @@ def parse_json(block: bytes, first_line: int, *, binary_fields: tuple[str, ...] 
     return Parsed(table, locate)
 
 
+def _reject_reason(text: str) -> str:
+    try:
+        obj = json.loads(text)
+    except ValueError as exc:
+        return f"not JSON: {exc.msg}"
+    return f"JSON {type(obj).__name__}, not an object"
+
+
 def _parse_json_slowly(lines: pa.Array, numbers: np.ndarray, binary_fields: tuple[str, ...] = ()) -> Parsed:
-    """Reject the lines that are not JSON objects; parse the others fast if possible, else as records."""
+    """Reject the lines that are not JSON objects; parse the others fast if possible, else as records.
+
+    Lines that do not even look like an object (``{`` ... ``}``: stack traces, plain text, cut
+    lines) are found by Arrow kernels and the rest parsed by the fast reader at once; only when
+    that fails too (a malformed line that looks like an object, a type clash) is every line read
+    by Python's json module.
+    """
+    trimmed = pc.utf8_trim_whitespace(lines)
+    looks = pc.and_(pc.starts_with(trimmed, "{"), pc.ends_with(trimmed, "}")).to_numpy(zero_copy_only=False)
+    blank = pc.equal(trimmed, "").to_numpy(zero_copy_only=False)
+    others = np.flatnonzero(~looks & ~blank)
+    rejected = [(int(numbers[i]), text, _reject_reason(text))
+                for i, text in zip(others, lines.take(pa.array(others, pa.int64())).to_pylist())]
+    candidates = np.flatnonzero(looks)
+    if not binary_fields and len(candidates):
+        good = lines.take(pa.array(candidates, pa.int64()))
+        joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(good)], pa.int32()), good.cast(pa.string())), "\n")
+        try:
+            table = _flatten(_fast_json(joined[0].as_py().encode() + b"\n"))
+        except _json_errors():
+            table = None
+        if table is not None and table.num_rows == len(candidates):
+            parsed = Parsed(table, _known(numbers[candidates], good))
+            for line_no, text, reason in rejected:
+                parsed.reject(line_no, text, reason)
+            return parsed
+    return _parse_json_line_by_line(lines.take(pa.array(candidates, pa.int64())), numbers[candidates], rejected,
+                                    binary_fields)
+
+
+def _parse_json_line_by_line(lines: pa.Array, numbers: np.ndarray, rejected: list[tuple[int, str, str]],
+                             binary_fields: tuple[str, ...]) -> Parsed:
+    """Parse object-looking lines one by one with Python's json module (malformed lines, type clashes, journald)."""
     records: list[dict[str, Any]] = []
     kept: list[int] = []
-    rejected: list[tuple[int, str, str]] = []
     for i, text in enumerate(lines.to_pylist()):
-        if not text.strip():
-            continue
         try:
             obj = json.loads(text)
         except ValueError as exc:
@@ -178,13 +215,14 @@ def _parse_json_slowly(lines: pa.Array, numbers: np.ndarray, binary_fields: tupl
     good_lines = lines.take(pa.array(kept, pa.int64()))
     good_numbers = numbers[kept] if kept else np.empty(0, np.int64)
     table = None
-    if rejected and not binary_fields and kept:
+    if len(kept) < len(lines) and not binary_fields and kept:
         try:
             table = _flatten(_fast_json("\n".join(good_lines.to_pylist()).encode() + b"\n"))
         except _json_errors():
             table = None
     if table is None or table.num_rows != len(kept):
         table = records_to_table(records)
+    rejected.sort()
     parsed = Parsed(table, _known(good_numbers, good_lines))
     for line_no, text, reason in rejected:
         parsed.reject(line_no, text, reason)
