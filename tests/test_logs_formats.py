@@ -150,6 +150,23 @@ def test_logfmt() -> None:
     assert df["err"][1] == "context deadline exceeded" and df["service"][0] == "billing"
 
 
+def test_logfmt_vectorised_parse_agrees_with_the_line_by_line_one() -> None:
+    block = (DATA / "app.logfmt").read_bytes() + (
+        'time=2026-11-22T13:00:09Z msg="back\\\\slash and \\"quote\\"" empty= dup=1 dup=2 caf\u00e9=cr\u00e8me\n'
+        "   \n"
+        "no pairs here at all\n"
+        'time=2026-11-22T13:00:10Z a="x=y" b=plain\n').encode()
+    lines, numbers = logformats.split_lines(block, 1)
+    fast = logformats._parse_logfmt_polars(lines, numbers)
+    slow = logformats._parse_logfmt_lines(lines, numbers)
+    assert fast.table.to_pylist() == slow.table.to_pylist()
+    assert fast.rejected == slow.rejected == 3  # the fixture's garbage line, the spaces, the line without pairs
+    assert [r["line"] for r in fast.rejected_sample] == [r["line"] for r in slow.rejected_sample]
+    assert fast.locate()[0].tolist() == slow.locate()[0].tolist()
+    row = fast.table.to_pylist()[3]
+    assert row["msg"] == 'back\\slash and "quote"' and row["empty"] == "" and row["dup"] == "2" and row["caf\u00e9"] == "cr\u00e8me"
+
+
 def test_syslog_rfc3164() -> None:
     df = logs.read(DATA / "syslog3164.log", end="2026-11-22T14:00:00Z")
     assert df.attrs["format"] == "syslog" and df.attrs["rejected"] == 0 and len(df) == 5
