@@ -3,13 +3,16 @@
 Loki and Elasticsearch/OpenSearch cannot run on this machine, so those tests serve responses
 in their documented formats (Loki ``/loki/api/v1/query_range`` streams and matrix results and
 its plain-text/JSON error bodies; Elasticsearch ``_search`` hits with ``sort`` values for
-``search_after``, aggregations and ``error.root_cause`` bodies) from a real HTTP server on
-127.0.0.1, and check both what our code sends and what it makes of the answers.
+``search_after``, aggregations and ``error.root_cause`` bodies; Elasticsearch ``_pit`` and OpenSearch
+``_search/point_in_time`` opens, point-in-time searches answering a new ``pit_id`` and their
+closing) from a real HTTP server on 127.0.0.1, and check both what our code sends and what it
+makes of the answers.
 ClickHouse runs for real: Debian's clickhouse-server, started on free loopback ports.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import subprocess
@@ -54,7 +57,7 @@ class Recorded:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            do_GET = do_POST = _serve
+            do_GET = do_POST = do_DELETE = _serve
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -205,8 +208,75 @@ def es_search(body: bytes) -> tuple[int, str, bytes]:
                        "hits": {"total": {"value": len(ES_DOCS), "relation": "eq"}, "max_score": None, "hits": hits}})
 
 
+class FakeES:
+    """Elasticsearch (7.10+/8.x), OpenSearch (2.x) or an older server, answering as documented.
+
+    ``flavour`` "elasticsearch" opens points in time at ``POST /<index>/_pit`` (``{"id": ...}``) and
+    closes them at ``DELETE /_pit`` (``{"id": ...}``); "opensearch" at ``POST
+    /<index>/_search/point_in_time`` (``{"pit_id": ...}``) and ``DELETE /_search/point_in_time``
+    (``{"pit_id": [...]}``); "old" has neither (404 / 405 "no handler"). A point-in-time search goes
+    to ``/_search`` without an index and each answer carries a new ``pit_id``; a search with a
+    stale or closed id gets ``search_context_missing_exception``. ``fail_page`` makes that search
+    page (1-based) fail that way too.
+    """
+
+    def __init__(self, flavour: str, fail_page: int | None = None) -> None:
+        self.flavour, self.fail_page = flavour, fail_page
+        self.ids: list[str] = []  # every pit id handed out, newest last
+        self.closed: list[str] = []
+        self.pages = 0
+
+    def _new_id(self) -> str:
+        self.ids.append(base64.b64encode(f"{self.flavour}-pit-{len(self.ids)}".encode()).decode())
+        return self.ids[-1]
+
+    def _missing(self, pit: Any) -> tuple[int, str, bytes]:
+        reason = f"No search context found for id [{pit}]"
+        return _json(404, {"error": {"root_cause": [{"type": "search_context_missing_exception", "reason": reason}],
+                                     "type": "search_phase_execution_exception", "reason": "all shards failed"},
+                           "status": 404})
+
+    def __call__(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> tuple[int, str, bytes]:
+        req = json.loads(body) if body else {}
+        shards = {"total": 1, "successful": 1, "skipped": 0, "failed": 0}
+        if method == "POST" and path.endswith("/_pit"):
+            if self.flavour != "elasticsearch" or query.get("keep_alive") != ["1m"]:
+                return _json(404, {"error": f"no handler found for uri [{path}] and method [POST]"})
+            return _json(200, {"id": self._new_id(), "_shards": shards})
+        if method == "POST" and path.endswith("/_search/point_in_time"):
+            if self.flavour != "opensearch" or query.get("keep_alive") != ["1m"]:
+                return _json(405, {"error": f"Incorrect HTTP method for uri [{path}] and method [POST], allowed: [GET]",
+                                   "status": 405})
+            return _json(200, {"pit_id": self._new_id(), "_shards": shards, "creation_time": 1795352400000})
+        if method == "DELETE" and path == "/_pit" and self.flavour == "elasticsearch":
+            self.closed.append(req["id"])
+            return _json(200, {"succeeded": True, "num_freed": 1})
+        if method == "DELETE" and path == "/_search/point_in_time" and self.flavour == "opensearch":
+            self.closed.extend(req["pit_id"])
+            return _json(200, {"pits": [{"successful": True, "pit_id": pit} for pit in req["pit_id"]]})
+        if method == "POST" and path.endswith("/_search"):
+            self.pages += 1
+            if "pit" not in req:
+                return es_search(body)
+            pit = req["pit"]["id"]
+            if path != "/_search":
+                return _json(400, {"error": {"root_cause": [{"type": "action_request_validation_exception",
+                                                             "reason": "[indices] cannot be used with point in time"}],
+                                             "type": "action_request_validation_exception"}, "status": 400})
+            if pit != self.ids[-1] or pit in self.closed or self.pages == self.fail_page:
+                return self._missing(pit)
+            status, ctype, payload = es_search(body)
+            return status, ctype, json.dumps({"pit_id": self._new_id(), **json.loads(payload)}).encode()
+        return _json(404, {"error": f"no handler found for uri [{path}] and method [{method}]"})
+
+
+def searches(recorded: Recorded) -> list[dict[str, Any]]:
+    """The search requests the server saw (not the point-in-time opens and closes), bodies decoded."""
+    return [{**r, "json": json.loads(r["body"])} for r in recorded.requests if r["path"].endswith("/_search")]
+
+
 def test_elasticsearch_search_after_paging(recorded: Recorded) -> None:
-    recorded.handler = lambda m, p, q, b: es_search(b) if p == "/logs-*/_search" else _json(404, {})
+    recorded.handler = FakeES("elasticsearch")
     df = elasticsearch.search(recorded.url, "logs-*", "2026-11-22T12:59Z", "2026-11-22T13:10Z", page_size=3,
                               query="message:request", **{"service.name": "shop-api"})
     assert frames.check(df, "logs") == []
@@ -216,21 +286,21 @@ def test_elasticsearch_search_after_paging(recorded: Recorded) -> None:
     assert row["ts"] == pd.Timestamp("2026-11-22T13:00:03.003Z") and row["level"] == "error"
     assert (row["status"], row["method"], row["path"], row["client"]) == (500, "GET", "/api/3", "203.0.113.7")
     assert row["latency_ms"] == 7.5 and row["service"] == "shop-api"  # event.duration is nanoseconds
-    first = json.loads(recorded.requests[0]["body"])
-    assert first["sort"] == [{"@timestamp": {"order": "asc"}}, {"_doc": {"order": "asc"}}]
+    first = searches(recorded)[0]["json"]
+    assert first["sort"] == [{"@timestamp": {"order": "asc"}}, {"_shard_doc": {"order": "asc"}}]
     assert first["query"]["bool"]["filter"][0]["range"]["@timestamp"]["gte"] == "2026-11-22T12:59:00.000000000Z"
     assert {"term": {"service.name": "shop-api"}} in first["query"]["bool"]["filter"]
     assert first["query"]["bool"]["must"] == [{"query_string": {"query": "message:request"}}]
     assert "search_after" not in first
-    assert json.loads(recorded.requests[1]["body"])["search_after"] == [
+    assert searches(recorded)[1]["json"]["search_after"] == [
         int(pd.Timestamp(ES_DOCS[2]["@timestamp"]).value // 1_000_000), 2]
 
 
 def test_elasticsearch_truncation_and_errors(recorded: Recorded) -> None:
-    recorded.handler = lambda m, p, q, b: es_search(b)
+    recorded.handler = FakeES("elasticsearch")
     df = elasticsearch.search(recorded.url, "logs-*", "2026-11-22T12:59Z", "2026-11-22T13:10Z", page_size=2, max_rows=5)
     assert len(df) == 5 and df.attrs["truncated"] is True
-    assert json.loads(recorded.requests[-1]["body"])["size"] == 1
+    assert searches(recorded)[-1]["json"]["size"] == 1
     error = {"error": {"root_cause": [{"type": "index_not_found_exception", "reason": "no such index [nope]",
                                        "index": "nope"}], "type": "index_not_found_exception",
                        "reason": "no such index [nope]"}, "status": 404}
@@ -243,6 +313,76 @@ def test_elasticsearch_truncation_and_errors(recorded: Recorded) -> None:
                    {"_index": "x", "_id": "1", "_source": ES_DOCS[0], "sort": [1, 0]}]}}
     recorded.handler = lambda m, p, q, b: _json(200, partial)
     assert elasticsearch.search(recorded.url, "x", "-1h", "now").attrs["truncated"] is True
+
+
+def test_elasticsearch_point_in_time_paging(recorded: Recorded) -> None:
+    """Elasticsearch cannot run here: responses in the documented _pit / _search format are replayed."""
+    server = FakeES("elasticsearch")
+    recorded.handler = server
+    df = elasticsearch.search(recorded.url, "logs-*", "2026-11-22T12:59Z", "2026-11-22T13:10Z", page_size=3)
+    assert list(df["message"]) == [f"request {i}" for i in range(7)] and df["ts"].is_monotonic_increasing
+    assert df.attrs["paging"] == "point_in_time" and df.attrs["pages"] == 3 and df.attrs["notes"] == []
+    sent = [(r["method"], r["path"]) for r in recorded.requests]
+    assert sent == [("POST", "/logs-*/_pit")] + [("POST", "/_search")] * 3 + [("DELETE", "/_pit")]
+    assert recorded.requests[0]["query"] == {"keep_alive": ["1m"]} and recorded.requests[0]["body"] == b""
+    pages = searches(recorded)
+    # the opened id first, then each time the id the previous answer returned
+    assert [p["json"]["pit"] for p in pages] == [{"id": server.ids[i], "keep_alive": "1m"} for i in range(3)]
+    assert len(set(server.ids)) == 4
+    assert all(p["json"]["sort"] == [{"@timestamp": {"order": "asc"}}, {"_shard_doc": {"order": "asc"}}]
+               for p in pages)
+    assert [p["json"].get("search_after") for p in pages] == [
+        None, [int(pd.Timestamp(ES_DOCS[2]["@timestamp"]).value // 1_000_000), 2],
+        [int(pd.Timestamp(ES_DOCS[5]["@timestamp"]).value // 1_000_000), 5]]
+    assert json.loads(recorded.requests[-1]["body"]) == {"id": server.ids[-1]} and server.closed == [server.ids[-1]]
+
+
+def test_opensearch_point_in_time_paging(recorded: Recorded) -> None:
+    """OpenSearch cannot run here: responses in the documented _search/point_in_time format are replayed."""
+    server = FakeES("opensearch")
+    recorded.handler = server
+    df = elasticsearch.search(recorded.url, "logs-*", "2026-11-22T12:59Z", "2026-11-22T13:10Z", page_size=4,
+                              tiebreaker="event.id")
+    assert list(df["message"]) == [f"request {i}" for i in range(7)] and df.attrs["paging"] == "point_in_time"
+    sent = [(r["method"], r["path"]) for r in recorded.requests]
+    assert sent == [("POST", "/logs-*/_pit"), ("POST", "/logs-*/_search/point_in_time"), ("POST", "/_search"),
+                    ("POST", "/_search"), ("DELETE", "/_search/point_in_time")]
+    pages = searches(recorded)
+    assert [p["json"]["pit"]["id"] for p in pages] == server.ids[:2]
+    assert pages[0]["json"]["sort"] == [{"@timestamp": {"order": "asc"}}, {"event.id": {"order": "asc"}}]
+    assert json.loads(recorded.requests[-1]["body"]) == {"pit_id": [server.ids[-1]]}
+    assert server.closed == [server.ids[-1]]
+
+
+def test_elasticsearch_without_point_in_time_falls_back(recorded: Recorded) -> None:
+    """ES cannot run here: an older server's documented 404/405 "no handler" answers are replayed."""
+    recorded.handler = FakeES("old")
+    df = elasticsearch.search(recorded.url, "logs-*", "2026-11-22T12:59Z", "2026-11-22T13:10Z", page_size=3)
+    assert list(df["message"]) == [f"request {i}" for i in range(7)]
+    assert df.attrs["paging"] == "search_after" and df.attrs["pages"] == 3
+    [note] = df.attrs["notes"]
+    assert "no point in time" in note and "HTTP 404" in note and "HTTP 405" in note and "search_after" in note
+    sent = [(r["method"], r["path"]) for r in recorded.requests]
+    opens = [("POST", "/logs-*/_pit"), ("POST", "/logs-*/_search/point_in_time")]
+    assert sent == opens + [("POST", "/logs-*/_search")] * 3  # no close: nothing was opened
+    pages = searches(recorded)
+    assert all("pit" not in p["json"] for p in pages)
+    assert pages[0]["json"]["sort"] == [{"@timestamp": {"order": "asc"}}, {"_doc": {"order": "asc"}}]
+    assert pages[2]["json"]["search_after"] == [int(pd.Timestamp(ES_DOCS[5]["@timestamp"]).value // 1_000_000), 5]
+
+
+def test_elasticsearch_point_in_time_closed_when_a_page_fails(recorded: Recorded) -> None:
+    """ES cannot run here: the documented search_context_missing_exception answer is replayed on page 2."""
+    server = FakeES("elasticsearch", fail_page=2)
+    recorded.handler = server
+    with pytest.raises(SourceError) as err:
+        elasticsearch.search(recorded.url.replace("http://", "http://elastic:s3cret@"), "logs-*",
+                             "2026-11-22T12:59Z", "2026-11-22T13:10Z", page_size=3)
+    text = str(err.value)
+    assert text.startswith("elasticsearch http://elastic:***@127.0.0.1") and "\n" not in text and "s3cret" not in text
+    assert f"HTTP 404: search_context_missing_exception: No search context found for id [{server.ids[1]}]" in text
+    assert [(r["method"], r["path"]) for r in recorded.requests][-1] == ("DELETE", "/_pit")
+    assert server.closed == [server.ids[1]]  # the newest id, the one page 2 was sent with
 
 
 def test_elasticsearch_counts_use_a_date_histogram(recorded: Recorded) -> None:
@@ -352,6 +492,35 @@ def test_clickhouse_counts_per_bucket(clickhouse_url: str) -> None:
     assert list(total["value"]) == [20.0]
 
 
+def test_clickhouse_sub_second_window_bounds(clickhouse_url: str) -> None:
+    """18.16 has no DateTime64: a DateTime column is compared in whole seconds, the bounds cut down.
+
+    A row stamped 13:05:00 stands for some instant of that second, so a window from 13:05:00.250
+    keeps it; one stamped 13:12:01 is after an end of 13:12:00.750, so it is left out.
+    """
+    edge = ["13:04:59", "13:05:00", "13:05:01", "13:11:59", "13:12:00", "13:12:01"]
+    httpx.post(clickhouse_url, content=b"CREATE TABLE edge_logs (timestamp DateTime, message String) "
+               b"ENGINE = MergeTree ORDER BY timestamp", timeout=30).raise_for_status()
+    rows = "\n".join(json.dumps({"timestamp": f"2026-11-22 {t}", "message": t}) for t in edge).encode()
+    httpx.post(clickhouse_url, params={"query": "INSERT INTO edge_logs FORMAT JSONEachRow"}, content=rows,
+               timeout=30).raise_for_status()
+    start, end = "2026-11-22T13:05:00.250Z", "2026-11-22T13:12:00.750Z"
+    df = clickhouse.logs(clickhouse_url, "edge_logs", start, end)
+    assert list(df["message"]) == ["13:05:00", "13:05:01", "13:11:59", "13:12:00"]
+    assert ("`timestamp` >= toDateTime('2026-11-22 13:05:00', 'UTC') AND "
+            "`timestamp` <= toDateTime('2026-11-22 13:12:00', 'UTC')") in df.attrs["query"]
+    counted = clickhouse.counts(clickhouse_url, "edge_logs", start, end, interval="1h")
+    assert list(counted["value"]) == [4.0]
+    whole = clickhouse.logs(clickhouse_url, "edge_logs", "2026-11-22T13:05:00Z", "2026-11-22T13:12:00Z")
+    assert list(whole["message"]) == ["13:05:00", "13:05:01", "13:11:59", "13:12:00"]
+    # what newer servers get for a DateTime64(p) column (no such type on 18.16, so only the SQL is checked)
+    s, e = pd.Timestamp(start), pd.Timestamp("2026-11-22T13:12:00.7509Z")
+    assert clickhouse._where("ts", s, e, None, {}, 3) == (
+        "`ts` >= toDateTime64('2026-11-22 13:05:00.250', 3, 'UTC') AND "
+        "`ts` <= toDateTime64('2026-11-22 13:12:00.750', 3, 'UTC')")
+    assert "toDateTime64('2026-11-22 13:12:00.750900000', 9, 'UTC')" in clickhouse._where("ts", s, e, None, {}, 9)
+
+
 def test_clickhouse_errors_and_read_only(clickhouse_url: str) -> None:
     with pytest.raises(SourceError) as err:
         clickhouse.logs(clickhouse_url, "no_such_table", "-1h", "now")
@@ -373,7 +542,8 @@ def test_clickhouse_errors_and_read_only(clickhouse_url: str) -> None:
 def test_logs_read_takes_store_urls(recorded: Recorded, clickhouse_url: str, tmp_path: Path) -> None:
     from incident_kit.sources import logs
 
-    recorded.handler = lambda m, p, q, b: loki_streams(q) if p.startswith("/loki") else es_search(b)
+    es_server = FakeES("elasticsearch")
+    recorded.handler = lambda m, p, q, b: loki_streams(q) if p.startswith("/loki") else es_server(m, p, q, b)
     loki_url = f'loki+{recorded.url}?query={{app="shop", level=~"error|info"}}'
     df = logs.read(loki_url, start=T0, end=T0 + pd.Timedelta(seconds=10), status=500)
     assert list(df["message"]) == ["payment failed"] and df.attrs["format"] == "loki"

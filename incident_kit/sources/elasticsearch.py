@@ -2,8 +2,11 @@
 
 ``search`` sends a time-range query (plus exact-match filters and an optional
 ``query_string``), sorted by time, and pages with ``search_after`` until the window is read or
-``max_rows`` documents were taken (then ``attrs["truncated"]``). ``counts`` lets the store count
-documents per bucket (``date_histogram``, optionally split by a ``terms`` field).
+``max_rows`` documents were taken (then ``attrs["truncated"]``). When the server has them it pages
+inside a point in time (Elasticsearch 7.10+ ``_pit``, OpenSearch 2.4+ ``_search/point_in_time``),
+so documents indexed meanwhile cannot shift the pages; a point in time is only a search context
+(no data is written) and is closed at the end. ``counts`` lets the store count documents per
+bucket (``date_histogram``, optionally split by a ``terms`` field).
 """
 
 from __future__ import annotations
@@ -51,6 +54,46 @@ def _post(http: Any, url: str, path: str, body: dict[str, Any], window: tuple[An
     return response.json()
 
 
+KEEP_ALIVE = "1m"
+# answers to a point-in-time open that mean "not here": older servers (no such endpoint) or no permission
+_NO_PIT = {400, 403, 404, 405}
+# (flavour, open path under the index, id key in the answer)
+_PIT_OPEN = (("elasticsearch", "_pit", "id"), ("opensearch", "_search/point_in_time", "pit_id"))
+
+
+def _open_pit(http: Any, url: str, index: str, window: tuple[Any, Any]) -> tuple[str | None, str | None, str]:
+    """Return ``(flavour, pit id, "")`` for a point in time opened on ``index``, or ``(None, None, why)``.
+
+    Tries Elasticsearch's ``POST /<index>/_pit`` then OpenSearch's ``POST /<index>/_search/point_in_time``
+    (both without a body: a point in time is a search context, nothing is written). Refusals that
+    mean the server lacks them (400/403/404/405) are collected in ``why``; other errors raise SourceError.
+    """
+    refused = []
+    for flavour, endpoint, key in _PIT_OPEN:
+        response = http.post(f"/{index}/{endpoint}", params={"keep_alive": KEEP_ALIVE})
+        if response.status_code in _NO_PIT:
+            refused.append(f"{endpoint}: HTTP {response.status_code} {logstore.error_text(response)[:160]}")
+            continue
+        logstore.check(response, "elasticsearch", url, window)
+        pit = response.json().get(key)
+        if pit:
+            return flavour, pit, ""
+        refused.append(f"{endpoint}: no {key} in the answer")
+    return None, None, "; ".join(refused)
+
+
+def _close_pit(http: Any, flavour: str, pit: str) -> str | None:
+    """Close a point in time (best effort; it expires after ``KEEP_ALIVE`` anyway); return a note if it failed."""
+    path, body = ("/_pit", {"id": pit}) if flavour == "elasticsearch" else ("/_search/point_in_time", {"pit_id": [pit]})
+    try:
+        response = http.request("DELETE", path, json=body)
+    except Exception as exc:  # noqa: BLE001 - never hide the search's own outcome
+        return f"point in time not closed ({type(exc).__name__}); it expires after {KEEP_ALIVE}"
+    if response.status_code >= 400:
+        return f"point in time not closed (HTTP {response.status_code}); it expires after {KEEP_ALIVE}"
+    return None
+
+
 @source("elasticsearch", "logs")
 def search(url: Any, index: str, start: Any = None, end: Any = None, *, query: Any = None,
            time_field: str = "@timestamp", page_size: int = 1000, max_rows: int = logstore.MAX_ROWS,
@@ -61,47 +104,75 @@ def search(url: Any, index: str, start: Any = None, end: Any = None, *, query: A
 
     ``filters`` are exact matches on fields (``**{"service.name": "shop-api"}`` or
     ``level="error"``; a list means any of them); ``query`` is a ``query_string`` text or a DSL
-    dict. Documents are sorted by ``time_field`` and then ``tiebreaker`` (default ``_doc``;
-    give a unique keyword field for stable paging across shards). Default window: the last hour.
+    dict. Default window: the last hour. Documents are sorted by ``time_field``, then ``tiebreaker``
+    (give a unique keyword field for stable paging), then the store's own tiebreaker.
+
+    Pages are read inside a point in time when the server allows one (Elasticsearch 7.10+: sorted
+    last by ``_shard_doc``; OpenSearch 2.4+: by ``_doc``); opening one creates only a search context,
+    never a change to the data, and it is closed at the end, also after an error. When the server
+    refuses it (400/403/404/405: an older server, or no permission) the pages are read with plain
+    ``search_after`` (sorted last by ``_doc``) and ``attrs["notes"]`` says so. ``attrs["paging"]`` is
+    ``"point_in_time"`` or ``"search_after"``.
     Raises SourceError with the store's error type and reason.
     """
     s, e = _window(start, end)
     extra_headers = dict(headers or {})
     if api_key is not None:
         extra_headers["Authorization"] = f"ApiKey {secrets.resolve(api_key, field='api_key')}"
+    body: dict[str, Any] = {"query": _query(time_field, s, e, query, filters), "track_total_hits": True}
     http, _ = logstore.client(url, timeout=timeout, headers=extra_headers, token=token)
-    body: dict[str, Any] = {
-        "query": _query(time_field, s, e, query, filters),
-        "sort": [{time_field: {"order": "asc"}}, {tiebreaker or "_doc": {"order": "asc"}}],
-        "track_total_hits": True,
-    }
     records: list[dict[str, Any]] = []
+    notes: list[str] = []
     truncated = False
     total = None
     pages = 0
+    data: dict[str, Any] = {}
     with http:
-        while True:
-            body["size"] = min(page_size, max_rows - len(records))
-            if body["size"] <= 0:
-                truncated = total is None or total > len(records)
-                break
-            data = _post(http, str(url), f"/{index}/_search", body, (s, e))
-            pages += 1
-            hits = data.get("hits", {})
-            if total is None:
-                t = hits.get("total")
-                total = t.get("value") if isinstance(t, dict) else t
-            batch = hits.get("hits", [])
-            for hit in batch:
-                records.append({**hit.get("_source", {}), "_index": hit.get("_index"), "_id": hit.get("_id")})
-            if len(batch) < body["size"]:
-                break
-            body["search_after"] = batch[-1]["sort"]
+        flavour, pit, refused = _open_pit(http, str(url), index, (s, e))
+        sort = [{time_field: {"order": "asc"}}]
+        if tiebreaker:
+            sort.append({tiebreaker: {"order": "asc"}})
+        if flavour == "elasticsearch":
+            sort.append({"_shard_doc": {"order": "asc"}})
+        elif not tiebreaker:
+            sort.append({"_doc": {"order": "asc"}})  # OpenSearch before 3.3 has no _shard_doc
+        body["sort"] = sort
+        if pit is None:
+            notes.append(f"elasticsearch: no point in time ({refused}); paged with plain search_after, "
+                         "so documents indexed while reading may shift pages")
+        try:
+            while True:
+                body["size"] = min(page_size, max_rows - len(records))
+                if body["size"] <= 0:
+                    truncated = total is None or total > len(records)
+                    break
+                if pit is not None:
+                    body["pit"] = {"id": pit, "keep_alive": KEEP_ALIVE}
+                data = _post(http, str(url), "/_search" if pit is not None else f"/{index}/_search", body, (s, e))
+                pit = data.get("pit_id") or pit  # always page on with the newest id
+                pages += 1
+                hits = data.get("hits", {})
+                if total is None:
+                    t = hits.get("total")
+                    total = t.get("value") if isinstance(t, dict) else t
+                batch = hits.get("hits", [])
+                for hit in batch:
+                    records.append({**hit.get("_source", {}), "_index": hit.get("_index"), "_id": hit.get("_id")})
+                if len(batch) < body["size"]:
+                    break
+                body["search_after"] = batch[-1]["sort"]
+        finally:
+            if pit is not None and flavour is not None:
+                note = _close_pit(http, flavour, pit)
+                if note:
+                    notes.append(note)
     if data.get("timed_out") or (data.get("_shards", {}).get("failed") or 0) > 0:
         truncated = True  # partial results from the store
     frame = logstore.records_frame(records, source=f"elasticsearch {secrets.mask_url(url)}/{index}",
                                    truncated=truncated, aliases=aliases,
-                                   extra={"total_hits": total, "pages": pages})
+                                   extra={"total_hits": total, "pages": pages,
+                                          "paging": "point_in_time" if flavour else "search_after"})
+    frame.attrs.setdefault("notes", []).extend(notes)
     return frame
 
 
