@@ -225,6 +225,7 @@ class FakeES:
         self.ids: list[str] = []  # every pit id handed out, newest last
         self.closed: list[str] = []
         self.pages = 0
+        self.requests: list[tuple[str, str]] = []
 
     def _new_id(self) -> str:
         self.ids.append(base64.b64encode(f"{self.flavour}-pit-{len(self.ids)}".encode()).decode())
@@ -236,9 +237,24 @@ class FakeES:
                                      "type": "search_phase_execution_exception", "reason": "all shards failed"},
                            "status": 404})
 
+    VERSIONS = {"elasticsearch": {"number": "8.15.0", "build_flavor": "default"},
+                "opensearch": {"distribution": "opensearch", "number": "2.17.0"},
+                "old": {"number": "7.9.3", "build_flavor": "default"},
+                "denied": {"number": "8.15.0", "build_flavor": "default"}}
+
     def __call__(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> tuple[int, str, bytes]:
         req = json.loads(body) if body else {}
         shards = {"total": 1, "successful": 1, "skipped": 0, "failed": 0}
+        self.requests.append((method, path))
+        if method == "GET" and path == "/":  # documented root answer (trimmed): name, cluster, version
+            return _json(200, {"name": "node-1", "cluster_name": "logs", "version": self.VERSIONS[self.flavour],
+                               "tagline": "You Know, for Search" if self.flavour != "opensearch"
+                               else "The OpenSearch Project: https://opensearch.org/"})
+        if method == "POST" and path.endswith("/_pit") and self.flavour == "denied":
+            return _json(403, {"error": {"root_cause": [{"type": "security_exception", "reason": "action "
+                                                         "[indices:data/read/open_point_in_time] is unauthorized"}],
+                                         "type": "security_exception", "reason": "action [indices:data/read/"
+                                         "open_point_in_time] is unauthorized for user [reader]"}, "status": 403})
         if method == "POST" and path.endswith("/_pit"):
             if self.flavour != "elasticsearch" or query.get("keep_alive") != ["1m"]:
                 return _json(404, {"error": f"no handler found for uri [{path}] and method [POST]"})
@@ -323,8 +339,8 @@ def test_elasticsearch_point_in_time_paging(recorded: Recorded) -> None:
     assert list(df["message"]) == [f"request {i}" for i in range(7)] and df["ts"].is_monotonic_increasing
     assert df.attrs["paging"] == "point_in_time" and df.attrs["pages"] == 3 and df.attrs["notes"] == []
     sent = [(r["method"], r["path"]) for r in recorded.requests]
-    assert sent == [("POST", "/logs-*/_pit")] + [("POST", "/_search")] * 3 + [("DELETE", "/_pit")]
-    assert recorded.requests[0]["query"] == {"keep_alive": ["1m"]} and recorded.requests[0]["body"] == b""
+    assert sent == [("GET", "/"), ("POST", "/logs-*/_pit")] + [("POST", "/_search")] * 3 + [("DELETE", "/_pit")]
+    assert recorded.requests[1]["query"] == {"keep_alive": ["1m"]} and recorded.requests[1]["body"] == b""
     pages = searches(recorded)
     # the opened id first, then each time the id the previous answer returned
     assert [p["json"]["pit"] for p in pages] == [{"id": server.ids[i], "keep_alive": "1m"} for i in range(3)]
@@ -345,7 +361,8 @@ def test_opensearch_point_in_time_paging(recorded: Recorded) -> None:
                               tiebreaker="event.id")
     assert list(df["message"]) == [f"request {i}" for i in range(7)] and df.attrs["paging"] == "point_in_time"
     sent = [(r["method"], r["path"]) for r in recorded.requests]
-    assert sent == [("POST", "/logs-*/_pit"), ("POST", "/logs-*/_search/point_in_time"), ("POST", "/_search"),
+    # asked what it is first: only OpenSearch's own open is sent, never Elasticsearch's
+    assert sent == [("GET", "/"), ("POST", "/logs-*/_search/point_in_time"), ("POST", "/_search"),
                     ("POST", "/_search"), ("DELETE", "/_search/point_in_time")]
     pages = searches(recorded)
     assert [p["json"]["pit"]["id"] for p in pages] == server.ids[:2]
@@ -355,20 +372,27 @@ def test_opensearch_point_in_time_paging(recorded: Recorded) -> None:
 
 
 def test_elasticsearch_without_point_in_time_falls_back(recorded: Recorded) -> None:
-    """ES cannot run here: an older server's documented 404/405 "no handler" answers are replayed."""
+    """ES cannot run here: documented answers of a 7.9 server (no point in time) and of a user refused one are replayed.
+
+    An older server is never sent an open it does not know (a POST it might read as a document write).
+    """
     recorded.handler = FakeES("old")
     df = elasticsearch.search(recorded.url, "logs-*", "2026-11-22T12:59Z", "2026-11-22T13:10Z", page_size=3)
     assert list(df["message"]) == [f"request {i}" for i in range(7)]
     assert df.attrs["paging"] == "search_after" and df.attrs["pages"] == 3
     [note] = df.attrs["notes"]
-    assert "no point in time" in note and "HTTP 404" in note and "HTTP 405" in note and "search_after" in note
+    assert "elasticsearch 7.9.3 has no point in time" in note and "search_after" in note
     sent = [(r["method"], r["path"]) for r in recorded.requests]
-    opens = [("POST", "/logs-*/_pit"), ("POST", "/logs-*/_search/point_in_time")]
-    assert sent == opens + [("POST", "/logs-*/_search")] * 3  # no close: nothing was opened
+    assert sent == [("GET", "/")] + [("POST", "/logs-*/_search")] * 3  # no open, no close
     pages = searches(recorded)
     assert all("pit" not in p["json"] for p in pages)
     assert pages[0]["json"]["sort"] == [{"@timestamp": {"order": "asc"}}, {"_doc": {"order": "asc"}}]
     assert pages[2]["json"]["search_after"] == [int(pd.Timestamp(ES_DOCS[5]["@timestamp"]).value // 1_000_000), 5]
+    recorded.requests.clear()
+    recorded.handler = FakeES("denied")
+    df = elasticsearch.search(recorded.url, "logs-*", "2026-11-22T12:59Z", "2026-11-22T13:10Z", page_size=3)
+    assert len(df) == 7 and df.attrs["paging"] == "search_after"
+    assert "_pit: HTTP 403" in df.attrs["notes"][0] and "security_exception" in df.attrs["notes"][0]
 
 
 def test_elasticsearch_point_in_time_closed_when_a_page_fails(recorded: Recorded) -> None:

@@ -57,29 +57,41 @@ def _post(http: Any, url: str, path: str, body: dict[str, Any], window: tuple[An
 KEEP_ALIVE = "1m"
 # answers to a point-in-time open that mean "not here": older servers (no such endpoint) or no permission
 _NO_PIT = {400, 403, 404, 405}
-# (flavour, open path under the index, id key in the answer)
-_PIT_OPEN = (("elasticsearch", "_pit", "id"), ("opensearch", "_search/point_in_time", "pit_id"))
+
+
+def _server(http: Any) -> tuple[str, tuple[int, ...]]:
+    """Return the server's flavour and version from ``GET /`` (``("", ())`` when it does not say)."""
+    try:
+        response = http.get("/")
+        info = response.json().get("version", {}) if response.status_code == 200 else {}
+    except Exception:  # noqa: BLE001 - unknown server: no point in time, plain paging
+        return "", ()
+    number = tuple(int(p) for p in str(info.get("number", "")).split("-")[0].split(".") if p.isdigit())
+    return ("opensearch" if info.get("distribution") == "opensearch" else "elasticsearch"), number
 
 
 def _open_pit(http: Any, url: str, index: str, window: tuple[Any, Any]) -> tuple[str | None, str | None, str]:
     """Return ``(flavour, pit id, "")`` for a point in time opened on ``index``, or ``(None, None, why)``.
 
-    Tries Elasticsearch's ``POST /<index>/_pit`` then OpenSearch's ``POST /<index>/_search/point_in_time``
-    (both without a body: a point in time is a search context, nothing is written). Refusals that
-    mean the server lacks them (400/403/404/405) are collected in ``why``; other errors raise SourceError.
+    Asks ``GET /`` what the server is, then opens one only where it exists: Elasticsearch 7.10+
+    ``POST /<index>/_pit``, OpenSearch 2.4+ ``POST /<index>/_search/point_in_time`` (no body: a
+    point in time is a search context, nothing is written; no path is tried blind on a server that
+    could read it as a document write). A refusal meaning "not here" (400/403/404/405) is given in
+    ``why``; other errors raise SourceError.
     """
-    refused = []
-    for flavour, endpoint, key in _PIT_OPEN:
-        response = http.post(f"/{index}/{endpoint}", params={"keep_alive": KEEP_ALIVE})
-        if response.status_code in _NO_PIT:
-            refused.append(f"{endpoint}: HTTP {response.status_code} {logstore.error_text(response)[:160]}")
-            continue
-        logstore.check(response, "elasticsearch", url, window)
-        pit = response.json().get(key)
-        if pit:
-            return flavour, pit, ""
-        refused.append(f"{endpoint}: no {key} in the answer")
-    return None, None, "; ".join(refused)
+    flavour, version = _server(http)
+    wanted = {"elasticsearch": (7, 10), "opensearch": (2, 4)}.get(flavour)
+    if wanted is None:
+        return None, None, "GET / did not say which server this is (no permission, or not Elasticsearch/OpenSearch)"
+    if version < wanted:
+        return None, None, f"{flavour} {'.'.join(map(str, version))} has no point in time"
+    endpoint, key = ("_pit", "id") if flavour == "elasticsearch" else ("_search/point_in_time", "pit_id")
+    response = http.post(f"/{index}/{endpoint}", params={"keep_alive": KEEP_ALIVE})
+    if response.status_code in _NO_PIT:
+        return None, None, f"{endpoint}: HTTP {response.status_code} {logstore.error_text(response)[:160]}"
+    logstore.check(response, "elasticsearch", url, window)
+    pit = response.json().get(key)
+    return (flavour, pit, "") if pit else (None, None, f"{endpoint}: no {key} in the answer")
 
 
 def _close_pit(http: Any, flavour: str, pit: str) -> str | None:
