@@ -7,17 +7,16 @@ because 200 papermill kernels would swamp the 2 shared cores; the end-to-end tes
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import nbformat
+
+from waiting import wait_http, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
@@ -56,18 +55,12 @@ class Server:
             [PYTHON, "-m", "incident_kit", "serve", "--port", str(self.port), *self.args],
             cwd=self.cwd, env=self.env, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
         logf.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited {self.proc.returncode}: {self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"server not ready in {timeout}s: {self.log.read_text()[-2000:]}")
+        try:
+            wait_http(f"{self.url}/healthz", self.proc, "incident-kit serve", timeout_s=timeout, log=self.log)
+        except BaseException:
+            self.stop()
+            raise
+        return self
 
     def kill_hard(self) -> None:
         """SIGKILL the server's whole process group (the server and the runs it started)."""
@@ -90,12 +83,5 @@ class Server:
 
 
 def wait_for(predicate: Any, timeout: float, interval: float = 0.2, what: str = "condition") -> Any:
-    """Poll predicate() until it returns a truthy value; returns it, or raises AssertionError."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
+    """Poll predicate() until it returns a truthy value; returns it, or fails the test naming ``what``."""
+    return wait_until(lambda: predicate() or None, timeout, what, interval_s=interval)

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 from serve_support import Server, wait_for, write_notebook
-from waiting import stop_process
+from waiting import stop_process, wait_http
 
 from incident_kit.demo.pgcluster import free_port
 
@@ -58,18 +58,12 @@ class _Handler(BaseHTTPRequestHandler):
 def _start(cmd: list[str], log: Path, ready_url: str, timeout: float = 30) -> subprocess.Popen[bytes]:
     with open(log, "wb") as f:
         proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{cmd[0]} exited: {log.read_text()[-1500:]}")
-        try:
-            if httpx.get(ready_url, timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"{cmd[0]} not ready: {log.read_text()[-1500:]}")
+    try:
+        wait_http(ready_url, proc, cmd[0], timeout_s=timeout, log=log)
+    except BaseException:
+        stop_process(proc)
+        raise
+    return proc
 
 
 

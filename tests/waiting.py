@@ -10,18 +10,20 @@ from typing import Any, Callable
 import pytest
 
 
-def wait_until(predicate: Callable[[], Any], timeout_s: float = 10.0, what: str = "condition") -> Any:
-    """Poll ``predicate`` until it returns something other than None/False; returns that value.
+def wait_until(predicate: Callable[[], Any], timeout_s: float = 10.0, what: str = "condition",
+               interval_s: float = 0.05) -> Any:
+    """Poll ``predicate`` every ``interval_s`` until it returns something other than None/False; returns that value.
 
     Fails the test naming ``what`` after ``timeout_s`` seconds.
     """
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
+    while True:
+        value = predicate()  # once more after the deadline: a slow predicate still gets its last look
         if value is not None and value is not False:
             return value
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s:g}s waiting for {what}")
+        time.sleep(interval_s)
 
 
 def stop_process(proc: "subprocess.Popen[bytes] | None", timeout_s: float = 10.0) -> None:
