@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 
 from incident_kit import frames
-from incident_kit.sources import logaccess, logformats, loglines, logs
+from incident_kit.sources import logaccess, logfmt, logformats, loglines, logs
 
 DATA = Path(__file__).parent / "data" / "logs"
 
@@ -157,8 +157,8 @@ def test_logfmt_vectorised_parse_agrees_with_the_line_by_line_one() -> None:
         "no pairs here at all\n"
         'time=2026-11-22T13:00:10Z a="x=y" b=plain\n').encode()
     lines, numbers = logformats.split_lines(block, 1)
-    fast = logformats._parse_logfmt_polars(lines, numbers)
-    slow = logformats._parse_logfmt_lines(lines, numbers)
+    fast = logfmt._parse_logfmt_polars(lines, numbers)
+    slow = logfmt._parse_logfmt_lines(lines, numbers)
     assert fast.table.to_pylist() == slow.table.to_pylist()
     assert fast.rejected == slow.rejected == 3  # the fixture's garbage line, the spaces, the line without pairs
     assert [r["line"] for r in fast.rejected_sample] == [r["line"] for r in slow.rejected_sample]

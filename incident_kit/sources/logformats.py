@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -44,6 +43,13 @@ class Parsed:
         self.rejected += 1
         if len(self.rejected_sample) < MAX_SAMPLE:
             self.rejected_sample.append({"line": int(line_no), "text": text[:500], "reason": reason})
+
+    def reject_lines(self, numbers: np.ndarray, lines: pa.Array, reason: str | Callable[[str], str]) -> None:
+        """Count every line of ``lines`` as rejected; only those that fit in the sample are read (``reason(text)``)."""
+        room = max(0, MAX_SAMPLE - len(self.rejected_sample))
+        for line_no, text in zip(numbers[:room], lines.slice(0, room).to_pylist()):
+            self.reject(int(line_no), text, reason(text) if callable(reason) else reason)
+        self.rejected += max(0, len(lines) - room)
 
     def reject_rows(self, rows: np.ndarray, reason: str) -> None:
         """Reject table rows ``rows`` (indices), sampling the first ones with their lines."""
@@ -173,8 +179,6 @@ def _parse_json_slowly(lines: pa.Array, numbers: np.ndarray, binary_fields: tupl
     looks = pc.and_(pc.starts_with(trimmed, "{"), pc.ends_with(trimmed, "}")).to_numpy(zero_copy_only=False)
     blank = pc.equal(trimmed, "").to_numpy(zero_copy_only=False)
     others = np.flatnonzero(~looks & ~blank)
-    rejected = [(int(numbers[i]), text, _reject_reason(text))
-                for i, text in zip(others, lines.take(pa.array(others, pa.int64())).to_pylist())]
     candidates = np.flatnonzero(looks)
     if not binary_fields and len(candidates):
         good = lines.take(pa.array(candidates, pa.int64()))
@@ -185,11 +189,16 @@ def _parse_json_slowly(lines: pa.Array, numbers: np.ndarray, binary_fields: tupl
             table = None
         if table is not None and table.num_rows == len(candidates):
             parsed = Parsed(table, _known(numbers[candidates], good))
-            for line_no, text, reason in rejected:
-                parsed.reject(line_no, text, reason)
+            parsed.reject_lines(numbers[others], lines.take(pa.array(others, pa.int64())), _reject_reason)
             return parsed
-    return _parse_json_line_by_line(lines.take(pa.array(candidates, pa.int64())), numbers[candidates], rejected,
-                                    binary_fields)
+    # only the first of the other lines can reach the sample: the rest are counted
+    sampled = others[:MAX_SAMPLE]
+    rejected = [(int(numbers[i]), text, _reject_reason(text))
+                for i, text in zip(sampled, lines.take(pa.array(sampled, pa.int64())).to_pylist())]
+    parsed = _parse_json_line_by_line(lines.take(pa.array(candidates, pa.int64())), numbers[candidates], rejected,
+                                      binary_fields)
+    parsed.rejected += len(others) - len(sampled)
+    return parsed
 
 
 def _parse_json_line_by_line(lines: pa.Array, numbers: np.ndarray, rejected: list[tuple[int, str, str]],
@@ -262,90 +271,6 @@ def parse_journald(block: bytes, first_line: int, **kw: Any) -> Parsed:
     return parsed
 
 
-# ---------------------------------------------------------------- logfmt
-
-_LOGFMT_PAIR = re.compile(r'([^\s="]+)=("(?:[^"\\]|\\.)*"|\S*)')
-
-
-def _logfmt_pairs(text: str) -> dict[str, str] | None:
-    pairs = _LOGFMT_PAIR.findall(text)
-    if not pairs:
-        return None
-    out: dict[str, str] = {}
-    for key, value in pairs:
-        if value.startswith('"') and value.endswith('"') and len(value) >= 2:
-            value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-        out[key] = value
-    return out
-
-
-def parse_logfmt(block: bytes, first_line: int, **_: Any) -> Parsed:
-    """Parse logfmt (``key=value key2="quoted value"``); lines without any pair are rejected.
-
-    With polars, the pairs of every line are found and pivoted into columns at once (four times
-    faster than Python's re, and off the GIL); without it, line by line.
-    """
-    lines, numbers = split_lines(block, first_line)
-    try:
-        import polars  # noqa: F401
-    except ImportError:
-        return _parse_logfmt_lines(lines, numbers)
-    return _parse_logfmt_polars(lines, numbers)
-
-
-_ROW = "__incident_kit_row__"
-
-
-def _parse_logfmt_polars(lines: pa.Array, numbers: np.ndarray) -> Parsed:
-    import polars as pl
-
-    text = pl.from_arrow(lines)
-    assert isinstance(text, pl.Series)
-    pairs = (pl.DataFrame({_ROW: pl.arange(0, len(text), eager=True), "pair": text.str.extract_all(_LOGFMT_PAIR.pattern)})
-             .explode("pair").drop_nulls("pair")
-             .with_columns(pl.col("pair").str.splitn("=", 2).alias("kv")).unnest("kv")
-             .rename({"field_0": "key", "field_1": "value"}))
-    value = pl.col("value")
-    quoted = value.str.starts_with('"') & value.str.ends_with('"') & (value.str.len_bytes() >= 2)
-    inner = value.str.strip_prefix('"').str.strip_suffix('"')
-    unescaped = (pl.when(inner.str.contains("\\", literal=True))
-                 .then(inner.str.replace_all('\\"', '"', literal=True).str.replace_all("\\\\", "\\", literal=True))
-                 .otherwise(inner))
-    pairs = pairs.with_columns(pl.when(quoted).then(unescaped).otherwise(value).alias("value"))
-    if pairs.height:
-        wide = pairs.pivot(on="key", index=_ROW, values="value", aggregate_function="last")
-        kept = wide[_ROW].to_numpy()
-        table = wide.drop(_ROW).to_arrow()
-    else:
-        kept, table = np.empty(0, np.int64), pa.table({})
-    parsed = Parsed(table, _known(numbers[kept], lines.take(pa.array(kept, pa.int64()))))
-    if len(kept) < len(lines):
-        bad = np.ones(len(lines), dtype=bool)
-        bad[kept] = False
-        for i in np.flatnonzero(bad):
-            parsed.reject(int(numbers[i]), lines[int(i)].as_py(), "no key=value pair")
-    return parsed
-
-
-def _parse_logfmt_lines(lines: pa.Array, numbers: np.ndarray) -> Parsed:
-    records: list[dict[str, Any]] = []
-    kept: list[int] = []
-    bad: list[int] = []
-    for i, text in enumerate(lines.to_pylist()):
-        pairs = _logfmt_pairs(text)
-        if pairs is None:
-            bad.append(i)
-        else:
-            records.append(pairs)
-            kept.append(i)
-    table = pa.table({k: pa.array([r.get(k) for r in records], pa.string())
-                      for k in dict.fromkeys(k for r in records for k in r)}) if records else pa.table({})
-    parsed = Parsed(table, _known(numbers[kept] if kept else np.empty(0, np.int64), lines.take(pa.array(kept, pa.int64()))))
-    for i in bad:
-        parsed.reject(int(numbers[i]), lines[i].as_py(), "no key=value pair")
-    return parsed
-
-
 # ---------------------------------------------------------------- CSV
 
 def parse_csv(block: bytes, first_line: int, *, header: list[str] | None = None, delimiter: str = ",", **_: Any) -> Parsed:
@@ -393,5 +318,5 @@ def parse_csv(block: bytes, first_line: int, *, header: list[str] | None = None,
     return parsed
 
 
-__all__ = ["Parsed", "MAX_SAMPLE", "split_lines", "parse_json", "parse_journald", "parse_logfmt", "parse_csv",
+__all__ = ["Parsed", "MAX_SAMPLE", "split_lines", "parse_json", "parse_journald", "parse_csv",
            "records_to_table"]

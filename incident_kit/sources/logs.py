@@ -20,7 +20,7 @@ import pandas as pd
 
 from .. import frames, timeutil
 from ..errors import ConfigError, SourceError
-from . import logfields, logfiles, logformats, loglines, logsniff, logtables, logurls
+from . import logfields, logfiles, logfmt, logformats, loglines, logsniff, logtables, logurls
 from .logblocks import Collector, Reader, read_file
 from ._base import source
 from .logtables import to_frame
@@ -62,7 +62,7 @@ def _build_reader(fmt: str, opts: dict[str, Any], note: str) -> Reader:
     if name in loglines.LINE_FORMATS:
         return Reader(name, loglines.parse_lines, {**opts, "line_format": loglines.LINE_FORMATS[name]}, note)
     simple = {"json": logformats.parse_json, "journald": logformats.parse_journald,
-              "logfmt": logformats.parse_logfmt, "csv": logformats.parse_csv}
+              "logfmt": logfmt.parse_logfmt, "csv": logformats.parse_csv}
     if name not in simple:
         raise ConfigError(f"logs: format {fmt!r} is not known; expected one of {', '.join(FORMATS)} "
                           "or a regex with named groups")

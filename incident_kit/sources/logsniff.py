@@ -6,7 +6,7 @@ import csv
 import json
 import re
 
-from .logformats import _logfmt_pairs
+from .logfmt import logfmt_pairs
 from .loglines import LINE_FORMATS
 
 SNIFF_LINES = 50
@@ -78,7 +78,7 @@ def sniff(head: bytes) -> tuple[str, dict[str, str], float]:
             best, best_share, best_first = name, share, hits[0]
     if best_share >= 0.5 or (best_first and best_share >= 0.2):
         return (best, {}, best_share)
-    logfmt = sum(bool(p) and len(p) >= 2 for p in map(_logfmt_pairs, lines)) / len(lines)
+    logfmt = sum(bool(p) and len(p) >= 2 for p in map(logfmt_pairs, lines)) / len(lines)
     if logfmt >= 0.8:
         return ("logfmt", {}, logfmt)
     found = _csv_kind(text, lines)

@@ -17,7 +17,7 @@ from .. import secrets, timeutil
 from ..errors import ConfigError, SourceError
 from . import logstore
 from ._base import source
-from .logformats import _logfmt_pairs
+from .logfmt import logfmt_pairs
 
 API = "/loki/api/v1/query_range"
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -71,7 +71,7 @@ def _fields(line: str, parse: str) -> dict[str, Any]:
         if isinstance(obj, dict):
             return obj
     if parse in ("auto", "logfmt") and "=" in line:
-        pairs = _logfmt_pairs(line)
+        pairs = logfmt_pairs(line)
         if pairs and (parse == "logfmt" or len(pairs) >= 2):
             return pairs
     return {}
