@@ -74,13 +74,14 @@ def test_minimum_effect_size_ignores_tiny_but_steady_shifts():
     assert A.window(minutes(values), min_effect=0.001, min_ratio=0.1).found
 
 
-def test_direction_down_finds_a_drop():
+def test_a_drop_is_found_by_default_with_its_direction_and_kind():
     rng = np.random.default_rng(3)
     values = 300 + rng.normal(0, 10, 150)
     values[100:] = 50
-    assert not A.window(minutes(values)).found
-    w = A.window(minutes(values), direction="down")
+    assert not A.window(minutes(values), direction="up").found
+    w = A.window(minutes(values))
     assert w.found and w.start == T0 + pd.Timedelta(minutes=100) and w.effect < -200
+    assert w.direction == "down" and w.kind == "level" and w.ongoing
 
 
 def test_rates_buckets_errors_and_percentiles():

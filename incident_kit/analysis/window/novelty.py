@@ -1,0 +1,213 @@
+"""Novelty against the series' own history: the detector behind :func:`window` for metrics.
+
+Each point is compared with the points before it (``points`` of them, at least ``min_points``),
+at three scales: the point itself (spikes), the mean of the last 6 and of the last 24 points
+(level shifts, ramps) and the mean absolute distance from the history's median over 6 and 24
+points (variance). Each statistic is judged against the same statistic over the history, with an
+exponential tail fitted to the history's upper (lower) decile: ``p = 0.1 exp(-(y - q90) / beta)``,
+``beta`` the larger of ``(q99 - q90) / ln 10`` and ``(max - q90) / ln(n / 10)`` (the largest
+value seen is an ordinary one), never below the data's resolution. A point is hot when its
+smallest p, times the number of tests (Bonferroni), is at most ``alpha``, and its distance from
+the history's median reaches the minimum effect. An incident starts at the first point of the
+hot block where the excess began (the suffix of the block with the largest cumulative
+excess over half the way to the history's 10th/90th percentile, a CUSUM) and ends at the first
+``min_recovery`` points back inside that band (frozen at the start).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+LN10 = math.log(10)
+SCALES = (1, 6, 24)
+
+
+@dataclass
+class Episode:
+    """One departure: positions in the series, the test that found it and its log10 p-value."""
+
+    start: int
+    end: int | None
+    detect: int
+    kind: str
+    scale: int
+    direction: str
+    log10_p: float
+
+
+def history(y: np.ndarray, shift: int, points: int, min_points: int) -> dict[str, np.ndarray]:
+    """Return quantiles (q01 q10 q50 q90 q99), max, min and count of the finite values of ``y`` among
+    the ``points`` values ending ``shift`` positions before each position (NaN where fewer than
+    ``min_points``). Long series are summarised every few positions (at most ~500k values sorted), so a
+    history may end up to that many positions earlier."""
+    n = len(y)
+    stride = max(1, math.ceil(n * points / 500_000))
+    padded = np.concatenate([np.full(points - 1, np.nan), y])
+    ends = np.arange(0, n, stride)
+    windows = np.sort(np.lib.stride_tricks.sliding_window_view(padded, points)[ends], axis=1)
+    count = np.sum(np.isfinite(windows), axis=1)
+    rows = np.arange(len(ends))
+    out: dict[str, np.ndarray] = {}
+    for key, q in (("q01", 0.01), ("q10", 0.1), ("q50", 0.5), ("q90", 0.9), ("q99", 0.99)):
+        at = q * np.maximum(count - 1, 0)
+        lo = np.floor(at).astype(np.int64)
+        hi = np.minimum(lo + 1, np.maximum(count - 1, 0))
+        frac = at - lo
+        out[key] = windows[rows, lo] * (1 - frac) + windows[rows, hi] * frac
+    out["max"] = windows[rows, np.maximum(count - 1, 0)]
+    out["min"] = windows[:, 0]
+    out["cnt"] = count.astype(float)
+    short = count < min_points
+    full = {}
+    index = np.minimum(np.arange(n) - shift, n - 1) // stride
+    valid = np.arange(n) - shift >= 0
+    for key, value in out.items():
+        if key != "cnt":
+            value = np.where(short, np.nan, value)
+        got = np.full(n, np.nan)
+        got[valid] = value[index[valid]]
+        full[key] = got
+    return full
+
+
+def tail_log10_p(y: np.ndarray, h: dict[str, np.ndarray], floor: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+    """Return log10 of the one-sided tail p-values (up, down) of ``y`` under the exponential tails of
+    the history ``h`` (0 where the history is too short or ``y`` is NaN)."""
+    ln_n = np.log(np.maximum(0.1 * np.nan_to_num(h["cnt"], nan=1.0), 1.5))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        b_up = np.fmax(np.fmax((h["q99"] - h["q90"]) / LN10, (h["max"] - h["q90"]) / ln_n), floor)
+        b_dn = np.fmax(np.fmax((h["q10"] - h["q01"]) / LN10, (h["q10"] - h["min"]) / ln_n), floor)
+        up = np.minimum(-1.0 - (y - h["q90"]) / b_up / LN10, 0.0)
+        down = np.minimum(-1.0 - (h["q10"] - y) / b_dn / LN10, 0.0)
+    return np.nan_to_num(up, nan=0.0), np.nan_to_num(down, nan=0.0)
+
+
+def resolution(values: np.ndarray) -> float:
+    """Return the smallest step between distinct values (0 for fewer than two), the data's grain."""
+    distinct = np.unique(values[np.isfinite(values)])
+    return float(np.min(np.diff(distinct))) if len(distinct) > 1 else 0.0
+
+
+def _first_run(flags: np.ndarray, start: int, length: int) -> int | None:
+    """Return the first index >= start that begins ``length`` True flags in a row, or None."""
+    tail = flags[start:].astype(np.int32)
+    if len(tail) < length:
+        return None
+    runs = np.convolve(tail, np.ones(length, dtype=np.int32), mode="valid")
+    hit = np.flatnonzero(runs >= length)
+    return start + int(hit[0]) if len(hit) else None
+
+
+def _change_point(block: np.ndarray, direction: str, centre: float, band_lo: float, band_hi: float) -> int:
+    """Return where in ``block`` (ending at the detection) the departure began: the first point of the
+    suffix with the largest excess over half the way from the median to the band's edge (CUSUM)."""
+    if len(block) == 1:
+        return 0
+    if direction == "up":
+        excess = block - centre - (band_hi - centre) / 2
+    elif direction == "down":
+        excess = centre - block - (centre - band_lo) / 2
+    else:
+        excess = np.abs(block - centre) - (band_hi - band_lo) / 2
+    suffix = np.cumsum(np.nan_to_num(excess, nan=0.0)[::-1])[::-1]
+    return int(np.argmax(suffix))
+
+
+def episodes(x: np.ndarray, *, directions: tuple[str, ...] = ("up", "down"), alpha: float = 1e-6,
+             points: int = 288, min_points: int = 60, min_effect: float = 0.0, min_ratio: float = 0.0,
+             min_recovery: int = 3, limit: int = 200) -> list[Episode]:
+    """Return the departures of ``x`` (NaN = gap) from its own history, oldest first.
+
+    ``directions``: which ways count ("up", "down"). ``alpha``: the largest Bonferroni-corrected
+    tail p-value that makes a point hot. ``min_effect``/``min_ratio``: the smallest distance from
+    the history's median (absolute, and relative to that median) that counts.
+    """
+    n = len(x)
+    grain = resolution(x)
+    point = history(x, 1, points, min_points)
+    centre = point["q50"]
+    need = np.fmax(min_effect, min_ratio * np.abs(centre))
+    tests: list[tuple[str, int, str]] = []
+    scores: list[np.ndarray] = []
+    deviation = np.abs(x - centre)
+    for m in SCALES:
+        if m == 1:
+            y, h = x, point
+        else:
+            y = pd.Series(x).rolling(m, min_periods=m).mean().to_numpy()
+            h = history(y, m, points, min_points)
+        floor = np.fmax(np.fmax(0.002 * np.abs(h["q50"]), grain / m), 1e-12)
+        up, down = tail_log10_p(y, h, floor)
+        with np.errstate(invalid="ignore"):
+            if "up" in directions:
+                tests.append(("level", m, "up"))
+                scores.append(np.where(y - centre >= need, up, 0.0))
+            if "down" in directions:
+                tests.append(("level", m, "down"))
+                scores.append(np.where(centre - y >= need, down, 0.0))
+        if m > 1:
+            spread = pd.Series(deviation).rolling(m, min_periods=m).mean().to_numpy()
+            hs = history(spread, m, points, min_points)
+            wider, _ = tail_log10_p(spread, hs, np.fmax(np.fmax(0.002 * np.abs(centre), grain / m), 1e-12))
+            tests.append(("variance", m, "either"))
+            with np.errstate(invalid="ignore"):
+                scores.append(np.where(spread >= need, wider, 0.0))
+    stack = np.vstack(scores)
+    which = np.argmin(stack, axis=0)
+    best = stack[which, np.arange(n)] + math.log10(len(tests))
+    hot = (best <= math.log10(alpha)) & np.isfinite(x)
+    found: list[Episode] = []
+    pos = 0
+    while pos < n and len(found) < limit:
+        ahead = np.flatnonzero(hot[pos:])
+        if not len(ahead):
+            break
+        i = pos + int(ahead[0])
+        kind, m, d = tests[which[i]]
+        lo = max(i - m + 1, pos)
+        block = x[lo:i + 1]
+        band_lo, band_hi = point["q10"][i], point["q90"][i]
+        start = lo + _change_point(block, d, centre[i], band_lo, band_hi)
+        if d == "either":
+            d = "up" if np.nanmean(block) >= centre[i] else "down"
+        inside = (x >= band_lo) & (x <= band_hi)
+        end = _first_run(inside, i + 1, min_recovery)
+        stop = end if end is not None else n
+        found.append(Episode(start, end, i, kind, m, d, float(np.min(best[i:max(stop, i + 1)]))))
+        if end is None:
+            break
+        pos = end
+    return found
+
+
+def seasonal_residual(x: np.ndarray, period: int, *, cycles: int = 7, gain: float = 0.7) -> np.ndarray | None:
+    """Return ``x`` minus the median of the same phase over up to ``cycles`` earlier periods (NaN for
+    the first period), or None when that does not shrink the series' interquartile range to at most
+    ``gain`` times (no cycle of that period)."""
+    n = len(x)
+    if period < 4 or n <= period:
+        return None
+    stack = np.full((cycles, n), np.nan)
+    for c in range(1, cycles + 1):
+        if c * period < n:
+            stack[c - 1, c * period:] = x[:n - c * period]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        profile = np.nanmedian(stack, axis=0)
+    residual = x - profile
+
+    def iqr(v: np.ndarray) -> float:
+        v = v[np.isfinite(v)]
+        return float(np.subtract(*np.percentile(v, [75, 25]))) if len(v) > 10 else math.inf
+
+    if not iqr(residual[period:]) <= gain * iqr(x[period:]):
+        return None
+    return residual
+
+
+__all__ = ["Episode", "SCALES", "episodes", "history", "resolution", "seasonal_residual", "tail_log10_p"]
