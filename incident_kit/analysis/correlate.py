@@ -89,13 +89,12 @@ def correlate(
     if origin is None:
         raise ConfigError("correlate: the incident start is unknown (no window found)")
     tol_s = pd.Timedelta(tolerance).total_seconds()
-    options = {"direction": "both", "min_ratio": 0.2, "min_duration": 2, "min_recovery": 2,
-               "baseline_points": 30, "min_baseline": 5}
+    options = {"direction": "both", "min_recovery": 2}
     options.update(window_options)
     rows = []
     for name, s in _as_series_map(series).items():
         s = pd.to_numeric(pd.Series(s), errors="coerce").dropna()
-        if len(s) < options["min_baseline"] + options["min_duration"]:
+        if len(s) < 2:
             continue
         w = window(s.rename(name), **options)
         if not w.found or w.start is None or w.confidence < min_confidence:

@@ -22,9 +22,9 @@ from .result import IncidentWindow, label, show
 
 DAY = pd.Timedelta(days=1)
 WEEK = pd.Timedelta(days=7)
-# False alarms per day of quiet data at a strength s = -log10(p x tests): log10(rate) = A - B * s,
-# measured on the quiet spans of the NAB files (see docs/ARCHITECTURE.md).
-FA_A, FA_B = 0.6, 0.12
+# False alarms per day of quiet data for an answer of strength s = -log10(p x tests): FA_A * s ** -FA_B,
+# fitted on window()'s answers over the quiet spans of NAB's real series (see docs/ARCHITECTURE.md).
+FA_A, FA_B = 0.65, 0.39
 UP_METRICS = ("error_rate", "errors", "denied_rate")
 
 
@@ -80,7 +80,7 @@ def _kind(ep: Episode, values: np.ndarray, stop: int) -> str:
 def false_alarms_per_day(strength: float) -> float:
     """Return the expected false alarms per day of quiet data for a departure of ``strength``
     (-log10 of its Bonferroni-corrected p-value), as measured on quiet real series."""
-    return 10 ** (FA_A - FA_B * strength)
+    return min(1.0, FA_A * max(strength, 1.0) ** -FA_B)
 
 
 def window(

@@ -10,7 +10,7 @@ value seen is an ordinary one), never below the data's resolution. A point is ho
 smallest p, times the number of tests (Bonferroni), is at most ``alpha``, and its distance from
 the history's median reaches the minimum effect. An incident starts at the first point of the
 hot block where the excess began (the suffix of the block with the largest cumulative
-excess over half the way to the history's 10th/90th percentile, a CUSUM) and ends at the first
+excess beyond the history's 90th/10th percentile, a CUSUM) and ends at the first
 ``min_recovery`` points back inside that band (frozen at the start).
 """
 
@@ -105,13 +105,13 @@ def _first_run(flags: np.ndarray, start: int, length: int) -> int | None:
 
 def _change_point(block: np.ndarray, direction: str, centre: float, band_lo: float, band_hi: float) -> int:
     """Return where in ``block`` (ending at the detection) the departure began: the first point of the
-    suffix with the largest excess over half the way from the median to the band's edge (CUSUM)."""
+    suffix with the largest excess beyond the history's 90th (10th) percentile (a CUSUM)."""
     if len(block) == 1:
         return 0
     if direction == "up":
-        excess = block - centre - (band_hi - centre) / 2
+        excess = block - band_hi
     elif direction == "down":
-        excess = centre - block - (centre - band_lo) / 2
+        excess = band_lo - block
     else:
         excess = np.abs(block - centre) - (band_hi - band_lo) / 2
     suffix = np.cumsum(np.nan_to_num(excess, nan=0.0)[::-1])[::-1]
