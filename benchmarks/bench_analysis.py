@@ -6,12 +6,19 @@ window against the baseline, across every column, messages compared by signature
 ``signatures_unique_lines_per_s`` (the same with a hex request id in every line, so that no line
 repeats) and, for reference, ``drain3_lines_per_s`` (drain3's TemplateMiner alone on a
 100,000-line sample of the same messages) and the ratio ``signatures_vs_drain3``.
+Incident window: ``window_10k_points_ms`` (best of 5 wall times of analysis.window on a 7-day,
+1-minute series with a daily cycle: 10,080 points), ``nab_window_f1`` and ``nab_best_published_f1``
+(../shared/tools/nab_window.py on the NAB files in ../shared/data/nab, window()'s defaults against
+the best published detector in the same run).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -35,6 +42,33 @@ def best_of(n: int, fn):
         runs.append((time.perf_counter() - t, time.process_time() - c))
     wall, cpu = min(runs)
     return wall, cpu, result
+
+
+def window_figures() -> list[str]:
+    """Return the incident window's figure lines: speed on 10k points and F1 on NAB."""
+    rng = np.random.default_rng(3)
+    n = 7 * 1440
+    index = pd.date_range("2026-03-01", periods=n, freq="1min", tz="UTC")
+    values = 100 + 30 * np.sin(2 * np.pi * np.arange(n) / 1440) + rng.normal(0, 3, n)
+    values[n - 600:n - 570] += 25
+    series = pd.Series(values, index=index, name="requests")
+    wall, cpu, w = best_of(5, lambda: A.window(series))
+    print(f"window on {n:,} points: {wall * 1000:.0f} ms ({cpu * 1000:.0f} ms CPU); {w.reason}")
+    lines = [f"window_10k_points_ms: {wall * 1000:.0f}"]
+    root = Path(__file__).resolve().parents[1]
+    tool, nab = root.parent / "shared" / "tools" / "nab_window.py", root.parent / "shared" / "data" / "nab"
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "nab.json"
+        run = subprocess.run([sys.executable, str(tool), "--nab", str(nab), "--cache", tmp, "--json", str(out)],
+                             capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(root)})
+        print(run.stdout)
+        if run.returncode:
+            raise SystemExit(f"nab_window.py failed: {run.stderr.strip()[-500:]}")
+        figures = json.loads(out.read_text())
+    kit, best = figures["results"]["window()"], figures["results"][figures["best_published"]]
+    lines += [f"nab_window_f1: {kit['f1']:.3f}", f"nab_best_published_f1: {best['f1']:.3f}",
+              f"nab_window_median_start_error_min: {kit['median_start_error_min']}"]
+    return lines
 
 
 def main() -> None:
@@ -76,7 +110,10 @@ def main() -> None:
     print(f"drain3 TemplateMiner alone: {drain_s:.2f} s for {len(sample):,} lines")
     print(f"load average while running: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
+    window_lines = window_figures()
     print("--- figures ---")
+    for line in window_lines:
+        print(line)
     print(f"diff_1m_rows_s: {diff_s:.2f}")
     print(f"signatures_lines_per_s: {len(templates) / sig_s:.0f}")
     print(f"signatures_unique_lines_per_s: {len(uniq_templates) / uniq_s:.0f}")
