@@ -134,7 +134,10 @@ def episodes(x: np.ndarray, *, directions: tuple[str, ...] = ("up", "down"), alp
     need = np.fmax(min_effect, min_ratio * np.abs(centre))
     tests: list[tuple[str, int, str]] = []
     scores: list[np.ndarray] = []
-    deviation = np.abs(x - centre)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        early = np.nanmedian(x[:min_points]) if np.isfinite(x[:min_points]).any() else np.nan
+    deviation = np.abs(x - np.where(np.isnan(centre), early, centre))
     for m in SCALES:
         if m == 1:
             y, h = x, point
