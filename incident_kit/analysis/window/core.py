@@ -24,7 +24,7 @@ DAY = pd.Timedelta(days=1)
 WEEK = pd.Timedelta(days=7)
 # False alarms per day of quiet data for an answer of strength s = -log10(p x tests): FA_A * s ** -FA_B,
 # fitted on window()'s answers over the quiet spans of NAB's real series (see docs/ARCHITECTURE.md).
-FA_A, FA_B = 0.65, 0.39
+FA_A, FA_B = 0.42, 0.63
 UP_METRICS = ("error_rate", "errors", "denied_rate")
 
 
@@ -88,7 +88,7 @@ def window(
     *,
     column: str | None = None,
     direction: str | None = None,
-    alpha: float = 1e-6,
+    alpha: float = 1e-3,
     threshold: float = 4.0,
     exit_threshold: float = 2.0,
     min_effect: float | None = None,
@@ -157,10 +157,14 @@ def window(
     best = min(found, key=lambda e: (e.log10_p, -e.start))
     stop = best.end if best.end is not None else len(values)
     seg = values[best.start:stop]
-    history = values[max(0, best.start - points):best.start]
+    history = judged[max(0, best.start - points):best.start]
     history = history[np.isfinite(history)]
-    base = float(np.median(history)) if len(history) else float(np.nanmedian(values))
-    signed = seg - base if best.direction == "up" else base - seg
+    # What the series would have been: its history's median, plus the seasonal profile if removed.
+    expected = values - judged + (float(np.median(history)) if len(history) else float(np.nanmedian(judged)))
+    if not np.isfinite(expected[best.start]):
+        expected[best.start:] = float(np.nanmedian(values[:best.start])) if best.start else float(np.nanmedian(values))
+    base = float(expected[best.start])
+    signed = (seg - expected[best.start:stop]) * (1 if best.direction == "up" else -1)
     k_peak = best.start + int(np.nanargmax(np.nan_to_num(signed, nan=-np.inf)))
     strength = -best.log10_p
     fa_day = false_alarms_per_day(strength)
@@ -173,7 +177,7 @@ def window(
         peak=times[k_peak],
         peak_value=float(values[k_peak]),
         baseline=base,
-        effect=float(np.nanmean(seg) - base),
+        effect=float(np.nanmean(seg - expected[best.start:stop])),
         confidence=round(max(0.0, 1.0 - fa_day), 3),
         direction=best.direction,
         metric=name,

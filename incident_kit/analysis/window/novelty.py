@@ -75,15 +75,24 @@ def history(y: np.ndarray, shift: int, points: int, min_points: int) -> dict[str
     return full
 
 
-def tail_log10_p(y: np.ndarray, h: dict[str, np.ndarray], floor: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
-    """Return log10 of the one-sided tail p-values (up, down) of ``y`` under the exponential tails of
-    the history ``h`` (0 where the history is too short or ``y`` is NaN)."""
+def tail_scales(h: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Return the exponential tail scales (up, down) of a history: the larger of ``(q99 - q90) / ln 10``
+    and ``(max - q90) / ln(n / 10)`` (and the same below q10)."""
     ln_n = np.log(np.maximum(0.1 * np.nan_to_num(h["cnt"], nan=1.0), 1.5))
     with np.errstate(invalid="ignore", divide="ignore"):
-        b_up = np.fmax(np.fmax((h["q99"] - h["q90"]) / LN10, (h["max"] - h["q90"]) / ln_n), floor)
-        b_dn = np.fmax(np.fmax((h["q10"] - h["q01"]) / LN10, (h["q10"] - h["min"]) / ln_n), floor)
-        up = np.minimum(-1.0 - (y - h["q90"]) / b_up / LN10, 0.0)
-        down = np.minimum(-1.0 - (h["q10"] - y) / b_dn / LN10, 0.0)
+        up = np.fmax((h["q99"] - h["q90"]) / LN10, (h["max"] - h["q90"]) / ln_n)
+        down = np.fmax((h["q10"] - h["q01"]) / LN10, (h["q10"] - h["min"]) / ln_n)
+    return up, down
+
+
+def tail_log10_p(y: np.ndarray, h: dict[str, np.ndarray], floor_up: np.ndarray | float,
+                 floor_down: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+    """Return log10 of the one-sided tail p-values (up, down) of ``y`` under the exponential tails of
+    the history ``h``, their scales at least the floors (0 where the history is too short or ``y`` is NaN)."""
+    b_up, b_dn = tail_scales(h)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        up = np.minimum(-1.0 - (y - h["q90"]) / np.fmax(b_up, floor_up) / LN10, 0.0)
+        down = np.minimum(-1.0 - (h["q10"] - y) / np.fmax(b_dn, floor_down) / LN10, 0.0)
     return np.nan_to_num(up, nan=0.0), np.nan_to_num(down, nan=0.0)
 
 
@@ -91,6 +100,19 @@ def resolution(values: np.ndarray) -> float:
     """Return the smallest step between distinct values (0 for fewer than two), the data's grain."""
     distinct = np.unique(values[np.isfinite(values)])
     return float(np.min(np.diff(distinct))) if len(distinct) > 1 else 0.0
+
+
+def lag1(x: np.ndarray) -> float:
+    """Return a robust lag-1 autocorrelation of ``x`` in [0, 0.95]: 1 - (spread of steps)^2 / (2 spread^2)."""
+    v = x[np.isfinite(x)]
+    if len(v) < 10:
+        return 0.0
+    level = np.subtract(*np.percentile(v, [75, 25]))
+    steps = np.diff(v)
+    jump = np.subtract(*np.percentile(steps, [75, 25]))
+    if level <= 0:
+        return 0.0
+    return float(np.clip(1 - jump ** 2 / (2 * level ** 2), 0.0, 0.95))
 
 
 def _first_run(flags: np.ndarray, start: int, length: int) -> int | None:
@@ -118,7 +140,7 @@ def _change_point(block: np.ndarray, direction: str, centre: float, band_lo: flo
     return int(np.argmax(suffix))
 
 
-def episodes(x: np.ndarray, *, directions: tuple[str, ...] = ("up", "down"), alpha: float = 1e-6,
+def episodes(x: np.ndarray, *, directions: tuple[str, ...] = ("up", "down"), alpha: float = 1e-3,
              points: int = 288, min_points: int = 60, min_effect: float = 0.0, min_ratio: float = 0.0,
              min_recovery: int = 3, limit: int = 200) -> list[Episode]:
     """Return the departures of ``x`` (NaN = gap) from its own history, oldest first.
@@ -131,6 +153,10 @@ def episodes(x: np.ndarray, *, directions: tuple[str, ...] = ("up", "down"), alp
     grain = resolution(x)
     point = history(x, 1, points, min_points)
     centre = point["q50"]
+    # The tail scale of a Gaussian beyond its 90th percentile is about 0.4 sigma (sigma from q10..q90);
+    # a mean of m autocorrelated points varies sqrt((1 + rho) / (1 - rho) / m) times as much.
+    rho = lag1(x[:max(min_points, n // 2)])  # from the older half, which an incident rarely fills
+    bulk = np.nan_to_num(0.4 * (point["q90"] - point["q10"]) / 2.563, nan=0.0) * math.sqrt((1 + rho) / (1 - rho))
     need = np.fmax(min_effect, min_ratio * np.abs(centre))
     tests: list[tuple[str, int, str]] = []
     scores: list[np.ndarray] = []
@@ -145,7 +171,8 @@ def episodes(x: np.ndarray, *, directions: tuple[str, ...] = ("up", "down"), alp
             y = pd.Series(x).rolling(m, min_periods=m).mean().to_numpy()
             h = history(y, m, points, min_points)
         floor = np.fmax(np.fmax(0.002 * np.abs(h["q50"]), grain / m), 1e-12)
-        up, down = tail_log10_p(y, h, floor)
+        # A mean of m points varies at least as an average of m independent points would.
+        up, down = tail_log10_p(y, h, np.fmax(floor, bulk / math.sqrt(m)), np.fmax(floor, bulk / math.sqrt(m)))
         with np.errstate(invalid="ignore"):
             if "up" in directions:
                 tests.append(("level", m, "up"))
@@ -156,22 +183,27 @@ def episodes(x: np.ndarray, *, directions: tuple[str, ...] = ("up", "down"), alp
         if m > 1:
             spread = pd.Series(deviation).rolling(m, min_periods=m).mean().to_numpy()
             hs = history(spread, m, points, min_points)
-            wider, _ = tail_log10_p(spread, hs, np.fmax(np.fmax(0.002 * np.abs(centre), grain / m), 1e-12))
+            floor = np.fmax(np.fmax(0.002 * np.abs(centre), grain / m), 1e-12)
+            wider, _ = tail_log10_p(spread, hs, np.fmax(floor, bulk / math.sqrt(m)), floor)
             tests.append(("variance", m, "either"))
             with np.errstate(invalid="ignore"):
                 scores.append(np.where(spread >= need, wider, 0.0))
-    stack = np.vstack(scores)
-    which = np.argmin(stack, axis=0)
-    best = stack[which, np.arange(n)] + math.log10(len(tests))
-    hot = (best <= math.log10(alpha)) & np.isfinite(x)
+    stack = np.vstack(scores) + math.log10(len(tests))
+    hot = (stack <= math.log10(alpha)) & np.isfinite(x)
+    best = np.min(stack, axis=0)
     found: list[Episode] = []
     pos = 0
     while pos < n and len(found) < limit:
-        ahead = np.flatnonzero(hot[pos:])
-        if not len(ahead):
+        # A test of scale m counts only once its whole block lies after the previous episode.
+        firsts = []
+        for t, (_, m, _) in enumerate(tests):
+            ahead = np.flatnonzero(hot[t, pos + m - 1:])
+            if len(ahead):
+                firsts.append((pos + m - 1 + int(ahead[0]), float(stack[t, pos + m - 1 + int(ahead[0])]), t))
+        if not firsts:
             break
-        i = pos + int(ahead[0])
-        kind, m, d = tests[which[i]]
+        i, _, t = min(firsts)
+        kind, m, d = tests[t]
         lo = max(i - m + 1, pos)
         block = x[lo:i + 1]
         band_lo, band_hi = point["q10"][i], point["q90"][i]
@@ -181,7 +213,8 @@ def episodes(x: np.ndarray, *, directions: tuple[str, ...] = ("up", "down"), alp
         inside = (x >= band_lo) & (x <= band_hi)
         end = _first_run(inside, i + 1, min_recovery)
         stop = end if end is not None else n
-        found.append(Episode(start, end, i, kind, m, d, float(np.min(best[i:max(stop, i + 1)]))))
+        if d in directions:
+            found.append(Episode(start, end, i, kind, m, d, float(np.min(best[i:max(stop, i + 1)]))))
         if end is None:
             break
         pos = end
@@ -213,4 +246,4 @@ def seasonal_residual(x: np.ndarray, period: int, *, cycles: int = 7, gain: floa
     return residual
 
 
-__all__ = ["Episode", "SCALES", "episodes", "history", "resolution", "seasonal_residual", "tail_log10_p"]
+__all__ = ["Episode", "SCALES", "episodes", "history", "resolution", "seasonal_residual", "lag1", "tail_log10_p", "tail_scales"]
