@@ -162,3 +162,75 @@ def test_a_logs_frame_is_read_as_its_error_rate_per_minute():
     inc = synthetic.incident(seed=6)
     assert A.window(inc.logs).start == A.window(A.rates(inc.logs)).start
     assert A.window(inc.logs, column="p95_ms").found
+
+
+def five_minutes(values) -> pd.Series:
+    return pd.Series(values, index=pd.date_range(T0, periods=len(values), freq="5min", tz="UTC"), dtype="float64")
+
+
+@pytest.mark.parametrize("value, direction", [(60.0, "up"), (-40.0, "down")])
+def test_a_one_point_spike_is_found_with_its_direction(value, direction):
+    values = 10 + np.random.default_rng(0 if value > 0 else 1).normal(0, 1, 150)
+    values[100] = value
+    w = A.window(minutes(values))
+    assert w.found and w.kind == "spike" and w.direction == direction
+    assert w.start == T0 + pd.Timedelta(minutes=100) and w.end == T0 + pd.Timedelta(minutes=101)
+
+
+def test_wider_swings_at_the_same_level_are_a_variance_change():
+    rng = np.random.default_rng(0)
+    values = np.r_[100 + rng.normal(0, 2, 150), 100 + rng.normal(0, 15, 50)]
+    w = A.window(minutes(values))
+    assert w.found and w.kind == "variance"
+    assert T0 + pd.Timedelta(minutes=150) <= w.start <= T0 + pd.Timedelta(minutes=155)
+
+
+def test_a_ramp_is_a_trend_found_near_where_it_began():
+    rng = np.random.default_rng(0)
+    values = np.r_[100 + rng.normal(0, 1, 150), 100 + 0.5 * np.arange(50) + rng.normal(0, 1, 50)]
+    w = A.window(minutes(values))
+    assert w.found and w.kind == "trend" and w.direction == "up" and w.ongoing
+    assert T0 + pd.Timedelta(minutes=150) <= w.start <= T0 + pd.Timedelta(minutes=156)
+
+
+def test_a_daily_cycle_is_learnt_when_the_history_covers_it_and_said_when_it_does_not():
+    rng = np.random.default_rng(0)
+    n = 5 * 288
+    values = 100 + 50 * np.sin(2 * np.pi * np.arange(n) / 288) + rng.normal(0, 2, n)
+    quiet = A.window(five_minutes(values))
+    assert not quiet.found and "daily profile removed" in quiet.reason
+    trough = 4 * 288 + 216  # a night: the raised value is still inside the day's range
+    values[trough - 6:trough + 6] += 60
+    w = A.window(five_minutes(values))
+    assert w.found and w.start == T0 + pd.Timedelta(minutes=5 * (trough - 6)) and w.direction == "up"
+    assert w.baseline == pytest.approx(50, abs=6) and 40 <= w.effect <= 65
+    assert "daily profile removed" in w.reason
+    short = A.window(five_minutes(values[-432:]))
+    assert "no daily profile: 36 h of history, 2 days needed" in short.reason
+
+
+def test_quiet_series_of_several_shapes_rarely_alarm_and_confidence_says_how_rarely():
+    alarms = 0
+    for seed in range(20):
+        rng = np.random.default_rng(100 + seed)
+        ar1 = pd.Series(rng.normal(0, 1, 300)).ewm(alpha=0.2).mean().to_numpy()
+        for values in (100 + rng.normal(0, 10, 300), rng.poisson(3, 300), 10 + ar1, rng.poisson(0.2, 300)):
+            alarms += A.window(minutes(values)).found
+    assert alarms <= 4  # of 80 quiet series of 300 one-minute points (13 days): about 0.3 per day
+    rng = np.random.default_rng(5)
+    values = 100 + rng.normal(0, 5, 200)
+    values[150:170] += 12
+    weak, strong = A.window(minutes(values)), A.window(minutes(np.r_[values[:150], values[150:] + 40]))
+    assert weak.found and strong.found and 0 < weak.confidence < strong.confidence < 1
+    assert strong.extra["false_alarms_per_day"] < weak.extra["false_alarms_per_day"]
+    assert strong.extra["p_value"] < weak.extra["p_value"] <= 1e-3
+
+
+def test_a_prometheus_range_frame_goes_through_window():
+    rng = np.random.default_rng(0)
+    ts = pd.date_range(T0, periods=200, freq="15s", tz="UTC")
+    frame = conform(pd.DataFrame({"ts": ts, "metric": 'node_load1{instance="db1"}',
+                                  "value": np.r_[np.ones(150), np.full(50, 5.0)] + rng.normal(0, 0.05, 200)}),
+                    "metrics")
+    w = A.window(frame)
+    assert w.found and w.start == ts[150] and w.direction == "up" and w.metric == "value"

@@ -58,15 +58,17 @@ def _deseason(values: np.ndarray, times: pd.Index, min_points: int) -> tuple[np.
     return values, "no daily or weekly cycle"
 
 
-def _kind(ep: Episode, values: np.ndarray, stop: int) -> str:
-    """Return the shape of an episode: spike, variance, trend or level."""
-    if ep.kind == "variance":
-        return "variance"
+def _kind(ep: Episode, values: np.ndarray, stop: int, before: np.ndarray) -> str:
+    """Return the shape of an episode: spike, variance (wider swings, about the same level, than the
+    history ``before``), trend (a ramp) or level."""
     length = stop - ep.start
-    if length <= 2:
+    if length <= 2 and ep.kind != "variance":
         return "spike"
     seg = values[ep.start:stop]
     ok = np.isfinite(seg)
+    if ep.kind == "variance" or (ok.sum() >= 6 and len(before) >= 6 and np.std(seg[ok]) > 2 * np.std(before)
+                                 and abs(np.mean(seg[ok]) - np.median(before)) < np.std(seg[ok]) / 2):
+        return "variance"
     if ep.scale > 1 and length >= 6 and ok.sum() >= 6:
         t = np.arange(length)[ok]
         slope, icpt = np.polyfit(t, seg[ok], 1)
@@ -168,7 +170,7 @@ def window(
     k_peak = best.start + int(np.nanargmax(np.nan_to_num(signed, nan=-np.inf)))
     strength = -best.log10_p
     fa_day = false_alarms_per_day(strength)
-    kind = _kind(best, judged, stop)
+    kind = _kind(best, judged, stop, history)
     points_in = int(np.sum(np.isfinite(seg)))
     return IncidentWindow(
         True,
