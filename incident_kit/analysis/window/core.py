@@ -8,7 +8,6 @@ error rates go through the binomial test of :mod:`.binomial`.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
