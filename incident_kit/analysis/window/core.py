@@ -155,7 +155,9 @@ def window(
                 reason += f"; {name} changed at {at}: the data may begin inside an incident, look further back"
         return IncidentWindow(False, direction=direction, metric=name, reason=reason,
                               extra={"seasonality": seasonality})
-    best = min(found, key=lambda e: (e.log10_p, -e.start))
+    # The incident asked about is the latest departure: earlier ones in the look-back have already
+    # recovered (an episode ends only by recovering), and the strongest of them is often a precursor.
+    best = found[-1]
     stop = best.end if best.end is not None else len(values)
     seg = values[best.start:stop]
     history = judged[max(0, best.start - points):best.start]

@@ -127,13 +127,15 @@ def _first_run(flags: np.ndarray, start: int, length: int) -> int | None:
 
 def _change_point(block: np.ndarray, direction: str, centre: float, band_lo: float, band_hi: float) -> int:
     """Return where in ``block`` (ending at the detection) the departure began: the first point of the
-    suffix with the largest excess beyond the history's 90th (10th) percentile (a CUSUM)."""
+    suffix with the largest excess (a CUSUM) beyond the reference value halfway to the block's level
+    (beyond the history's 90th/10th percentile at least), so a slow lead-in is not counted as the onset."""
     if len(block) == 1:
         return 0
-    if direction == "up":
-        excess = block - band_hi
-    elif direction == "down":
-        excess = band_lo - block
+    if direction in ("up", "down"):
+        sign = 1.0 if direction == "up" else -1.0
+        edge = sign * ((band_hi if sign > 0 else band_lo) - centre)
+        ref = centre + sign * max(sign * (float(np.nanmean(block)) - centre) / 2, edge)
+        excess = sign * (block - ref)
     else:
         excess = np.abs(block - centre) - (band_hi - band_lo) / 2
     suffix = np.cumsum(np.nan_to_num(excess, nan=0.0)[::-1])[::-1]
