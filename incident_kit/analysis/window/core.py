@@ -25,6 +25,8 @@ WEEK = pd.Timedelta(days=7)
 # fitted on window()'s answers over the quiet spans of NAB's real series (see docs/ARCHITECTURE.md).
 FA_A, FA_B = 0.42, 0.63
 UP_METRICS = ("error_rate", "errors", "denied_rate")
+# Older points this right-skewed ((q99 - q50) / (q50 - q01)) are judged on a log scale; a Gaussian is 1.
+SKEW = 2.0
 
 
 def _step(times: pd.Index) -> pd.Timedelta | None:
@@ -55,6 +57,23 @@ def _deseason(values: np.ndarray, times: pd.Index, min_points: int) -> tuple[np.
         hours = span / pd.Timedelta(hours=1)
         return values, f"no daily profile: {hours:.0f} h of history, 2 days needed"
     return values, "no daily or weekly cycle"
+
+
+def _log_offset(values: np.ndarray, need: int) -> float | None:
+    """Return the offset c for judging log(values + c) when the older half of a non-negative series is
+    right-skewed (its 99th percentile at least twice as far above the median as the 1st is below it, the
+    bulk not stuck at its floor), else None. c is the 75th percentile, at least the data's grain, so the
+    transform tames heavy upper tails (bytes, latencies) without stretching values near zero."""
+    older = values[:max(need, len(values) // 2)]
+    older = older[np.isfinite(older)]
+    if len(older) < 10 or older.min() < 0:
+        return None
+    q01, q50, q75, q99 = np.percentile(older, [1, 50, 75, 99])
+    if q50 <= q01 or q99 - q50 < SKEW * (q50 - q01):
+        return None
+    positive = np.unique(older[older > 0])
+    grain = float(np.min(np.diff(positive))) if len(positive) > 1 else float(positive[0])
+    return max(float(q75), grain, 1e-12)
 
 
 def _kind(ep: Episode, values: np.ndarray, stop: int, before: np.ndarray) -> str:
@@ -138,7 +157,11 @@ def window(
                            min_baseline=min(min_baseline or 10, baseline_points or 60))
     points = baseline_points or 288
     need = max(20, min(min_baseline or 60, points))
-    judged, seasonality = _deseason(values, times, need)
+    offset = _log_offset(values, need) if min_effect == 0 and not min_ratio else None
+    scaled = values if offset is None else np.log(values + offset)
+    judged, seasonality = _deseason(scaled, times, need)
+    if offset is not None:
+        seasonality += "; judged on a log scale (right-skewed values)"
     ways = ("up", "down") if direction == "both" else (direction,)
     options = {"alpha": alpha, "points": points, "min_effect": min_effect, "min_ratio": min_ratio or 0.0,
                "min_recovery": min_recovery}
@@ -163,7 +186,9 @@ def window(
     history = judged[max(0, best.start - points):best.start]
     history = history[np.isfinite(history)]
     # What the series would have been: its history's median, plus the seasonal profile if removed.
-    expected = values - judged + (float(np.median(history)) if len(history) else float(np.nanmedian(judged)))
+    expected = scaled - judged + (float(np.median(history)) if len(history) else float(np.nanmedian(judged)))
+    if offset is not None:
+        expected = np.exp(expected) - offset
     if not np.isfinite(expected[best.start]):
         expected[best.start:] = float(np.nanmedian(values[:best.start])) if best.start else float(np.nanmedian(values))
     base = float(expected[best.start])
