@@ -14,7 +14,11 @@ import pyarrow as pa
 import pytest
 
 from incident_kit import frames
-from incident_kit.sources import logaccess, logfmt, logformats, loglines, logs
+from incident_kit.sources import logs
+from incident_kit.sources.logs.formats import access as logaccess
+from incident_kit.sources.logs.formats import base as logformats
+from incident_kit.sources.logs.formats import lines as loglines
+from incident_kit.sources.logs.formats import logfmt
 
 DATA = Path(__file__).parent / "data" / "logs"
 

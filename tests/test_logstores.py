@@ -30,7 +30,7 @@ import pytest
 from incident_kit import frames
 from incident_kit.demo.pgcluster import free_port
 from incident_kit.errors import ConfigError, SourceError
-from incident_kit.sources import clickhouse, elasticsearch, loki
+from incident_kit.sources.logs.stores import clickhouse, elasticsearch, loki
 
 Handler = Callable[[str, str, dict[str, list[str]], bytes], tuple[int, str, bytes]]
 
@@ -584,7 +584,7 @@ def test_logs_read_takes_store_urls(recorded: Recorded, clickhouse_url: str, tmp
     assert list(mixed["message"]) == ["it's minute 1", "from a file", "it's minute 2", "it's minute 3"]
     assert set(mixed["source"]) == {f"clickhouse {clickhouse_url}/app_logs", str(local)}
     assert frames.check(mixed, "logs") == []
-    from incident_kit.sources import logurls
+    from incident_kit.sources.logs.stores import urls as logurls
 
     assert logurls.health_url(f"clickhouse+{clickhouse_url}/app_logs") == f"{clickhouse_url}/ping"
     assert httpx.get(logurls.health_url(f"clickhouse+{clickhouse_url}/app_logs")).text.strip() == "Ok."

@@ -15,9 +15,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .logfields import TS_TYPE
-from .logformats import Parsed, _known, split_lines
-from .loglines import _ACCESS_BUILDERS, LineFormat, _blank_to_null, parse_line_array
+from ..fields import TS_TYPE
+from ..formats.base import Parsed, _known, split_lines
+from ..formats.lines import _ACCESS_BUILDERS, LineFormat, _blank_to_null, parse_line_array
 
 _ACCESS_WIDTHS = {7: "common", 10: "combined", 11: "combined with request time"}
 _REQUEST = r"^(?P<method>[A-Za-z]+) (?P<path>[^ ]*)(?: (?P<protocol>.*))?$"

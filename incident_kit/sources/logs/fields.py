@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 
 TS_TYPE = pa.timestamp("ns", tz="UTC")
 

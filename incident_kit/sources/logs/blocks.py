@@ -22,8 +22,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import SourceError
-from . import logfields, logfiles, logformats, logtables
+from ...errors import SourceError
+from . import fields as logfields
+from . import files as logfiles
+from .formats import base as logformats
+from . import tables as logtables
 
 # a block wholly later than ``end`` by this much stops a time-sorted file
 SORTED_SLACK = pd.Timedelta(minutes=5)

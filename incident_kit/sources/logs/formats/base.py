@@ -19,8 +19,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import logfields
-from .logfields import TS_TYPE
+from .. import fields as logfields
+from ..fields import TS_TYPE
 
 MAX_SAMPLE = 20
 

@@ -16,9 +16,10 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import pandas as pd
 
-from .. import secrets
-from ..errors import ConfigError
-from . import logfields, logstore
+from .... import secrets
+from ....errors import ConfigError
+from .. import fields as logfields
+from . import shared as logstore
 
 _SCHEME = re.compile(r"^(loki|es|elasticsearch|opensearch|clickhouse)\+(https?)://", re.I)
 

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import IO, Any, Iterator, Sequence
 
-from ..errors import ConfigError, SourceError
+from ...errors import ConfigError, SourceError
 
 DEFAULT_CHUNK_BYTES = 4 << 20
 
@@ -125,7 +125,7 @@ def open_binary(path: Path) -> IO[bytes]:
 
         return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
     if magic[:4] == b"\x28\xb5\x2f\xfd":
-        from .._optional import require
+        from ..._optional import require
 
         zstd = require("zstandard", "logs")
         import io

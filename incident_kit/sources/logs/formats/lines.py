@@ -14,10 +14,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import ConfigError
-from . import logfields
-from .logfields import TS_TYPE
-from .logformats import MAX_SAMPLE, Parsed, _known, split_lines
+from ....errors import ConfigError
+from .. import fields as logfields
+from ..fields import TS_TYPE
+from ..formats.base import MAX_SAMPLE, Parsed, _known, split_lines
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,7 @@ def parse_lines(block: bytes, first_line: int, *, line_format: LineFormat, **opt
     through the regex like every other format.
     """
     if line_format.build in _ACCESS_BUILDERS:
-        from .logaccess import parse_access_fast
+        from ..formats.access import parse_access_fast
 
         parsed = parse_access_fast(block, first_line, line_format, opts)
         if parsed is not None:

@@ -18,12 +18,19 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from .. import frames, timeutil
-from ..errors import ConfigError, SourceError
-from . import logfields, logfiles, logfmt, logformats, loglines, logsniff, logtables, logurls
-from .logblocks import Collector, Reader, read_file
-from ._base import source
-from .logtables import to_frame
+from ... import frames, timeutil
+from ...errors import ConfigError, SourceError
+from . import fields as logfields
+from . import files as logfiles
+from .formats import logfmt
+from .formats import base as logformats
+from .formats import lines as loglines
+from . import sniff as logsniff
+from . import tables as logtables
+from .stores import urls as logurls
+from .blocks import Collector, Reader, read_file
+from .._base import source
+from .tables import to_frame
 
 log = logging.getLogger("incident_kit.logs")
 

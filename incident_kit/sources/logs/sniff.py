@@ -6,8 +6,8 @@ import csv
 import json
 import re
 
-from .logfmt import logfmt_pairs
-from .loglines import LINE_FORMATS
+from .formats.logfmt import logfmt_pairs
+from .formats.lines import LINE_FORMATS
 
 SNIFF_LINES = 50
 _RE2_ONLY = re.compile(r"\\[pP]\{[^}]*\}")
