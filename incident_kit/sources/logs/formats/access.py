@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from ..fields import TS_TYPE
 from ..formats.base import Parsed, _known, split_lines
-from ..formats.lines import _ACCESS_BUILDERS, LineFormat, _blank_to_null, parse_line_array
+from ..formats.lines import _ACCESS_BUILDERS, LineFormat, blank_to_null, parse_line_array
 
 _ACCESS_WIDTHS = {7: "common", 10: "combined", 11: "combined with request time"}
 _REQUEST = r"^(?P<method>[A-Za-z]+) (?P<path>[^ ]*)(?: (?P<protocol>.*))?$"
@@ -128,14 +128,14 @@ def split_request(request: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
     codes, distinct = _factorize(request)
     parts = pc.extract_regex(distinct, _REQUEST)
     index = pa.array(codes)
-    method = _blank_to_null(parts.field("method"))
+    method = blank_to_null(parts.field("method"))
     path = parts.field("path")
     if method.null_count:
         path = pc.if_else(pc.is_null(method), pa.scalar(None, path.type), path)
     methods = pc.unique(method.drop_null())  # a dictionary without a null value: Arrow unifies only those
     method_codes = pc.index_in(method, value_set=methods).take(index)
     return (pa.DictionaryArray.from_arrays(method_codes, methods), path.take(index),
-            _blank_to_null(parts.field("protocol")).take(index))
+            blank_to_null(parts.field("protocol")).take(index))
 
 
 def parse_access_fast(block: bytes, first_line: int, line_format: LineFormat, opts: dict[str, Any]) -> Parsed | None:
@@ -197,16 +197,16 @@ def _access_columns(f: dict[str, pa.Array], width: int, factor: float) -> dict[s
     method, path, protocol = split_request(f["f5"])
     columns: dict[str, pa.Array] = {
         "ts": clf_time(f["f3"], f["f4"]),
-        "client": f["f0"], "ident": _blank_to_null(f["f1"]), "user": _blank_to_null(f["f2"]),
-        "message": _blank_to_null(f["f5"]), "method": method, "path": path, "protocol": protocol,
-        "status": pc.cast(_blank_to_null(f["f6"]), pa.int64()),
-        "bytes": pc.cast(_blank_to_null(f["f7"]), pa.int64()),
+        "client": f["f0"], "ident": blank_to_null(f["f1"]), "user": blank_to_null(f["f2"]),
+        "message": blank_to_null(f["f5"]), "method": method, "path": path, "protocol": protocol,
+        "status": pc.cast(blank_to_null(f["f6"]), pa.int64()),
+        "bytes": pc.cast(blank_to_null(f["f7"]), pa.int64()),
     }
     if width >= 10:
-        columns["referer"] = _blank_to_null(f["f8"])
-        columns["user_agent"] = _blank_to_null(f["f9"])
+        columns["referer"] = blank_to_null(f["f8"])
+        columns["user_agent"] = blank_to_null(f["f9"])
     if width == 11:
-        columns["latency_ms"] = pc.multiply(pc.cast(_blank_to_null(f["f10"]), pa.float64()), factor)
+        columns["latency_ms"] = pc.multiply(pc.cast(blank_to_null(f["f10"]), pa.float64()), factor)
     return columns
 
 
