@@ -269,7 +269,8 @@ def read_file(path: Path, reader: Reader, window: tuple[pd.Timestamp | None, pd.
     with ThreadPoolExecutor(PARSE_AHEAD, thread_name_prefix="incident-kit-log-parse") as workers:
         try:
             quote = b'"' if reader.name == "csv" else None  # a quoted CSV field may hold newlines
-            for block, first_line in logfiles.prefetch(logfiles.chunks(path, chunk_bytes, quote=quote)):
+            blocks = logfiles.chunks(path, chunk_bytes, quote=quote, continued=reader.multiline)
+            for block, first_line in logfiles.prefetch(blocks):
                 # with blocks still being parsed the state lags: it can only say "skip" too often, never
                 # too rarely, so a "skip" is decided again once every earlier block is kept
                 last_ts = state.skippable(block)

@@ -188,7 +188,8 @@ def _read_files(files: list[Path], fmt: str, window: tuple[Any, Any], wanted: Ma
             ref = reference_time(path, window)
             whence = "the investigation window" if window[0] is not None or window[1] is not None else \
                 "the file's modification time"
-            out.notes.append(f"{path}: {reader.name} stamps carry no year: taken as {ref.year} (from {whence}), "
+            what = f"the date of {ref:%Y-%m-%d}" if reader.name == "logback_time" else str(ref.year)
+            out.notes.append(f"{path}: {reader.name} stamps carry no year: taken as {what} (from {whence}), "
                              f"times in {tz}")
         elif reader.name in _ZONELESS:
             out.notes.append(f"{path}: {reader.name} stamps without a zone are taken in {tz}"

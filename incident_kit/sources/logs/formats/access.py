@@ -172,6 +172,8 @@ def parse_access_fast(block: bytes, first_line: int, line_format: LineFormat, op
         )
     except (pa.ArrowInvalid, UnicodeDecodeError):
         return None
+    if t.num_rows + len(odd) != _record_lines(block):
+        return None  # an unterminated quote joined lines: the regex reads each line on its own
     factor = 1000.0 if line_format.build is _ACCESS_BUILDERS[0] else 0.001
     parts = []
     for batch in t.to_batches():
@@ -186,6 +188,14 @@ def parse_access_fast(block: bytes, first_line: int, line_format: LineFormat, op
             return numbers, lines
         return Parsed(table, locate)
     return _merge_odd_lines(block, first_line, table, odd, line_format, opts)
+
+
+def _record_lines(block: bytes) -> int:
+    """Return the number of non-blank lines in ``block`` (counted without splitting it when none is blank)."""
+    lines = block.count(b"\n") + (0 if block.endswith(b"\n") or not block else 1)
+    if b"\n\n" not in block and b"\n\r\n" not in block and not block.startswith((b"\n", b"\r\n")):
+        return lines
+    return len(split_lines(block, 1)[1])
 
 
 def _access_columns(f: dict[str, pa.Array], width: int, factor: float) -> dict[str, pa.Array] | None:
@@ -239,7 +249,11 @@ def _merge_odd_lines(block: bytes, first_line: int, table: pa.Table, odd: list[s
     fast = ~is_odd
     all_numbers = np.concatenate([numbers[fast], extra_numbers])
     all_lines = pa.concat_arrays([lines.filter(pa.array(fast)), extra_lines.cast(lines.type)])
+    order = np.argsort(all_numbers, kind="stable")  # the odd lines' rows back in their place: file order
+    if merged.num_rows == len(order):
+        merged, all_numbers, all_lines = merged.take(pa.array(order)), all_numbers[order], all_lines.take(pa.array(order))
     parsed = Parsed(merged, _known(all_numbers, all_lines), extra.rejected, extra.rejected_sample)
+    parsed.continuations = extra.continuations
     return parsed
 
 

@@ -13,7 +13,7 @@ from .registry import line_format, register
 
 
 def _build_epoch(g: pa.StructArray, opts: dict[str, Any]) -> dict[str, pa.Array]:
-    out = build_columns(g, stamps.epoch(g.field("epoch")), skip=("epoch",), ints=("log_id", "flag"))
+    out = build_columns(g, stamps.epoch(g.field("epoch")), skip=("epoch",), ints=("log_id", "flag", "pid"))
     if "label" in out:  # "-" is "no alert": keep it as null
         out["alert"] = out.pop("label")
     return out

@@ -67,6 +67,10 @@ def _build_short_year(g: pa.StructArray, opts: dict[str, Any]) -> dict[str, pa.A
     return _columns(g, stamps.short_year(g.field("ts"), opts.get("tz", "UTC")))
 
 
+def _build_time_only(g: pa.StructArray, opts: dict[str, Any]) -> dict[str, pa.Array]:
+    return _columns(g, stamps.with_date(g.field("ts"), opts.get("reference"), opts.get("tz", "UTC")))
+
+
 LOG4J = register(line_format(
     "log4j", PREFIX + r"\[?(?P<ts>" + stamps.ISO + r")\]?" + REST, _build_log4j, rank=20, multiline=True,
     description="log4j/logback/JUL/Python logging layouts: stamp, level, [thread], logger, message; stack traces kept"),
@@ -75,4 +79,9 @@ SHORT_YEAR = register(line_format(
     "log4j_short_year", PREFIX + r"(?P<ts>" + stamps.SHORT_YEAR + r")" + REST, _build_short_year, rank=20,
     multiline=True, description="log4j with a yy/MM/dd stamp (Spark's default)"), "spark")
 
-__all__ = ["LOG4J", "SHORT_YEAR", "PREFIX", "REST", "THREAD", "LOGGER"]
+TIME_ONLY = register(line_format(
+    "logback_time", PREFIX + r"(?P<ts>\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?)" + REST, _build_time_only, rank=25,
+    multiline=True, yearless=True,
+    description="logback's default console layout '%d{HH:mm:ss.SSS} [%thread] %-5level %logger - %msg' (no date)"))
+
+__all__ = ["LOG4J", "SHORT_YEAR", "TIME_ONLY", "PREFIX", "REST", "THREAD", "LOGGER"]

@@ -74,6 +74,22 @@ def with_year(values: Any, time_format: str, reference: Any, tz: str = "UTC") ->
     return pc.if_else(future, at(ref.year - 1), this_year)
 
 
+def with_date(values: Any, reference: Any, tz: str = "UTC") -> pa.Array:
+    """Return time-of-day stamps (``09:26:01.042``) on the date of ``reference`` (the day before when later than it)."""
+    ref = reference_time(reference)
+    text = pc.replace_substring_regex(_text(values), r"(\d{2}:\d{2}:\d{2})[,:](\d)", r"\1.\2")
+
+    def on(day: pd.Timestamp) -> pa.Array:
+        return fields.to_timestamp(pc.binary_join_element_wise(pa.scalar(day.strftime("%Y-%m-%d")), text, " "), tz=tz)
+
+    today = on(ref)
+    limit = pa.scalar((ref + pd.Timedelta(hours=1)).value, TS_TYPE)
+    later = pc.fill_null(pc.greater(today, limit), False)
+    if not pc.any(later).as_py():
+        return today
+    return pc.if_else(later, on(ref - pd.Timedelta(days=1)), today)
+
+
 def epoch(values: Any) -> pa.Array:
     """Return epoch seconds or milliseconds (told apart by magnitude) as UTC; non-numbers become null."""
     text = pc.utf8_trim_whitespace(_text(values))
@@ -94,4 +110,5 @@ def coalesce(*columns: pa.Array | None) -> pa.Array:
 
 
 __all__ = ["ISO", "SLASHED", "SHORT_YEAR", "FRACTION", "ZONE", "LEVEL", "MONTHS", "iso", "short_year", "with_year",
+           "with_date",
            "epoch", "join", "coalesce", "reference_time"]
