@@ -29,6 +29,8 @@ class LineFormat:
     build: Callable[[pa.StructArray, dict[str, Any]], dict[str, pa.Array]]
     description: str = ""
     multiline: bool = False
+    # a cheaper reading of the format's commonest layout: groups (null where it does not apply) or None
+    presplit: Callable[[pa.Array], pa.StructArray | None] | None = None
 
 
 def blank_to_null(arr: pa.Array, dash: bool = True) -> pa.Array:
@@ -219,7 +221,7 @@ def parse_line_array(lines: pa.Array, numbers: np.ndarray, line_format: LineForm
     to that row's ``exception`` column and it is counted in ``Parsed.continuations``. Any other
     line is rejected on its own (it never takes a neighbour with it).
     """
-    groups = pc.extract_regex(lines, line_format.pattern)
+    groups = _groups(lines, line_format)
     matched = pc.is_valid(groups)
     all_matched = pc.all(matched).as_py() if len(lines) else True
     exception = None
@@ -248,6 +250,26 @@ def parse_line_array(lines: pa.Array, numbers: np.ndarray, line_format: LineForm
             parsed.reject(int(n), text, f"does not match the {line_format.name} format")
         parsed.rejected = int(len(bad))
     return parsed
+
+
+def _groups(lines: pa.Array, line_format: LineFormat) -> pa.StructArray:
+    """Return the pattern's groups per line (null where it does not match), the presplit layout first if any."""
+    fast = line_format.presplit(lines) if line_format.presplit is not None and len(lines) else None
+    if fast is None:
+        return pc.extract_regex(lines, line_format.pattern)
+    if fast.null_count == 0:
+        return fast
+    missing = pc.is_null(fast)
+    rest = pc.extract_regex(lines.filter(missing), line_format.pattern)
+    names = [f.name for f in rest.type]
+    have = {f.name for f in fast.type}
+    empty = pa.array([""] * len(lines), pa.string()) if set(names) - have else None
+    columns = []
+    for name in names:
+        base = fast.field(name) if name in have else empty
+        columns.append(pc.replace_with_mask(pc.fill_null(base, ""), missing, pc.fill_null(rest.field(name), "")))
+    valid = pc.or_(pc.invert(missing), pc.replace_with_mask(pc.invert(missing), missing, pc.is_valid(rest)))
+    return pa.StructArray.from_arrays(columns, names, mask=pc.invert(valid))
 
 
 def _continues(lines: pa.Array, multiline: bool) -> np.ndarray:
