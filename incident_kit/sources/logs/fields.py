@@ -225,7 +225,8 @@ def duration_to_ms(values: pa.Array, unit: str | None) -> pa.Array:
     return result
 
 
-def _to_int(values: pa.Array) -> pa.Array:
+def to_int(values: pa.Array) -> pa.Array:
+    """Return integers (or integer-looking text) as int64; anything else becomes null."""
     if pa.types.is_integer(values.type):
         return values.cast(pa.int64())
     if pa.types.is_floating(values.type):
@@ -254,7 +255,7 @@ def _convert(canon: str, col: Any, unit: str | None, time_format: str | None, tz
     if canon == "ts":
         return to_timestamp(col, time_format=time_format, tz=tz)
     if canon == "status":
-        return _to_int(col)
+        return to_int(col)
     if canon == "latency_ms":
         return duration_to_ms(col, unit)
     if canon == "level":
@@ -303,4 +304,4 @@ def canonicalize(table: pa.Table, aliases: Mapping[str, tuple[str, str | None]],
 
 
 __all__ = ["ALIASES", "CANONICAL", "TS_TYPE", "SYSLOG_SEVERITIES", "LEVELS", "alias_table", "normalize_level",
-           "level_value", "to_timestamp", "duration_to_ms", "canonicalize"]
+           "level_value", "to_timestamp", "duration_to_ms", "canonicalize", "to_int"]

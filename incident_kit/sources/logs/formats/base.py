@@ -65,7 +65,8 @@ class Parsed:
         self.rejected += len(rows)
 
 
-def _known(numbers: np.ndarray, lines: pa.Array | None) -> Callable[[], tuple[np.ndarray, pa.Array | None]]:
+def known_lines(numbers: np.ndarray, lines: pa.Array | None) -> Callable[[], tuple[np.ndarray, pa.Array | None]]:
+    """Return a ``Parsed.locate`` for rows whose line numbers and texts are already known."""
     return lambda: (numbers, lines)
 
 
@@ -189,7 +190,7 @@ def _parse_json_slowly(lines: pa.Array, numbers: np.ndarray, binary_fields: tupl
         except _json_errors():
             table = None
         if table is not None and table.num_rows == len(candidates):
-            parsed = Parsed(table, _known(numbers[candidates], good))
+            parsed = Parsed(table, known_lines(numbers[candidates], good))
             parsed.reject_lines(numbers[others], lines.take(pa.array(others, pa.int64())), _reject_reason)
             return parsed
     # only the first of the other lines can reach the sample: the rest are counted
@@ -233,7 +234,7 @@ def _parse_json_line_by_line(lines: pa.Array, numbers: np.ndarray, rejected: lis
     if table is None or table.num_rows != len(kept):
         table = records_to_table(records)
     rejected.sort()
-    parsed = Parsed(table, _known(good_numbers, good_lines))
+    parsed = Parsed(table, known_lines(good_numbers, good_lines))
     for line_no, text, reason in rejected:
         parsed.reject(line_no, text, reason)
     return parsed
@@ -263,11 +264,11 @@ def parse_journald(block: bytes, first_line: int, **kw: Any) -> Parsed:
     table = parsed.table
     if "__REALTIME_TIMESTAMP" in table.column_names:
         idx = table.column_names.index("__REALTIME_TIMESTAMP")
-        micros = logfields._to_int(table.column(idx).combine_chunks())
+        micros = logfields.to_int(table.column(idx).combine_chunks())
         table = table.set_column(idx, "__REALTIME_TIMESTAMP", pc.multiply(micros, 1000).cast(TS_TYPE))
     if "PRIORITY" in table.column_names:
         idx = table.column_names.index("PRIORITY")
-        table = table.set_column(idx, "PRIORITY", logfields._to_int(table.column(idx).combine_chunks()))
+        table = table.set_column(idx, "PRIORITY", logfields.to_int(table.column(idx).combine_chunks()))
     parsed.table = table
     return parsed
 
@@ -312,12 +313,12 @@ def parse_csv(block: bytes, first_line: int, *, header: list[str] | None = None,
         lines, numbers = lines.filter(pa.array(keep)), numbers[keep]
     if len(numbers) != table.num_rows:  # quoted newlines: numbers are approximate, texts re-serialised
         numbers, lines = np.arange(first_line + skip, first_line + skip + table.num_rows), None
-    parsed = Parsed(table, _known(numbers, lines))
+    parsed = Parsed(table, known_lines(numbers, lines))
     for i, (_, text) in enumerate(bad):
         line_no = bad_numbers[i] if i < len(bad_numbers) else first_line
         parsed.reject(line_no, text, f"wrong number of fields (expected {len(names)})")
     return parsed
 
 
-__all__ = ["Parsed", "MAX_SAMPLE", "split_lines", "parse_json", "parse_journald", "parse_csv",
+__all__ = ["Parsed", "MAX_SAMPLE", "split_lines", "known_lines", "parse_json", "parse_journald", "parse_csv",
            "records_to_table"]

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from ....errors import ConfigError
 from .. import fields as logfields
 from ..fields import TS_TYPE
-from ..formats.base import MAX_SAMPLE, Parsed, _known, split_lines
+from ..formats.base import MAX_SAMPLE, Parsed, known_lines, split_lines
 
 
 @dataclass(frozen=True)
@@ -191,24 +191,9 @@ LINE_FORMATS: dict[str, LineFormat] = {
         r"^(?P<date>\d{6}) (?P<hms>\d{6}) (?P<pid>\d+) (?P<level>[A-Z]+) (?P<component>[^\s:]+): (?P<message>.*)$",
         _build_hdfs, "Hadoop HDFS log (loghub)"),
 }
-_ACCESS_BUILDERS = (LINE_FORMATS["combined"].build, LINE_FORMATS["apache"].build)
-FORMAT_ALIASES = {"nginx": "combined", "common": "combined", "clf": "combined", "apache_combined": "apache",
-                  "apache_common": "apache", "rfc3164": "syslog", "rfc5424": "syslog5424", "jsonl": "json",
-                  "ndjson": "json", "journal": "journald", "apache_error_log": "apache_error"}
-
 
 def parse_lines(block: bytes, first_line: int, *, line_format: LineFormat, **opts: Any) -> Parsed:
-    """Parse a block with a line format; lines the pattern does not match are rejected.
-
-    Access logs take a fast path first (:func:`_parse_access_fast`); lines it cannot split go
-    through the regex like every other format.
-    """
-    if line_format.build in _ACCESS_BUILDERS:
-        from ..formats.access import parse_access_fast
-
-        parsed = parse_access_fast(block, first_line, line_format, opts)
-        if parsed is not None:
-            return parsed
+    """Parse a block with a line format; lines the pattern does not match continue a record or are rejected."""
     lines, numbers = split_lines(block, first_line)
     return parse_line_array(lines, numbers, line_format, opts)
 
@@ -244,7 +229,7 @@ def parse_line_array(lines: pa.Array, numbers: np.ndarray, line_format: LineForm
     if exception is not None and columns:
         columns["exception"] = exception
     table = pa.table(columns) if columns else pa.table({"ts": pa.nulls(0, TS_TYPE)})
-    parsed = Parsed(table, _known(numbers, lines), continuations=continuations)
+    parsed = Parsed(table, known_lines(numbers, lines), continuations=continuations)
     if len(bad):
         for n, text in zip(rejected_numbers, rejected_lines.to_pylist()):
             parsed.reject(int(n), text, f"does not match the {line_format.name} format")
@@ -306,4 +291,4 @@ def user_regex(pattern: str, name: str = "regex") -> LineFormat:
     return LineFormat(name, pattern, _build_generic, "user regex")
 
 
-__all__ = ["LineFormat", "LINE_FORMATS", "FORMAT_ALIASES", "ACCESS", "parse_lines", "parse_line_array", "user_regex"]
+__all__ = ["LineFormat", "LINE_FORMATS", "ACCESS", "blank_to_null", "group_columns", "build_columns", "parse_lines", "parse_line_array", "user_regex"]
