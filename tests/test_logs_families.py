@@ -97,7 +97,16 @@ FAMILIES = {
                '{"log":"boom\\n","stream":"stderr","time":"2023-10-14T10:15:31.000000000Z"}'],
     "django": ['[14/Oct/2023 10:15:30] "GET /api/x HTTP/1.1" 200 1234', '[14/Oct/2023 10:15:31] "POST /api/y HTTP/1.1" 500 56'],
     "generic": ["2023-10-14 10:15:30 server started on port 80", "1697278531 something happened",
-                "  an indented continuation", "Oct 14 10:15:32 no host here"],
+                "  an indented continuation", "Oct 14 10:15:32 no host here",
+                "[2023-10-14T10:15:30,123][WARN ][o.e.c.r.a.DiskThresholdMonitor] [node-1] high disk watermark",
+                "1:M 14 Oct 2023 10:15:30.123 * Ready to accept connections"],
+    "nginx_error": ['2023/10/14 10:15:30 [error] 1234#1234: *5 connect() failed (111: Connection refused) while connecting '
+                    'to upstream, client: 1.2.3.4, server: shop, request: "GET /api/orders HTTP/1.1", upstream: '
+                    '"http://127.0.0.1:8080/api/orders", host: "shop"', "2023/10/14 10:15:31 [notice] 1#1: signal process started"],
+    "postgres": ["2023-10-14 10:15:30.123 UTC [12345] LOG:  database system is ready to accept connections",
+                 "2023-10-14 10:15:31.123 UTC [12346] app@shop ERROR:  deadlock detected",
+                 "2023-10-14 10:15:31.123 UTC [12346] app@shop DETAIL:  Process 12346 waits for ShareLock on transaction 1",
+                 "\tProcess 12347 waits for ShareLock on transaction 2."],
 }
 
 

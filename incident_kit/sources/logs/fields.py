@@ -60,6 +60,9 @@ _LEVELS = {
     # one-letter levels: logcat (V D I W E F A), Rails/Ruby Logger, glog (I W E F)
     "v": "debug", "d": "debug", "i": "info", "n": "notice", "w": "warning", "e": "error", "f": "critical",
     "a": "critical", "c": "critical",
+    # PostgreSQL: LOG is its informational level; the lines that qualify a message (DETAIL, HINT...) are info
+    "log": "info", "detail": "info", "hint": "info", "statement": "info", "context": "info", "location": "info",
+    "query": "info", "debug1": "debug", "debug2": "debug", "debug3": "debug", "debug4": "debug", "debug5": "debug",
 }
 # the one scale every family maps to, from least to most severe
 LEVELS = ("trace", "debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
