@@ -76,7 +76,8 @@ FAMILIES = {
     "syslog": ["Jun 14 15:16:01 combo sshd(pam_unix)[19939]: authentication failure; logname= uid=0 euid=0 tty=NODEVssh",
                "Jul  1 09:02:26 calvisitor-10-105-160-95 com.apple.xpc.launchd[1] (com.apple.xpc.launchd.domain.pid.W.32137): "
                "Service exited with abnormal code: 1",
-               "<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8"],
+               "<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8",
+               "Jul  3 11:00:01 calvisitor-10-105-160-95 Google Chrome Helper[19736]: Couldn't set background color"],
     "logcat": ["03-17 16:13:38.811  1702  2395 D WindowManager: printFreezingDisplayLogsopening app wtoken",
                "03-17 16:13:38.820  1702  8671 E AndroidRuntime: FATAL EXCEPTION: main"],
     "logcat_time": ["03-17 16:13:38.811 D/WindowManager( 1702): printFreezingDisplayLogs",
@@ -119,6 +120,9 @@ def test_every_family_is_recognised_and_every_line_accounted_for(tmp_path: Path,
     assert df["ts"].notna().all() and df.attrs["rejected"] == 0
     assert accounted(df) == len(FAMILIES[name])
     assert set(df["level"].dropna()) <= set(fields.LEVELS)
+    if name == "syslog":
+        chrome = df[df["message"].str.startswith("Couldn't")]
+        assert list(chrome["service"]) == ["Google Chrome Helper"] and list(chrome["pid"].astype(str)) == ["19736"]
 
 
 def test_a_malformed_line_never_takes_its_neighbour(tmp_path: Path) -> None:
