@@ -6,7 +6,8 @@ from __future__ import annotations
 from functools import partial
 
 from .access import parse_access
-from .base import parse_csv, parse_journald, parse_json
+from .delimited import parse_csv
+from .jsonlines import parse_journald, parse_json
 from .lines import LINE_FORMATS, parse_lines
 from .logfmt import parse_logfmt
 from .registry import Format, python_pattern, register, share_matching

@@ -9,7 +9,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import stamps
-from .base import Parsed, parse_json
+from .base import Parsed
+from .jsonlines import parse_json
 from .lines import build_columns
 from .registry import Format, line_format, register
 

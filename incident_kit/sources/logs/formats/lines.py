@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from ....errors import ConfigError
 from .. import fields as logfields
 from ..fields import TS_TYPE
-from ..formats.base import MAX_SAMPLE, Parsed, known_lines, split_lines
+from .base import MAX_SAMPLE, Parsed, known_lines, split_lines
 
 
 @dataclass(frozen=True)

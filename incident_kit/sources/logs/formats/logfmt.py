@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ..formats.base import Parsed, known_lines, split_lines
+from .base import Parsed, known_lines, split_lines
 
 _LOGFMT_PAIR = re.compile(r'([^\s="]+)=("(?:[^"\\]|\\.)*"|\S*)')
 
