@@ -27,7 +27,7 @@ REST = (
     r"(?: +- +| +)"
     r"(?:(?P<pid>\d+) +)?"
     r"(?:\[(?P<thread>" + THREAD + r")\] +)?"
-    r"(?:(?P<logger>" + LOGGER + r") +- +)?"
+    r"(?:(?P<logger>" + LOGGER + r") +(?:- +)?)?"
     r"\[?(?P<level>" + stamps.LEVEL + r")\]?:?"
     r"(?: +(?P<boot_pid>\d+) +---)?"
     r"(?: +\[(?P<thread2>" + THREAD + r")\])*"
