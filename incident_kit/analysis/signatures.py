@@ -31,6 +31,8 @@ MASKS: tuple[tuple[str, str], ...] = (
     (r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", WILDCARD),
     (r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s]+)/[^\s\"'<>]*", r"\1/" + WILDCARD),
     (r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b", WILDCARD),
+    # host:port ("www.google.com:443"): wholly variable, so Drain's tree does not branch on every host
+    (r"\b[A-Za-z][\w-]*(?:\.[\w-]+)+:\d{1,5}\b", WILDCARD),
     (r"\b[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}\b", WILDCARD),
     (r"(^|[\s=:(\[\"',])(?:/[^\s/\"'),\]]+)+/?", r"\1" + WILDCARD),
     (r"\b0[xX][0-9a-fA-F]+\b", WILDCARD),
