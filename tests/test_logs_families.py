@@ -189,6 +189,16 @@ def test_yearless_stamps_take_the_window_year_else_the_file_time(tmp_path: Path)
     assert any("times in Europe/Paris" in n for n in tz.attrs["notes"])
 
 
+def test_formats_can_be_named_and_the_choice_is_recorded(tmp_path: Path) -> None:
+    path = tmp_path / "spark.log"
+    path.write_text("\n".join(FAMILIES["log4j_short_year"]) + "\n")
+    named = logs.read(path, format="spark")  # an alias of the family's format
+    assert named.attrs["format"] == "log4j_short_year" and named.attrs["confidence"] == {str(path): 1.0}
+    sniffed = logs.read(path)
+    assert sniffed.attrs["confidence"] == {str(path): 1.0}
+    assert any("format sniffed as log4j_short_year (100% of the first lines match)" in n for n in sniffed.attrs["notes"])
+
+
 def test_the_registry_declares_each_format_once() -> None:
     assert len({f.name for f in REGISTRY.values()}) == len(REGISTRY) >= 25
     assert all(callable(f.parse) and f.description for f in REGISTRY.values())
