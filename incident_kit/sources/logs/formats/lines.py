@@ -115,8 +115,8 @@ def _syslog_year_fix(g: pa.StructArray, opts: dict[str, Any]) -> pa.Array:
 
 
 def _build_syslog(g: pa.StructArray, opts: dict[str, Any]) -> dict[str, pa.Array]:
-    out = group_columns(g, {"mon", "day", "hms", "iso", "pri", "spaced_service", "spaced_pid"})
-    spaced = blank_to_null(g.field("spaced_service"))
+    out = group_columns(g, {"mon", "day", "hms", "iso", "pri", "spaced_service", "spaced_pid", "worded_service"})
+    spaced = pc.coalesce(blank_to_null(g.field("spaced_service")), blank_to_null(g.field("worded_service")))
     if spaced.null_count < len(spaced):  # a tag with spaces ("Google Chrome Helper[19736]:", macOS)
         out["service"] = pc.coalesce(out["service"], spaced)
         out["pid"] = pc.coalesce(out["pid"], blank_to_null(g.field("spaced_pid")))
@@ -177,7 +177,8 @@ LINE_FORMATS: dict[str, LineFormat] = {
         "syslog",
         r"^(?:<(?P<pri>\d{1,3})>)?(?:(?P<mon>[A-Z][a-z]{2}) {1,2}(?P<day>\d{1,2}) (?P<hms>\d{2}:\d{2}:\d{2})"
         r"|(?P<iso>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?)) "
-        r"(?P<host>\S+) (?:(?:(?P<service>[^\s:\[]+)(?:\[(?P<pid>\d+)\])?|(?P<spaced_service>[^:\[]+?)\[(?P<spaced_pid>\d+)\])"
+        r"(?P<host>\S+) (?:(?:(?P<service>[^\s:\[]+)(?:\[(?P<pid>\d+)\])?|(?P<spaced_service>[^:\[]+?)\[(?P<spaced_pid>\d+)\]"
+        r"|(?P<worded_service>[^\s:\[]+(?: [^\s:\[]+){1,2}))"
         r"(?: \((?P<address>[^)]*)\))?: ?)?(?P<message>.*)$",
         _build_syslog, "RFC 3164 syslog (also with RFC 3339 stamps, as rsyslog writes /var/log/syslog)"),
     "syslog5424": LineFormat(
