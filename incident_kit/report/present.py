@@ -216,7 +216,10 @@ def value(column: Any, v: Any, ref: Reference | None = None, *, with_date: bool 
         if _BYTES.search(name):
             return size(f)
         return number(f)
-    return " ".join(str(v).split()) if not isinstance(v, str) else v
+    text = times_in_text(" ".join(str(v).split()))
+    if not text:
+        return EMPTY
+    return text.replace("_", " ") if name in ("kind", "state", "status_text") and " " not in text else text
 
 
 def is_code(column: Any) -> bool:

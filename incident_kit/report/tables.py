@@ -107,7 +107,8 @@ def rows(frame: pd.DataFrame, *, ref: present.Reference | None = None,
                 text = _with_field(fld, text) if fld else text
             limit = CUT.get(str(c), CUT_DEFAULT)
             short = present.cut(text, limit)
-            kind = "code" if present.is_code(c) else "num" if present.is_numeric(shown[c]) else "text"
+            kind = "code" if present.is_code(c) else "num" if present.is_numeric(shown[c]) else (
+                "when" if pd.api.types.is_datetime64_any_dtype(shown[c].dtype) else "text")
             cells.append(Cell(short, text if short != text else None, kind))
         if spark_at is not None:
             s = sparklines.series_for(frame.attrs, label)
@@ -148,7 +149,8 @@ def html(frame: pd.DataFrame, *, ref: present.Reference | None = None, max_rows:
                 continue
             title = f' title="{e(c.full)}"' if c.full else ""
             inner = f"<code>{e(c.text)}</code>" if c.kind == "code" and c.text != present.EMPTY else e(c.text)
-            style = ' style="text-align:right;white-space:nowrap"' if c.kind == "num" else ""
+            style = (' style="text-align:right;white-space:nowrap"' if c.kind == "num" else
+                     ' style="white-space:nowrap"' if c.kind == "code" and len(c.text) <= 24 else "")
             parts.append(f'<td class="{c.kind}"{style}{title}>{inner}</td>')
         parts.append("</tr>")
     parts.append("</tbody></table>")
