@@ -1,0 +1,121 @@
+"""The presentation layer without a browser: values for people, the IPython formatters a notebook gets,
+report.md from a notebook with hostile log text (escaped, no raw HTML), and a team's template."""
+
+from __future__ import annotations
+
+import nbformat
+import pandas as pd
+import pytest
+from markdown_it import MarkdownIt
+
+from incident_kit.errors import ConfigError
+from incident_kit.narrate import Answer
+from incident_kit.report import present, tables
+from incident_kit.report.markdown import write_markdown
+
+HOSTILE = "<img src=x onerror=alert(1)> checkout failed | <script>alert(2)</script> **bold** [link](http://evil)"
+
+
+def _frame() -> pd.DataFrame:
+    t0 = pd.Timestamp("2026-12-02T17:41:09.267Z")
+    return pd.DataFrame({
+        "signature": [HOSTILE, "client closed request after <*> ms " * 6],
+        "count": [12345, 7], "share": [0.877106, 0.000231], "first_seen": [t0, t0 + pd.Timedelta(minutes=3)],
+        "new_in_window": [True, False], "latency_ms": [36.388896, 71234.5], "pid": [123456, 7],
+    })
+
+
+def test_values_for_people():
+    ref = present.Reference(pd.Timestamp("2026-12-02T17:38:00Z"), "the deploy")
+    assert present.value("share", 0.877106) == "87.7%" and present.value("error_rate", 1.0) == "100%"
+    assert present.value("latency_ms", 36.388896) == "36 ms" and present.value("latency_ms", 71234.5) == "1.2 min"
+    assert present.value("duration_s", 16.928512) == "17 s" and present.value("count", 12345) == "12,345"
+    assert present.value("new_in_window", True) == "yes" and present.value("ok", False) == "no"
+    assert present.when(pd.Timestamp("2026-12-02T17:41:09.267Z"), ref) == "17:41:09 UTC (3 min after the deploy)"
+    assert present.value("score", 0.92211) == "0.92" and present.value("x", 3.14159265) == "3.142"
+    assert present.cut("one two three four five six", 14) == "one two three…"
+    assert present.label("incident_share", selection="failing") == "share of failing requests"
+
+
+def test_html_table_has_no_index_and_escapes_everything():
+    out = tables.html(_frame(), ref=None)
+    assert "<script" not in out and "<img src=x" not in out and "&lt;script&gt;" in out
+    assert ">0<" not in out and "True" not in out and "+00:00" not in out and "0.877106" not in out
+    assert "<th>error signature</th>" in out and "<th>share of errors</th>" in out
+    assert 'title="client closed request' in out  # the cut text keeps its full text in a title
+    assert "<code>123456</code>" in out and ">12,345<" in out
+
+
+def test_what_is_different_names_the_field_and_draws_sparklines():
+    frame = pd.DataFrame({"value": ["v1.8.0", "POST"], "incident_share": [1.0, 0.98], "baseline_share": [0.0, 0.25]})
+    frame.attrs.update({"row_field": {0: "version", 1: "method"}, "selection": "failing", "row_series": {
+        "start": "2026-12-02T17:00:00+00:00", "step_s": 60.0, "window_start": "2026-12-02T17:30:00+00:00",
+        "counts": {0: [0] * 30 + [9] * 30, 1: [1] * 60}}})
+    out = tables.html(frame.head(2))
+    assert "version = v1.8.0" in out and "method = POST" in out
+    assert out.count('class="ik-spark"') == 2 and "data:image/svg+xml;base64," in out
+    md = tables.markdown(frame)
+    assert "| version = v1.8.0 | `▁" in md
+
+
+def test_the_kernel_shows_frames_through_the_layer():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        assert tables.install()
+        data, _ = shell.display_formatter.format(_frame())
+        assert data["text/html"].startswith('<table class="ik-table">')
+        assert data["text/markdown"].startswith("| error signature |")
+    finally:
+        InteractiveShell.clear_instance()
+
+
+def _notebook() -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("top")
+    cell.outputs = [
+        nbformat.v4.new_output("display_data", {"text/markdown": Answer(HOSTILE).markdown(), "text/plain": "x"}),
+        # Markdown a producer did not escape: raw HTML still never gets through.
+        nbformat.v4.new_output("display_data", {"text/markdown": "<b>raw</b> \\<script>alert(4)</script>", "text/plain": "x"}),
+        nbformat.v4.new_output("execute_result", {"text/markdown": tables.markdown(_frame()),
+                                                  "text/html": tables.html(_frame()), "text/plain": "x"}),
+        nbformat.v4.new_output("stream", name="stdout", text="```\n</pre><script>alert(3)</script>\n"),
+    ]
+    nb.cells = [nbformat.v4.new_markdown_cell("## Which error?"), cell]
+    return nb
+
+
+def _summary() -> dict:
+    return {"run_id": "20261202T174109Z-triage-abc123", "scenario": "triage", "status": "ok", "severity": "P2",
+            "severity_reason": "error rate 3%", "headline": HOSTILE, "window": {"start": "2026-12-02T17:41:00Z", "end": None},
+            "impact": {"error_rate": 0.03}, "findings": [{"kind": "error", "title": HOSTILE, "detail": ""}],
+            "hypotheses": [{"cause": HOSTILE, "evidence": HOSTILE, "score": 0.5, "kind": "new_error"}],
+            "timeline": [{"ts": "2026-12-02T17:41:09Z", "source": "logs", "kind": "first_error", "text": HOSTILE}],
+            "sources": [{"name": "logs", "status": "ok", "rows": 123456}], "finished_at": "2026-12-02T17:50:00Z"}
+
+
+def test_report_md_escapes_log_text(tmp_path):
+    dest = write_markdown(_notebook(), _summary(), tmp_path / "report.md", drafts={"Status page": HOSTILE + "\n```"})
+    text = dest.read_text()
+    tokens = MarkdownIt("commonmark", {"html": True}).enable("table").parse(text)
+    inline = [c for t in tokens if t.type == "inline" for c in (t.children or [])]
+    assert not [t for t in tokens if t.type == "html_block"] and not [c for c in inline if c.type == "html_inline"]
+    assert [c.attrGet("href") for c in inline if c.type == "link_open"] == ["#which-error"], "log text became a link"
+    assert not [c for c in inline if c.type == "image"]
+    assert "[Which error?](#which-error)" in text  # the hypothesis links to its evidence
+    html = MarkdownIt("commonmark", {"html": True}).enable("table").render(text)
+    assert "<script>" not in html and "<img src=x" not in html and "<strong>bold</strong>" not in html
+
+
+def test_team_template_overrides_the_layout(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "parameters").mkdir()
+    (tmp_path / "parameters" / "postmortem_template.md").write_text(
+        "# {{ v.title | md }}\nSeverity: {{ v.severity }}\n{% for s in evidence %}## {{ s.title }}\n{% endfor %}")
+    text = write_markdown(_notebook(), _summary(), tmp_path / "report.md").read_text()
+    assert text.startswith("# &lt;img src=x") and "Severity: P2" in text and "## Which error?" in text
+    (tmp_path / "parameters" / "postmortem_template.md").write_text("# {{ v.title \n")
+    with pytest.raises(ConfigError, match=r"postmortem_template.md: line \d+: "):
+        write_markdown(_notebook(), _summary(), tmp_path / "report2.md")
+    assert not (tmp_path / "report2.md").exists()
