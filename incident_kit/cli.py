@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.add_argument("--format", choices=("html", "md", "both"), default="both",
                    help="report.html, report.md (Markdown postmortem) or both (default)")
+    r.add_argument("--offline", action="store_true",
+                   help="reach nothing beyond this machine: probes, HTTP sources and DNS refuse other hosts "
+                        "(also INCIDENT_KIT_OFFLINE=1)")
 
     ls = sub.add_parser("list", help="list scenarios, or one scenario's parameters")
     ls.add_argument("--params", metavar="SCENARIO", help="show the parameters of SCENARIO")
