@@ -256,13 +256,14 @@ def write_reports(run_dir: Path, nb: nbformat.NotebookNode, summary: dict[str, A
         written.append(export_html(nb, summary, run_dir / "report.html", drafts=texts))
     if formats in ("md", "both"):
         try:
-            written.append(write_markdown(nb, summary, run_dir / "report.md", drafts=texts))
+            written.append(write_markdown(nb, summary, run_dir / "report.md", drafts=texts, redactor=scrub))
         except ConfigError as exc:
             from .report.markdown import DEFAULT_TEMPLATE
 
             summary.setdefault("notes", []).append(f"report.md: the team template was not used: {exc}")
             (run_dir / "summary.json").write_text(json.dumps(scrub.obj(summary)[0], indent=2), encoding="utf-8")
-            written.append(write_markdown(nb, summary, run_dir / "report.md", drafts=texts, template=DEFAULT_TEMPLATE))
+            written.append(write_markdown(nb, summary, run_dir / "report.md", drafts=texts, template=DEFAULT_TEMPLATE,
+                                          redactor=scrub))
         figures = run_dir / "figures"
         if figures.is_dir():
             scrub.directory(figures)

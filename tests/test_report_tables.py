@@ -66,7 +66,10 @@ def test_the_kernel_shows_frames_through_the_layer():
         assert tables.install()
         data, _ = shell.display_formatter.format(_frame())
         assert data["text/html"].startswith('<table class="ik-table">')
-        assert data["text/markdown"].startswith("| error signature |")
+        assert data[tables.TABLE_MIME]["headers"][0] == "error signature"
+        assert "text/markdown" not in data  # escaped text would hide secrets from the runner's redaction
+        series, _ = shell.display_formatter.format(_frame()["count"])
+        assert series["text/html"].startswith('<table class="ik-table">') and ">12,345<" in series["text/html"]
     finally:
         InteractiveShell.clear_instance()
 
@@ -78,7 +81,7 @@ def _notebook() -> nbformat.NotebookNode:
         nbformat.v4.new_output("display_data", {"text/markdown": Answer(HOSTILE).markdown(), "text/plain": "x"}),
         # Markdown a producer did not escape: raw HTML still never gets through.
         nbformat.v4.new_output("display_data", {"text/markdown": "<b>raw</b> \\<script>alert(4)</script>", "text/plain": "x"}),
-        nbformat.v4.new_output("execute_result", {"text/markdown": tables.markdown(_frame()),
+        nbformat.v4.new_output("execute_result", {tables.TABLE_MIME: tables.to_json(_frame()),
                                                   "text/html": tables.html(_frame()), "text/plain": "x"}),
         nbformat.v4.new_output("stream", name="stdout", text="```\n</pre><script>alert(3)</script>\n"),
     ]
@@ -98,6 +101,7 @@ def _summary() -> dict:
 def test_report_md_escapes_log_text(tmp_path):
     dest = write_markdown(_notebook(), _summary(), tmp_path / "report.md", drafts={"Status page": HOSTILE + "\n```"})
     text = dest.read_text()
+    assert "| error signature |" in text and "12,345" in text
     tokens = MarkdownIt("commonmark", {"html": True}).enable("table").parse(text)
     inline = [c for t in tokens if t.type == "inline" for c in (t.children or [])]
     assert not [t for t in tokens if t.type == "html_block"] and not [c for c in inline if c.type == "html_inline"]
@@ -106,6 +110,16 @@ def test_report_md_escapes_log_text(tmp_path):
     assert "[Which error?](#which-error)" in text  # the hypothesis links to its evidence
     html = MarkdownIt("commonmark", {"html": True}).enable("table").render(text)
     assert "<script>" not in html and "<img src=x" not in html and "<strong>bold</strong>" not in html
+
+
+def test_markdown_output_hiding_a_secret_behind_escapes_is_redacted(tmp_path):
+    from incident_kit.redact import redactor
+
+    nb = _notebook()
+    secret = "aws_secret_access_key = NIwWMeaY7MoOLW8LXGii3TzvQ8k2hJcPq0aZ1bX4"
+    nb.cells[1].outputs = [nbformat.v4.new_output("display_data", {"text/markdown": Answer(secret).markdown()})]
+    text = write_markdown(nb, _summary(), tmp_path / "report.md", redactor=redactor()).read_text()
+    assert "NIwWMeaY7MoOLW8LXGii" not in text and "REDACTED" in text
 
 
 def test_team_template_overrides_the_layout(tmp_path, monkeypatch):

@@ -18,13 +18,14 @@ import jinja2.sandbox
 
 from ..errors import ConfigError
 from . import view
-from .tables import md_escape
+from .tables import TABLE_MIME, markdown_from, md_escape
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 DEFAULT_TEMPLATE = TEMPLATES / "postmortem.md.j2"
 TEAM_TEMPLATE = Path("parameters") / "postmortem_template.md"
 FIGURES = "figures"
 _CODE_SPAN = re.compile(r"(`+)(?:.*?)\1", re.S)
+_UNESCAPE = re.compile(r"\\(.)")
 _RAW_TAG = re.compile(r"(?<!\\)((?:\\\\)*)<")
 
 
@@ -55,7 +56,17 @@ def _text(value: Any) -> str:
     return "".join(value) if isinstance(value, list) else str(value or "")
 
 
-def _output(o: Mapping[str, Any], figure: list[int], dest: Path, section: str) -> str | None:
+def _checked(md: str, redactor: Any) -> str:
+    """Return Markdown ``md``, or its text fully escaped after redaction when its unescaped text holds a
+    secret (escapes such as a backslash before ``_`` would hide it from the patterns of the redaction)."""
+    if redactor is None:
+        return md
+    plain = _UNESCAPE.sub(r"\1", md)
+    redacted, n = redactor.text(plain)
+    return md if not n else md_escape(redacted)
+
+
+def _output(o: Mapping[str, Any], figure: list[int], dest: Path, section: str, redactor: Any = None) -> str | None:
     kind = o.get("output_type")
     if kind == "stream":
         return fence(_text(o.get("text"))) if o.get("name") == "stdout" and _text(o.get("text")).strip() else None
@@ -70,15 +81,17 @@ def _output(o: Mapping[str, Any], figure: list[int], dest: Path, section: str) -
             raw = _text(data[mime])
             (dest / FIGURES / name).write_bytes(base64.b64decode(raw) if ext == "png" else raw.encode())
             return f"![Figure {figure[0]}: {md_escape(section or 'evidence')}]({FIGURES}/{name})"
+    if TABLE_MIME in data and isinstance(data[TABLE_MIME], dict):
+        return markdown_from(data[TABLE_MIME])
     if "text/markdown" in data:
-        return inert(_text(data["text/markdown"]).strip())
+        return _checked(inert(_text(data["text/markdown"]).strip()), redactor)
     if "text/plain" in data:
         text = _text(data["text/plain"]).strip()
         return fence(text) if text and not re.fullmatch(r"<[\w.]+ object[^>]*>|None", text) else None
     return None
 
 
-def evidence(nb: Any, dest: Path) -> list[dict[str, Any]]:
+def evidence(nb: Any, dest: Path, redactor: Any = None) -> list[dict[str, Any]]:
     """Return the notebook's evidence as sections (``title``, ``anchor``, ``blocks`` of Markdown); writes figures under ``dest``."""
     from .export import REMOVED_TAGS
 
@@ -98,7 +111,7 @@ def evidence(nb: Any, dest: Path) -> list[dict[str, Any]]:
                 sections[-1]["blocks"].append(inert(source))
             continue
         for o in cell.get("outputs", []):
-            block = _output(o, figure, dest, sections[-1]["title"])
+            block = _output(o, figure, dest, sections[-1]["title"], redactor)
             if block:
                 sections[-1]["blocks"].append(block)
     return [s for s in sections if s["title"] or s["blocks"]]
@@ -129,10 +142,11 @@ def render(context: Mapping[str, Any], template: str | Path | None = None) -> st
 
 
 def write_markdown(nb: Any, summary: Mapping[str, Any], dest: str | Path, drafts: Mapping[str, str] | None = None,
-                   template: str | Path | None = None) -> Path:
+                   template: str | Path | None = None, redactor: Any = None) -> Path:
     """Write ``dest`` (report.md) and its figures beside it; returns ``dest``.
 
-    ``template`` defaults to ``parameters/postmortem_template.md`` when that file exists.
+    ``template`` defaults to ``parameters/postmortem_template.md`` when that file exists; ``redactor``
+    (the run's :class:`incident_kit.redact.Redactor`) checks Markdown outputs before they are kept.
     Raises ConfigError for a team template that cannot be rendered (nothing is written then),
     OSError when ``dest`` cannot be written.
     """
@@ -142,7 +156,7 @@ def write_markdown(nb: Any, summary: Mapping[str, Any], dest: str | Path, drafts
     if template is None and TEAM_TEMPLATE.is_file():
         template = TEAM_TEMPLATE
     v = view.build(summary, nb, REMOVED_TAGS)
-    sections = evidence(nb, dest.parent)
+    sections = evidence(nb, dest.parent, redactor)
     by_title = {s["title"]: s["anchor"] for s in sections}
     for h in v["hypotheses"]:
         for link in h["links"]:

@@ -228,10 +228,10 @@ def is_code(column: Any) -> bool:
     return bool(_IDENT.search(name)) or name in ("query", "sql", "statement", "command", "cmdline")
 
 
-def is_numeric(series: pd.Series) -> bool:
-    """Return True when ``series`` holds numbers (right-aligned in tables)."""
-    return pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype)
+def is_numeric_dtype(dtype: Any) -> bool:
+    """Return True for number dtypes (right-aligned in tables); booleans are words, not numbers."""
+    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
 
 
-__all__ = ["EMPTY", "LABELS", "Reference", "cut", "duration", "is_code", "is_numeric", "label", "missing",
+__all__ = ["EMPTY", "LABELS", "Reference", "cut", "duration", "is_code", "is_numeric_dtype", "label", "missing",
            "number", "percent", "size", "times_in_text", "value", "when"]

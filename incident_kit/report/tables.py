@@ -21,6 +21,8 @@ import pandas as pd
 from . import present, sparklines
 
 MAX_ROWS = 30
+#: The plain cells of a table, beside its HTML in a notebook's outputs (read by report.md).
+TABLE_MIME = "application/vnd.incident-kit.table+json"
 CUT = {"query": 90, "signature": 90, "cause": 100, "evidence": 140, "text": 110, "value": 90, "message": 110}
 CUT_DEFAULT = 70
 
@@ -59,13 +61,9 @@ class Cell:
 
 
 def _field_of(frame: pd.DataFrame, row: Any) -> str | None:
-    """Return the field a "what is different" value belongs to (attrs ``row_field`` or a ``column`` column)."""
+    """Return the field a "what is different" value belongs to (attrs ``row_field``: row label -> field)."""
     fields = frame.attrs.get("row_field") if frame.attrs else None
-    if isinstance(fields, dict) and row in fields:
-        return str(fields[row])
-    if "column" in frame.columns and frame.index.is_unique and row in frame.index:
-        return str(frame.at[row, "column"])
-    return None
+    return str(fields[row]) if isinstance(fields, dict) and row in fields else None
 
 
 def _with_field(name: str, text: str) -> str:
@@ -77,50 +75,64 @@ def rows(frame: pd.DataFrame, *, ref: present.Reference | None = None,
          max_rows: int = MAX_ROWS) -> tuple[list[str], list[list[Cell]], int]:
     """Return (headers, rows of cells, rows left out) of ``frame`` as people read it.
 
-    An unnamed integer index is dropped; a meaningful index (named, or times, or labels) becomes
-    the first column. A frame whose attrs carry ``row_series`` gains an "over time" sparkline column.
+    An unnamed integer index is dropped; a meaningful index (named, times, labels, several levels)
+    becomes the first columns. A frame whose attrs carry ``row_series`` gains an "over time"
+    sparkline column after its first column.
     """
-    frame = frame.copy(deep=False) if frame.attrs.get("row_field") or "column" in frame.columns else frame
-    idx = frame.index
-    keep_index = not (isinstance(idx, pd.RangeIndex) or (idx.name is None and pd.api.types.is_integer_dtype(idx.dtype)))
-    shown = frame.head(max_rows)
+    labels = list(frame.index[:max_rows])
     left = max(0, len(frame) - max_rows)
-    columns = [c for c in shown.columns if not (str(c) == "column" and "value" in shown.columns)]
+    idx = frame.index
+    keep_index = not (isinstance(idx, pd.RangeIndex) or (idx.nlevels == 1 and idx.name is None
+                                                          and pd.api.types.is_integer_dtype(idx.dtype)))
+    shown = frame.head(max_rows)
+    if keep_index:
+        names = [n if n is not None else ("label" if i == 0 else f"level {i + 1}") for i, n in enumerate(idx.names)]
+        taken = {str(c) for c in shown.columns}
+        names = [n if str(n) not in taken else f"{n} (index)" for n in names]
+        shown = shown.set_axis(idx[:max_rows].set_names(names)).reset_index()
+    merged = "value" in shown.columns and "column" in shown.columns
+    positions = [i for i, c in enumerate(shown.columns) if not (merged and str(c) == "column")]
     selection = frame.attrs.get("selection") if frame.attrs else None
-    headers = ([present.label(idx.name or "")] if keep_index else []) + [
-        present.label(" ".join(map(str, c)) if isinstance(c, tuple) else c, selection=selection) for c in columns]
+    headers = [present.label(" ".join(map(str, c)) if isinstance(c, tuple) else c, selection=selection)
+               for c in (shown.columns[i] for i in positions)]
     spark_at = None
-    if isinstance(frame.attrs.get("row_series"), dict):
-        spark_at = 1 if len(columns) else 0
-        headers.insert(spark_at + (1 if keep_index else 0), "over time")
+    if isinstance(frame.attrs.get("row_series"), dict) and not keep_index:
+        spark_at = 1 if positions else 0
+        headers.insert(spark_at, "over time")
     with_date = _spans_days(shown)
     out: list[list[Cell]] = []
-    for label in shown.index:
+    for row, label in enumerate(labels):
         cells: list[Cell] = []
-        if keep_index:
-            cells.append(Cell(present.value(idx.name or "", label, ref, with_date=with_date)))
-        for c in columns:
-            v = shown.at[label, c] if shown.index.is_unique else shown.loc[label, c].iloc[0]
-            text = present.value(c, v, ref, with_date=with_date)
+        for col in positions:
+            c = shown.columns[col]
+            text = present.value(c, shown.iat[row, col], ref, with_date=with_date)
             if str(c) == "value":
-                fld = _field_of(frame, label)
-                text = _with_field(fld, text) if fld else text
-            limit = CUT.get(str(c), CUT_DEFAULT)
-            short = present.cut(text, limit)
-            kind = "code" if present.is_code(c) else "num" if present.is_numeric(shown[c]) else (
-                "when" if pd.api.types.is_datetime64_any_dtype(shown[c].dtype) else "text")
+                fld = _field_of(frame, label) if not merged else str(shown.at[shown.index[row], "column"])
+                text = _with_field(fld, text) if fld and text != present.EMPTY else text
+            text = _redacted(text)  # before the cut: half a secret would no longer be recognised
+            short = present.cut(text, CUT.get(str(c), CUT_DEFAULT))
+            dtype = shown.dtypes.iloc[col]
+            kind = "code" if present.is_code(c) else "num" if present.is_numeric_dtype(dtype) else (
+                "when" if pd.api.types.is_datetime64_any_dtype(dtype) else "text")
             cells.append(Cell(short, text if short != text else None, kind))
         if spark_at is not None:
-            s = sparklines.series_for(frame.attrs, label)
-            cells.insert(spark_at + (1 if keep_index else 0), Cell("", None, "spark", s))
+            cells.insert(spark_at, Cell("", None, "spark", sparklines.series_for(frame.attrs, label)))
         out.append(cells)
     return headers, out, left
 
 
+def _redacted(text: str) -> str:
+    if len(text) < 8 or text == present.EMPTY:
+        return text
+    from ..redact import redact_text
+
+    return redact_text(text)[0]
+
+
 def _spans_days(frame: pd.DataFrame) -> bool:
-    for c in frame.columns:
-        if isinstance(frame[c].dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(frame[c].dtype):
-            days = pd.to_datetime(frame[c], utc=True).dropna().dt.floor("D").unique()
+    for col in range(frame.shape[1]):
+        if pd.api.types.is_datetime64_any_dtype(frame.dtypes.iloc[col]):
+            days = pd.to_datetime(frame.iloc[:, col], utc=True).dropna().dt.floor("D").unique()
             if len(days) > 1:
                 return True
     return False
@@ -169,28 +181,45 @@ def md_escape(text: str) -> str:
     return s
 
 
-def markdown(frame: pd.DataFrame, *, ref: present.Reference | None = None, max_rows: int = MAX_ROWS) -> str:
-    """Return ``frame`` as a GitHub-flavoured Markdown table (sparklines as block characters)."""
+def to_json(frame: pd.DataFrame, *, ref: present.Reference | None = None, max_rows: int = MAX_ROWS) -> dict[str, Any]:
+    """Return ``frame`` as plain cells (``TABLE_MIME`` data): headers, rows of {text, full, kind}, rows left out.
+
+    Notebooks carry this beside the HTML; report.md escapes it only after the runner's redaction
+    (Markdown escapes such as a backslash before ``_`` would hide secrets from the redaction patterns).
+    """
     ref = ref if ref is not None else CONTEXT.reference()
     headers, body, left = rows(frame, ref=ref, max_rows=max_rows)
-    if not len(frame):
-        return "*No rows.*"
     mark, _ = _mark(ref)
+    out = [[{"text": sparklines.blocks(c.spark, mark=mark) if c.spark else present.EMPTY, "kind": "spark"}
+            if c.kind == "spark" else {"text": c.text, "full": c.full, "kind": c.kind} for c in cells] for cells in body]
+    return {"headers": headers, "rows": out, "left": left, "empty": not len(frame)}
+
+
+def markdown_from(table: dict[str, Any]) -> str:
+    """Return a ``to_json`` table as a GitHub-flavoured Markdown table (data escaped, sparklines as block characters)."""
+    headers, body, left = table.get("headers") or [], table.get("rows") or [], int(table.get("left") or 0)
+    if table.get("empty") or not headers:
+        return "*No rows.*"
+    kinds = [c.get("kind") for c in body[0]] if body else []
     lines = ["| " + " | ".join(md_escape(h) for h in headers) + " |",
-             "| " + " | ".join("---:" if body and body[0][i].kind == "num" else "---" for i in range(len(headers))) + " |"]
+             "| " + " | ".join("---:" if i < len(kinds) and kinds[i] == "num" else "---" for i in range(len(headers))) + " |"]
     for cells in body:
         out = []
         for c in cells:
-            if c.kind == "spark":
-                out.append(f"`{sparklines.blocks(c.spark, mark=mark)}`" if c.spark else present.EMPTY)
-            elif c.kind == "code" and c.text != present.EMPTY:
-                out.append("`" + c.text.replace("`", "'").replace("|", "¦") + "`")
+            text = str(c.get("text") or "")
+            if c.get("kind") in ("spark", "code") and text and text != present.EMPTY:
+                out.append("`" + text.replace("`", "'").replace("|", "¦") + "`")
             else:
-                out.append(md_escape(c.text))
+                out.append(md_escape(text))
         lines.append("| " + " | ".join(out) + " |")
     if left:
         lines.append(f"\n*and {left:,} more row{'s' if left != 1 else ''}*")
     return "\n".join(lines)
+
+
+def markdown(frame: pd.DataFrame, *, ref: present.Reference | None = None, max_rows: int = MAX_ROWS) -> str:
+    """Return ``frame`` as a GitHub-flavoured Markdown table (sparklines as block characters)."""
+    return markdown_from(to_json(frame, ref=ref, max_rows=max_rows))
 
 
 def observe(frame: pd.DataFrame) -> None:
@@ -220,9 +249,44 @@ def install(investigation: Any = None) -> bool:
     if ip is None:
         return False
     formatters = ip.display_formatter.formatters
-    formatters["text/html"].for_type(pd.DataFrame, lambda f: html(f))
-    formatters["text/markdown"].for_type(pd.DataFrame, lambda f: markdown(f))
+    if TABLE_MIME not in formatters:
+        formatters[TABLE_MIME] = _table_formatter()(parent=ip.display_formatter)
+    formatters["text/html"].for_type(pd.DataFrame, _safe(html))
+    formatters["text/html"].for_type(pd.Series, _safe(lambda s: html(_series_frame(s))))
+    formatters[TABLE_MIME].for_type(pd.DataFrame, _safe(to_json, fallback=False))
+    formatters[TABLE_MIME].for_type(pd.Series, _safe(lambda s: to_json(_series_frame(s)), fallback=False))
     return True
 
 
-__all__ = ["CONTEXT", "Cell", "Context", "html", "install", "markdown", "md_escape", "observe", "rows"]
+def _series_frame(s: pd.Series) -> pd.DataFrame:
+    return s.to_frame(name=s.name if s.name is not None else "value")
+
+
+def _safe(render: Any, *, fallback: bool = True) -> Any:
+    """Wrap ``render`` so a frame it cannot show falls back to pandas' own table (HTML) or to nothing."""
+    def show(obj: Any) -> Any:
+        try:
+            return render(obj)
+        except Exception:  # noqa: BLE001 - a display must never fail a cell
+            if not fallback:
+                return None
+            frame = obj if isinstance(obj, pd.DataFrame) else _series_frame(obj)
+            return frame.head(MAX_ROWS).to_html(index=False, escape=True, border=0)
+    return show
+
+
+def _table_formatter() -> type:
+    """Return the IPython formatter class of ``TABLE_MIME`` (a dict per table)."""
+    from IPython.core.formatters import BaseFormatter
+    from traitlets import ObjectName, Unicode
+
+    class TableFormatter(BaseFormatter):
+        format_type = Unicode(TABLE_MIME)
+        _return_type = (dict,)
+        print_method = ObjectName("_repr_ik_table_")
+
+    return TableFormatter
+
+
+__all__ = ["CONTEXT", "TABLE_MIME", "Cell", "Context", "html", "install", "markdown", "markdown_from", "md_escape",
+           "observe", "rows", "to_json"]

@@ -15,7 +15,8 @@ import pandas as pd
 from . import present
 
 #: Findings recorded by people (the postmortem scenario) fill their own sections, not the summary.
-PEOPLE_KINDS = {"resolution": "resolution", "action_items": "action_items", "lessons": "lessons"}
+PEOPLE_KINDS = {"resolution": "resolution", "action_items": "action_items", "lessons": "lessons",
+                "root_cause": "root_cause"}
 #: Which findings (by kind) support a hypothesis (by kind).
 SUPPORT = {
     "deploy": ("change", "config", "build", "difference", "error", "app_error"),
