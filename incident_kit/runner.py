@@ -195,6 +195,8 @@ def run(
     (bad scenario, file, parameter or format) before anything runs;
     once execution starts, failures are reported in the result (status "failed"), not raised.
     """
+    if formats not in FORMATS:
+        raise ConfigError(f"format {formats!r} is not one of: {', '.join(FORMATS)}")
     path = catalog.find(scenario)
     name = path.stem
     import papermill
@@ -203,8 +205,6 @@ def run(
     alert_summary, alert_params, _ = _alert_context(alert, declared)
     params, notes = resolve_parameters(declared, parameters, parameter_files=parameter_files,
                                        cli_pairs=cli_pairs, alert_parameters=alert_params)
-    if formats not in FORMATS:
-        raise ConfigError(f"format {formats!r} is not one of: {', '.join(FORMATS)}")
     # Secrets are resolved here only to know what to remove from the outputs; never written.
     scrub = redactor_for(params)
     run_id = run_id or new_run_id(name)

@@ -133,3 +133,40 @@ def test_team_template_overrides_the_layout(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match=r"postmortem_template.md: line \d+: "):
         write_markdown(_notebook(), _summary(), tmp_path / "report2.md")
     assert not (tmp_path / "report2.md").exists()
+
+
+def test_a_kernel_run_writes_report_md_only_and_the_resolution_keeps_its_drafts(tmp_path, monkeypatch):
+    """A real papermill run of a small notebook with ``--format md``: the Investigation installs the
+    layer in the kernel, report.md carries the table from its plain cells; the resolution re-render
+    keeps the drafts, adds the recovery and writes no HTML the run did not have."""
+    import json
+
+    from incident_kit.runner import run
+    from incident_kit.server.resolution import apply
+
+    monkeypatch.chdir(tmp_path)
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('service = "shop-api"\noutput_dir = None')
+    params.metadata["tags"] = ["parameters"]
+    code = ("import incident_kit as ik, pandas as pd\n"
+            "inv = ik.Investigation('tiny', output_dir=output_dir)\n"
+            "inv.headline('shop-api: aws_secret_access_key = NIwWMeaY7MoOLW8LXGii3TzvQ8k2hJcPq0aZ1bX4')\n"
+            "pd.DataFrame({'path': ['/api/checkout'], 'share': [0.877106], 'ok': [False],\n"
+            "              'ts': [pd.Timestamp('2026-12-02T17:41:09.267Z')]})")
+    nb.cells = [params, nbformat.v4.new_markdown_cell("## What fails?"), nbformat.v4.new_code_cell(code)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (tmp_path / "notebooks").mkdir()
+    nbformat.write(nb, str(tmp_path / "notebooks" / "tiny.ipynb"))
+    with pytest.raises(ConfigError, match="format 'pdf'"):
+        run("tiny", out_dir=tmp_path / "reports", formats="pdf")
+    result = run("tiny", out_dir=tmp_path / "reports", formats="md")
+    assert result.status == "ok", result.summary.get("error")
+    assert result.report.name == "report.md" and not (result.dir / "report.html").exists()
+    text = result.report.read_text()
+    assert "| path | share of errors | healthy | time |" in text and "| /api/checkout | 87.7% | no | 17:41:09 UTC |" in text
+    assert "NIwWMeaY7MoOLW8LXGii" not in text and "## Communication drafts" in text
+    assert apply(result.dir, "2026-12-02T18:00:00Z")
+    after = result.report.read_text()
+    assert "## Communication drafts" in after and "resolved (recovery)" in after and "NIwWMeaY7MoOLW8LXGii" not in after
+    assert not (result.dir / "report.html").exists()
+    assert json.loads((result.dir / "summary.json").read_text())["alert"]["status"] == "resolved"
