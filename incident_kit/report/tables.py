@@ -163,7 +163,8 @@ def html(frame: pd.DataFrame, *, ref: present.Reference | None = None, max_rows:
             inner = f"<code>{e(c.text)}</code>" if c.kind == "code" and c.text != present.EMPTY else e(c.text)
             style = (' style="text-align:right;white-space:nowrap"' if c.kind == "num" else
                      ' style="white-space:nowrap"' if c.kind == "code" and len(c.text) <= 24 else "")
-            parts.append(f'<td class="{c.kind}"{style}{title}>{inner}</td>')
+            cls = c.kind + (" long" if c.kind == "code" and len(c.text) > 24 else "")
+            parts.append(f'<td class="{cls}"{style}{title}>{inner}</td>')
         parts.append("</tr>")
     parts.append("</tbody></table>")
     if left:
