@@ -100,21 +100,22 @@ def rows(frame: pd.DataFrame, *, ref: present.Reference | None = None,
         spark_at = 1 if positions else 0
         headers.insert(spark_at, "over time")
     with_date = _spans_days(shown)
+    dtypes = list(shown.dtypes)
+    kinds = {col: "code" if present.is_code(shown.columns[col]) else "num" if present.is_numeric_dtype(dtypes[col])
+             else "when" if pd.api.types.is_datetime64_any_dtype(dtypes[col]) else "text" for col in positions}
+    values = {col: shown.iloc[:, col].tolist() for col in positions}
     out: list[list[Cell]] = []
     for row, label in enumerate(labels):
         cells: list[Cell] = []
         for col in positions:
             c = shown.columns[col]
-            text = present.value(c, shown.iat[row, col], ref, with_date=with_date)
+            text = present.value(c, values[col][row], ref, with_date=with_date)
             if str(c) == "value":
                 fld = _field_of(frame, label) if not merged else str(shown.at[shown.index[row], "column"])
                 text = _with_field(fld, text) if fld and text != present.EMPTY else text
             text = _redacted(text)  # before the cut: half a secret would no longer be recognised
             short = present.cut(text, CUT.get(str(c), CUT_DEFAULT))
-            dtype = shown.dtypes.iloc[col]
-            kind = "code" if present.is_code(c) else "num" if present.is_numeric_dtype(dtype) else (
-                "when" if pd.api.types.is_datetime64_any_dtype(dtype) else "text")
-            cells.append(Cell(short, text if short != text else None, kind))
+            cells.append(Cell(short, text if short != text else None, kinds[col]))
         if spark_at is not None:
             cells.insert(spark_at, Cell("", None, "spark", sparklines.series_for(frame.attrs, label)))
         out.append(cells)
