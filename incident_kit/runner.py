@@ -250,7 +250,7 @@ def write_reports(run_dir: Path, nb: nbformat.NotebookNode, summary: dict[str, A
     Raises OSError when a report cannot be written.
     """
     scrub = scrub or redactor_for(params)
-    texts = drafts(summary, params.get("service"))
+    texts = drafts(summary, params.get("service") or _declared(nb, "service"))
     written: list[Path] = []
     if formats in ("html", "both"):
         written.append(export_html(nb, summary, run_dir / "report.html", drafts=texts))
@@ -270,6 +270,27 @@ def write_reports(run_dir: Path, nb: nbformat.NotebookNode, summary: dict[str, A
     for path in written:
         scrub.file(path)
     return written
+
+
+def _declared(nb: nbformat.NotebookNode, name: str) -> Any:
+    """Return the literal value the notebook's parameter cells give ``name`` (injected over defaults), or None."""
+    import ast
+
+    value = None
+    for cell in nb.cells:
+        if cell.cell_type != "code" or not {"parameters", "injected-parameters"} & set(cell.metadata.get("tags", [])):
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+                try:
+                    value = ast.literal_eval(node.value)
+                except ValueError:
+                    pass
+    return value
 
 
 def _read_or_stub(nb_path: Path, error: str | None) -> nbformat.NotebookNode:

@@ -126,10 +126,16 @@ def build(summary: Mapping[str, Any], nb: Any = None, removed: frozenset[str] = 
     findings = list(s.get("findings") or [])
     found = sections(nb, findings, removed) if nb is not None else []
     ref = _reference(s.get("timeline") or [], start)
+    measured = (s.get("impact") or {}).get("duration_min")
     if start:
-        stop = end or (s.get("alert") or {}).get("ends_at") or finished
-        minutes = (pd.Timestamp(stop) - pd.Timestamp(start)).total_seconds() if stop else None
-        duration = (present.duration(minutes) if minutes is not None else "unknown") + ("" if end else " so far, still going on")
+        stop = end or (s.get("alert") or {}).get("ends_at")
+        if stop:
+            duration = present.duration((pd.Timestamp(stop) - pd.Timestamp(start)).total_seconds())
+        elif isinstance(measured, int | float):
+            duration = present.duration(measured * 60) + ", still going on when investigated"
+        else:
+            seconds = (pd.Timestamp(finished) - pd.Timestamp(start)).total_seconds() if finished else None
+            duration = (present.duration(seconds) if seconds is not None else "unknown") + " so far, still going on"
         when = f"{present.when(start, seconds=False)} to {present.when(end, seconds=False) if end else 'ongoing'}"
         date = pd.Timestamp(start).strftime("%Y-%m-%d")
     else:
