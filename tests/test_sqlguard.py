@@ -13,7 +13,6 @@ READS = [
     "SELECT a->>'b', x::regclass, now() - interval '1 min' FROM t WHERE y = ANY(ARRAY[1, 2])",
     "WITH x AS (SELECT * FROM t) SELECT count(*) FROM x",
     "SELECT pid, pg_blocking_pids(pid) FROM pg_stat_activity",
-    "SELECT * FROM t WHERE id = :id",
     "TABLE t",
     "VALUES (1), (2)",
     "SHOW max_connections",
@@ -77,6 +76,12 @@ WRITES = {
 @pytest.mark.parametrize("sql", READS)
 def test_plain_reads_pass(sql: str) -> None:
     assert sqlguard.check(sql, "postgres") == sql.strip().rstrip(";").strip()
+
+
+def test_bind_parameters_only_where_given() -> None:
+    text = sqlguard.check("SELECT ':1', f[:1], x::int FROM t WHERE id = :id", "postgres", params=["id"])
+    assert text == "SELECT '\\:1', f[\\:1], x\\:\\:int FROM t WHERE id = :id"
+    assert not sqlguard.is_read_only("SELECT * FROM t WHERE id = :id", "postgres")  # not PostgreSQL without params
 
 
 @pytest.mark.parametrize("sql,named", list(WRITES.items()))

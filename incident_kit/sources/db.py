@@ -1,10 +1,13 @@
 """Read-only SQL on any SQLAlchemy URL: the session every database source uses, and ``query``.
 
-Every statement is checked by :mod:`incident_kit.sqlguard` before it is sent, then run in its
-own transaction that is made read-only on the server (``SET TRANSACTION READ ONLY`` on
-PostgreSQL, ``SET SESSION TRANSACTION READ ONLY`` on MySQL/MariaDB, ``mode=ro`` plus
-``PRAGMA query_only`` on SQLite), with a statement timeout and a row limit, and always rolled
-back. Connections are not pooled: each session opens one connection and closes it.
+Every statement is checked by :mod:`incident_kit.sqlguard` before it is sent (on PostgreSQL
+against the connected server's catalog, :mod:`.pgcatalog`), then run in its own transaction that
+is made read-only on the server (``SET TRANSACTION READ ONLY`` in a session whose
+``default_transaction_read_only`` is on, on PostgreSQL; ``SET SESSION TRANSACTION READ ONLY``
+on MySQL/MariaDB; ``mode=ro`` plus ``PRAGMA query_only`` on SQLite), with a statement timeout
+and a row limit, and always rolled back. A statement without parameters reaches the server as
+written (no bind processing of its text). Connections are not pooled: each session opens one
+connection and closes it.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from .. import sqlguard
 from ..errors import ConfigError, IncidentKitError, SourceError, SourceTimeout
 from ..secrets import mask_url, resolve
 from ._base import source
+from .pgcatalog import PgCatalog
 
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_LIMIT = 10_000
@@ -85,6 +89,7 @@ class ReadOnlySession:
         self.dialect = sqlguard.dialect_for(self.backend)
         self._engine: Any = None
         self._conn: Any = None
+        self.catalog: PgCatalog | None = None
 
     # -- errors ---------------------------------------------------------------------------
     def error(self, exc: BaseException) -> SourceError:
@@ -133,7 +138,12 @@ class ReadOnlySession:
 
     def _prepare_session(self) -> None:
         driver = self._conn.connection.driver_connection
-        if self.backend == "sqlite":
+        if self.backend == "postgresql":
+            self._conn.exec_driver_sql("SET SESSION default_transaction_read_only = on")
+            self._conn.commit()  # a session setting only: nothing else was run
+            host = self.url.split("@")[-1].split("/")[0].split("?")[0]
+            self.catalog = PgCatalog(self._catalog_rows, host)
+        elif self.backend == "sqlite":
             driver.execute("PRAGMA query_only = ON")
         elif self.backend in ("mysql", "mariadb"):
             cur = driver.cursor()
@@ -173,27 +183,28 @@ class ReadOnlySession:
             self._conn.connection.driver_connection.set_progress_handler(
                 lambda: 1 if time.monotonic() > deadline else 0, 10_000)
 
+    def _catalog_rows(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        from sqlalchemy import text
+
+        return [tuple(r) for r in self._conn.execute(text(sql), dict(params)).fetchall()]
+
     def rows(self, sql: str, params: Mapping[str, Any] | None = None, *,
              limit: int | None = None) -> tuple[list[str], list[tuple[Any, ...]], bool]:
         """Return ``(columns, rows, truncated)`` of one checked read (at most ``limit`` rows).
 
-        Raises :class:`MutationRefused` before sending anything that is not a plain read, and
-        :class:`SourceError`/:class:`SourceTimeout` when the database fails.
+        ``params`` are bound as ``:name`` parameters; without them the statement is sent as
+        written. Raises :class:`MutationRefused` before sending anything that is not a plain read,
+        and :class:`SourceError`/:class:`SourceTimeout` when the database fails.
         """
-        from sqlalchemy import text
-
-        checked = sqlguard.check(sql, self.dialect, source=self.source, target=self.target)
+        params = dict(params or {})
+        sqlguard.precheck(sql, self.dialect, source=self.source, target=self.target, params=params)
         limit = self.limit if limit is None else int(limit)
         trans = self._conn.begin()
         try:
             self._begin()
-            result = self._conn.execute(text(checked), dict(params or {}))
-            if not result.returns_rows:
-                return [], [], False
-            columns = list(result.keys())
-            fetched = result.fetchmany(limit + 1)
-            truncated = len(fetched) > limit
-            return columns, [tuple(r) for r in fetched[:limit]], truncated
+            checked = sqlguard.check(sql, self.dialect, source=self.source, target=self.target,
+                                     catalog=self.catalog, params=params)
+            return self._execute(checked, params, limit)
         except IncidentKitError:
             raise
         except Exception as exc:  # noqa: BLE001
@@ -203,6 +214,25 @@ class ReadOnlySession:
                 trans.rollback()
             except Exception:  # noqa: BLE001 - the connection may be gone already
                 pass
+
+    def _execute(self, checked: str, params: dict[str, Any], limit: int) -> tuple[list[str], list[tuple[Any, ...]], bool]:
+        from sqlalchemy import text
+
+        if params:
+            result = self._conn.execute(text(checked), params)
+            if not result.returns_rows:
+                return [], [], False
+            columns, fetched = list(result.keys()), result.fetchmany(limit + 1)
+        else:  # the driver's own cursor, no parameters: nothing in the text is taken for a placeholder
+            cursor = self._conn.connection.driver_connection.cursor()
+            try:
+                cursor.execute(checked)
+                if cursor.description is None:
+                    return [], [], False
+                columns, fetched = [d[0] for d in cursor.description], cursor.fetchmany(limit + 1)
+            finally:
+                cursor.close()
+        return columns, [tuple(r) for r in fetched[:limit]], len(fetched) > limit
 
     def frame(self, sql: str, params: Mapping[str, Any] | None = None, *, limit: int | None = None) -> pd.DataFrame:
         """Return one checked read as a DataFrame; ``attrs['truncated']`` says whether rows were cut."""
@@ -227,10 +257,13 @@ def query(url: str, sql: str, *, timeout_s: float = DEFAULT_TIMEOUT_S, limit: in
     """Run one read-only statement on any SQLAlchemy URL and return its rows as a DataFrame.
 
     ``url`` may be an ``env:``/``file:`` reference; ``params`` are bound as ``:name``
-    parameters. At most ``limit`` rows are returned (``attrs['truncated']`` tells).
+    parameters (without them the SQL reaches the server exactly as written). At most ``limit`` rows are returned (``attrs['truncated']`` tells).
     Raises :class:`MutationRefused` for anything but a single plain read (nothing is sent),
     :class:`SourceError` when the database fails or does not answer within ``timeout_s``.
     """
+    dialect = sqlguard.dialect_for(backend_of(str(url))) if "://" in str(url) else None
+    if dialect:  # a statement that is not a read by its shape is refused before connecting
+        sqlguard.precheck(sql, dialect, source="db", target=mask_url(str(url)), params=params)
     with ReadOnlySession(url, source="db", timeout_s=timeout_s, limit=limit) as session:
         return session.frame(sql, params)
 
