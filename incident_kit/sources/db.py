@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import time
 from decimal import Decimal
 from typing import Any, Mapping
@@ -26,6 +27,8 @@ from ..secrets import mask_url, resolve
 from ._base import source
 from .pgcatalog import PgCatalog
 
+_ENGINES: dict[tuple[str, str], Any] = {}
+_ENGINES_LOCK = threading.Lock()
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_LIMIT = 10_000
 APPLICATION_NAME = "incident-kit"
@@ -67,6 +70,31 @@ def _sqlite_read_only(url: str) -> str:
     return f"{scheme}:///file:{path}?mode=ro&uri=true{extra}"
 
 
+def _lenient_time_loaders(driver: Any) -> None:
+    """Make a psycopg 3 connection return dates and times Python cannot hold (``infinity``, years
+    beyond 9999 or BC) as the server's text instead of failing the whole read."""
+    adapters = getattr(driver, "adapters", None)
+    if adapters is None:
+        return
+    from psycopg import DataError
+    from psycopg.types import datetime as dt
+
+    for name in ("DateLoader", "TimestampLoader", "TimestamptzLoader", "IntervalLoader", "TimeLoader", "TimetzLoader"):
+        base = getattr(dt, name, None)
+        if base is None:
+            continue
+
+        def load(self: Any, data: Any, _base: Any = base) -> Any:
+            try:
+                return _base.load(self, data)
+            except (DataError, ValueError, OverflowError):
+                return bytes(data).decode("utf-8", "replace")
+
+        pg_type = {"DateLoader": "date", "TimestampLoader": "timestamp", "TimestamptzLoader": "timestamptz",
+                   "IntervalLoader": "interval", "TimeLoader": "time", "TimetzLoader": "timetz"}[name]
+        adapters.register_loader(pg_type, type(f"Lenient{name}", (base,), {"load": load}))
+
+
 class ReadOnlySession:
     """One connection to a database on which only checked reads run, each in a read-only transaction.
 
@@ -105,8 +133,12 @@ class ReadOnlySession:
     # -- lifecycle ------------------------------------------------------------------------
     def _connect_args(self) -> dict[str, Any]:
         t = max(1, math.ceil(self.timeout_s))
-        if self.backend == "postgresql":
-            return {"connect_timeout": t, "application_name": APPLICATION_NAME}
+        if self.backend == "postgresql":  # every transaction of the session is read-only unless changed
+            from sqlalchemy.engine import make_url
+
+            given = make_url(self.url).query.get("options") or ""
+            options = f"{given if isinstance(given, str) else ' '.join(given)} -c default_transaction_read_only=on"
+            return {"connect_timeout": t, "application_name": APPLICATION_NAME, "options": options.strip()}
         if self.backend in ("mysql", "mariadb"):
             return {"connect_timeout": t, "read_timeout": t + 2, "write_timeout": t + 2,
                     "init_command": "SET SESSION TRANSACTION READ ONLY"}
@@ -120,7 +152,13 @@ class ReadOnlySession:
 
         url = _sqlite_read_only(self.url) if self.backend == "sqlite" else self.url
         try:
-            self._engine = create_engine(url, poolclass=NullPool, connect_args=self._connect_args())
+            args = self._connect_args()
+            key = (url, repr(sorted(args.items())))
+            with _ENGINES_LOCK:  # one engine per URL: the dialect learns the server once; NullPool, no pooling
+                self._engine = _ENGINES.pop(key, None) or create_engine(url, poolclass=NullPool, connect_args=args)
+                _ENGINES[key] = self._engine
+                while len(_ENGINES) > 32:
+                    _ENGINES.pop(next(iter(_ENGINES))).dispose()
             self._conn = self._engine.connect()
             self._prepare_session()
         except IncidentKitError:
@@ -139,10 +177,9 @@ class ReadOnlySession:
     def _prepare_session(self) -> None:
         driver = self._conn.connection.driver_connection
         if self.backend == "postgresql":
-            self._conn.exec_driver_sql("SET SESSION default_transaction_read_only = on")
-            self._conn.commit()  # a session setting only: nothing else was run
-            host = self.url.split("@")[-1].split("/")[0].split("?")[0]
-            self.catalog = PgCatalog(self._catalog_rows, host)
+            _lenient_time_loaders(driver)
+            version = getattr(getattr(driver, "info", None), "server_version", None)
+            self.catalog = PgCatalog(self._catalog_rows, self.target, version)
         elif self.backend == "sqlite":
             driver.execute("PRAGMA query_only = ON")
         elif self.backend in ("mysql", "mariadb"):
@@ -163,9 +200,7 @@ class ReadOnlySession:
             except Exception:  # noqa: BLE001 - closing a broken connection
                 pass
             self._conn = None
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
+        self._engine = None  # kept in _ENGINES; with NullPool it holds no connection
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -174,10 +209,12 @@ class ReadOnlySession:
     def _begin(self) -> None:
         if self.backend == "postgresql":
             ms = int(self.timeout_s * 1000)
-            self._conn.exec_driver_sql("SET TRANSACTION READ ONLY")
-            self._conn.exec_driver_sql(f"SET LOCAL statement_timeout = {ms}")
-            self._conn.exec_driver_sql(f"SET LOCAL lock_timeout = {ms}")
-            self._conn.exec_driver_sql("SET LOCAL idle_in_transaction_session_timeout = 0")
+            cursor = self._conn.connection.driver_connection.cursor()
+            try:  # one round trip, no parameters
+                cursor.execute(f"SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = {ms}; "
+                               f"SET LOCAL lock_timeout = {ms}; SET LOCAL idle_in_transaction_session_timeout = 0")
+            finally:
+                cursor.close()
         elif self.backend == "sqlite":
             deadline = time.monotonic() + self.timeout_s
             self._conn.connection.driver_connection.set_progress_handler(

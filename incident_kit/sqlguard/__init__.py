@@ -18,7 +18,7 @@ from typing import Iterable
 from ..errors import MutationRefused
 from . import generic
 from .generic import REFUSED_FUNCTIONS
-from .postgres import Catalog, Routine
+from .postgres import Catalog, Routine, UserObjects
 
 #: SQLAlchemy backend name -> sqlglot dialect ("postgres" is read by pglast when it is installed).
 DIALECTS: dict[str, str] = {
@@ -108,4 +108,4 @@ def is_read_only(sql: str, dialect: str | None = None, params: Iterable[str] = (
 
 _PGLAST = _has_pglast()
 
-__all__ = ["DIALECTS", "REFUSED_FUNCTIONS", "Catalog", "Routine", "check", "dialect_for", "is_read_only", "precheck"]
+__all__ = ["DIALECTS", "REFUSED_FUNCTIONS", "Catalog", "Routine", "UserObjects", "check", "dialect_for", "is_read_only", "precheck"]

@@ -55,20 +55,21 @@ class Catalog(Protocol):
     def builtin_volatile_operators(self) -> frozenset[str]:
         """Names of built-in operators whose function is volatile."""
 
-    def user_functions(self, names: Sequence[str]) -> list[Routine]:
-        """User-defined (and extension) functions with these names, in any schema."""
-
     def functions_by_oid(self, oids: Sequence[int]) -> list[Routine]:
         """Functions with these oids."""
 
-    def user_operators(self, names: Sequence[str]) -> list[tuple[str, int]]:
-        """(name, function oid) of user-defined operators with these names."""
+    def user_objects(self, functions: Sequence[str], operators: Sequence[str], relations: Sequence[str],
+                     types: Sequence[str]) -> "UserObjects":
+        """User-defined (and extension) objects with these names, in any schema (one round trip)."""
 
-    def user_relations(self, names: Sequence[str]) -> list[tuple[str, list[str]]]:
-        """(relation, statements run when it is read): user views' definitions, row-security quals."""
 
-    def user_types(self, names: Sequence[str]) -> list[tuple[str, list[int], list[str]]]:
-        """(type, user cast function oids to it, domain CHECK expressions as statements)."""
+class UserObjects(NamedTuple):
+    """What a statement's names are in the server beyond the built-ins."""
+
+    functions: list[Routine]
+    operators: list[tuple[str, int]]  # (operator, function oid)
+    relations: list[tuple[str, list[str]]]  # (relation, statements reading it runs: view definition, RLS quals)
+    types: list[tuple[str, list[int], list[str]]]  # (type, cast/input function oids, domain CHECKs as statements)
 
 
 @dataclass(frozen=True)
@@ -239,20 +240,20 @@ def verify(parsed: Parsed, catalog: Catalog | None, sql: str, depth: int = 0) ->
         fitting = [v for lo, hi, v in overloads if lo <= nargs and (hi < 0 or nargs <= hi)] or [v for *_, v in overloads]
         if "v" in fitting:
             raise refusal(sql, f"function {name}() is VOLATILE: it may change the server")
-    names = sorted({name for _, name, _ in parsed.functions})
-    for routine in catalog.user_functions(names) if names else []:
-        _routine(routine, catalog, sql, depth)
     volatile_ops = catalog.builtin_volatile_operators() & parsed.operators
     if volatile_ops:
         raise refusal(sql, f"operator {min(volatile_ops)} runs a VOLATILE function")
-    if parsed.operators:
-        ops = catalog.user_operators(sorted(parsed.operators))
-        for routine in catalog.functions_by_oid(sorted({oid for _, oid in ops})) if ops else []:
-            _routine(routine, catalog, sql, depth, what=f"operator {ops[0][0]} calls ")
-    for relation, statements in catalog.user_relations(sorted(parsed.relations)) if parsed.relations else []:
+    found = catalog.user_objects(sorted({name for _, name, _ in parsed.functions}), sorted(parsed.operators),
+                                 sorted(parsed.relations), sorted(parsed.types))
+    for routine in found.functions:
+        _routine(routine, catalog, sql, depth)
+    for operator, oid in found.operators:
+        for routine in catalog.functions_by_oid([oid]):
+            _routine(routine, catalog, sql, depth, what=f"operator {operator} calls ")
+    for relation, statements in found.relations:
         for statement in statements:
             _nested(statement, catalog, sql, depth, f"reading {relation} runs")
-    for typename, oids, checks in catalog.user_types(sorted(parsed.types)) if parsed.types else []:
+    for typename, oids, checks in found.types:
         for routine in catalog.functions_by_oid(oids) if oids else []:
             _routine(routine, catalog, sql, depth, what=f"the cast to {typename} calls ")
         for statement in checks:
@@ -295,4 +296,4 @@ def _routine(r: Routine, catalog: Catalog, sql: str, depth: int, what: str = "")
         _nested(statement, catalog, sql, depth, f"{label} runs")
 
 
-__all__ = ["Catalog", "MAX_DEPTH", "Parsed", "Routine", "parse", "verify"]
+__all__ = ["Catalog", "MAX_DEPTH", "Parsed", "Routine", "UserObjects", "bind", "parse", "verify"]
