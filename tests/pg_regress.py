@@ -91,7 +91,8 @@ def fill(cluster, files: list[Path], dbname: str = "regression", per_file_s: flo
                 "-d", dbname, "-f", str(path)]
         started = time.monotonic()
         try:
-            subprocess.run(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=per_file_s)
+            subprocess.run(args, env=env, cwd=empty, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           timeout=per_file_s)
             return path.stem, time.monotonic() - started
         except subprocess.TimeoutExpired:
             return path.stem, f"stopped after {per_file_s:.0f} s"
@@ -162,7 +163,7 @@ def fingerprint(cluster, marker_pid: int) -> dict[str, str]:
     marker session."""
     prints: dict[str, str] = {}
     base = dict(host=str(cluster.dir), port=cluster.port, user="postgres", autocommit=True,
-                application_name="ik-fingerprint")
+                application_name="ik-fingerprint", options="-c lock_timeout=10000 -c statement_timeout=60000")
     with psycopg.connect(dbname="postgres", **base) as conn:
         dbs = [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datallowconn ORDER BY 1")]
         prints["settings"] = _one(conn, "SELECT md5(string_agg(name || '=' || coalesce(setting, ''), ',' ORDER BY name)) "

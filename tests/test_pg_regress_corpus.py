@@ -9,7 +9,7 @@ ik.db.query, one by one, and the fingerprint must be the same, the marker sessio
 Statements the guard refuses by their shape are refused before a connection is opened, so all of them
 go through ik.db.query. Reads by shape need a connection each: those that name a volatile function, a
 user-defined function or a user view (the ones that could do harm) are all sent; of the others a fixed
-sample of IK_PG_REGRESS_SAMPLE (default 1500, "all" for every one) chosen by hash of the text. Of the
+sample of IK_PG_REGRESS_SAMPLE (default 1000, "all" for every one) chosen by hash of the text. Of the
 harmless reads among those sent (one statement PostgreSQL runs in a read-only transaction, naming no
 function with a volatile overload), fewer than 1 % may be refused or fail in the client.
 Set IK_PG_REGRESS_DIR to run another directory of regression files, IK_PG_REGRESS_ROLE=reader to send
@@ -36,7 +36,7 @@ from incident_kit.errors import MutationRefused, SourceError, SourceTimeout
 
 import pg_regress
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 TIMEOUT_S = 2.0
 
 
@@ -112,17 +112,21 @@ def test_regression_corpus_changes_nothing_and_reads_get_through(filled) -> None
             continue
         names = {n for _, n, _ in parsed.functions}
         (risky if names & (volatile | user_functions) or parsed.relations & user_views else reads).append(sql)
-    sample = os.environ.get("IK_PG_REGRESS_SAMPLE", "1500")
+    sample = os.environ.get("IK_PG_REGRESS_SAMPLE", "1000")
     if sample != "all":
         reads = sorted(reads, key=lambda s: hashlib.md5(s.encode()).hexdigest())[: int(sample)]
     chosen = set(reads) | set(risky)
     to_send = [s for s in statements if s in chosen or not sqlguard.is_read_only(s, "postgres")]
 
     with psycopg.connect(dbname="regression", application_name="ik-marker", **base) as marker:
+        phases = [time.monotonic()]
         before = pg_regress.fingerprint(cluster, marker.info.backend_pid)
+        phases.append(time.monotonic())
         with ThreadPoolExecutor(max_workers=2) as pool:
             outcomes = dict(zip(to_send, pool.map(lambda s: _outcome(url, s), to_send)))
+        phases.append(time.monotonic())
         after = pg_regress.fingerprint(cluster, marker.info.backend_pid)
+        phases.append(time.monotonic())
         assert marker.execute("SELECT 1").fetchone() == (1,)
     changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
 
@@ -143,7 +147,8 @@ def test_regression_corpus_changes_nothing_and_reads_get_through(filled) -> None
           f"({len(risky)} risky reads, {len(reads)} sampled reads); refused {counts['refused']}, "
           f"caught by the server {counts['server']}, failed in the client {counts['client']}, "
           f"executed {counts['executed']}; harmless reads {harmless}, refused or failed in the client "
-          f"{len(failed)}; {time.monotonic() - started:.0f} s")
+          f"{len(failed)}; {time.monotonic() - started:.0f} s (fingerprint {phases[1] - phases[0]:.1f} s, "
+          f"sending {phases[2] - phases[1]:.1f} s, {len(before)} fingerprint parts)")
     for why, sql in failed[:20]:
         print(f"  {why}: {sql}")
     assert not changed, f"state changed: {changed[:10]}"

@@ -36,7 +36,10 @@ json_build_array(p.oid::int8, p.proname, n.nspname, p.provolatile::text, l.lanna
        {body},
        (SELECT ARRAY[a.aggtransfn::oid, a.aggfinalfn::oid, a.aggcombinefn::oid, a.aggserialfn::oid,
                      a.aggdeserialfn::oid, a.aggmtransfn::oid, a.aggminvtransfn::oid, a.aggmfinalfn::oid]::int8[]
-        FROM pg_catalog.pg_aggregate a WHERE a.aggfnoid = p.oid))
+        FROM pg_catalog.pg_aggregate a WHERE a.aggfnoid = p.oid),
+       CASE WHEN l.lanname = 'internal' AND p.oid >= 16384 THEN
+         (SELECT string_agg(DISTINCT b.provolatile::text, '') FROM pg_catalog.pg_proc b
+          WHERE b.oid < 16384 AND b.prosrc = p.prosrc) END)
 """
 _FROM_PROC = """pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
      JOIN pg_catalog.pg_language l ON l.oid = p.prolang"""
@@ -138,9 +141,10 @@ class PgCatalog:
 
 
 def _routine(row: Sequence[Any]) -> Routine:
-    oid, name, schema, vol, lang, kind, builtin, ext, src, support = row
+    oid, name, schema, vol, lang, kind, builtin, ext, src, support, wrapped = row
     return Routine(int(oid), name, schema, vol, lang, kind, bool(builtin), ext,
-                   _sql_body(src) if lang == "sql" else src, tuple(int(o) for o in (support or ()) if o))
+                   _sql_body(src) if lang == "sql" else src, tuple(int(o) for o in (support or ()) if o),
+                   wrapped or "")
 
 
 __all__ = ["FIRST_USER_OID", "PgCatalog"]
