@@ -225,6 +225,14 @@ class ReadOnlySession:
 
         return [tuple(r) for r in self._conn.execute(text(sql), dict(params)).fetchall()]
 
+    def _stored_functions(self, names: list[str]) -> list[tuple[Any, ...]]:
+        from sqlalchemy import bindparam, text
+
+        sql = text("SELECT ROUTINE_SCHEMA, ROUTINE_NAME, SQL_DATA_ACCESS FROM information_schema.ROUTINES "
+                   "WHERE ROUTINE_TYPE = 'FUNCTION' AND LOWER(ROUTINE_NAME) IN :names")
+        return [tuple(r) for r in self._conn.execute(sql.bindparams(bindparam("names", expanding=True)),
+                                                     {"names": names}).fetchall()]
+
     def rows(self, sql: str, params: Mapping[str, Any] | None = None, *,
              limit: int | None = None) -> tuple[list[str], list[tuple[Any, ...]], bool]:
         """Return ``(columns, rows, truncated)`` of one checked read (at most ``limit`` rows).
@@ -239,8 +247,9 @@ class ReadOnlySession:
         trans = self._conn.begin()
         try:
             self._begin()
+            stored = self._stored_functions if self.backend in ("mysql", "mariadb") else None
             checked = sqlguard.check(sql, self.dialect, source=self.source, target=self.target,
-                                     catalog=self.catalog, params=params)
+                                     catalog=self.catalog, params=params, routines=stored)
             return self._execute(checked, params, limit)
         except IncidentKitError:
             raise

@@ -13,7 +13,7 @@ timeouts, always rolled back: the server is the second line of defence.
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Iterable
 
 from ..errors import MutationRefused
 from . import generic
@@ -55,14 +55,16 @@ def _has_pglast() -> bool:
 
 
 def check(sql: str, dialect: str | None = None, *, source: str = "sql", target: str = "",
-          catalog: Catalog | None = None, params: Iterable[str] = ()) -> str:
+          catalog: Catalog | None = None, params: Iterable[str] = (), routines: Any = None) -> str:
     """Return ``sql`` (stripped of a trailing ``;``) when it is a single plain read.
 
     ``dialect`` is a sqlglot dialect (see :func:`dialect_for`); ``source`` and ``target`` (a
     masked URL) name the database in the error; ``catalog`` answers PostgreSQL catalog questions
     for the connected server. ``params`` names the ``:name`` bind parameters given: for PostgreSQL
     the text returned is then for SQLAlchemy ``text()`` (every other colon escaped), otherwise it
-    is the statement as written, to be sent without bind processing. Raises :class:`MutationRefused` (one line, naming what was found)
+    is the statement as written, to be sent without bind processing. ``routines(names)`` (MySQL)
+    returns ``(schema, name, SQL_DATA_ACCESS)`` of stored functions: only those declared ``NO SQL``
+    or ``READS SQL DATA`` may be called. Raises :class:`MutationRefused` (one line, naming what was found)
     otherwise, and SourceError when the catalog cannot be read.
     """
     if not isinstance(sql, str):
@@ -74,7 +76,10 @@ def check(sql: str, dialect: str | None = None, *, source: str = "sql", target: 
             parsed = postgres.parse(sql, tuple(sorted(set(params))))
             postgres.verify(parsed, catalog, sql)
             return parsed.text
-        return generic.check(sql, dialect, target)
+        text = generic.check(sql, dialect, target)
+        if routines is not None:
+            generic.verify_stored(sql, dialect, routines, target)
+        return text
     except MutationRefused as exc:
         raise MutationRefused(source, target, exc.reason) from None
 

@@ -123,4 +123,32 @@ def check(sql: str, dialect: str | None, target: str) -> str:
     return text
 
 
-__all__ = ["REFUSED_FUNCTIONS", "REFUSED_PREFIXES", "check"]
+#: MySQL's declared SQL data access of a stored function that lets it be called by a read.
+READING_ACCESS = frozenset({"NO SQL", "READS SQL DATA"})
+
+
+@functools.lru_cache(maxsize=2048)
+def called_functions(sql: str, dialect: str | None) -> frozenset[str]:
+    """Return the names of the non-built-in functions ``sql`` calls (lower case; empty if unparsable)."""
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import SqlglotError
+
+    try:
+        trees = [t for t in sqlglot.parse(sql.strip().rstrip(";"), read=dialect) if t is not None]
+    except SqlglotError:
+        return frozenset()
+    return frozenset(str(n.name).lower() for t in trees for n in t.find_all(exp.Anonymous))
+
+
+def verify_stored(sql: str, dialect: str | None, routines: object, target: str = "") -> None:
+    """Refuse (MutationRefused) a call of a MySQL stored function not declared ``NO SQL`` or
+    ``READS SQL DATA``; ``routines(names)`` returns ``(schema, name, sql_data_access)`` rows."""
+    names = called_functions(sql, dialect)
+    for schema, name, access in routines(sorted(names)) if names else []:  # type: ignore[operator]
+        if str(access).upper() not in READING_ACCESS:
+            raise refusal(sql, f"stored function {schema}.{name}() is declared {access}, not READS SQL DATA or NO SQL",
+                          target)
+
+
+__all__ = ["READING_ACCESS", "REFUSED_FUNCTIONS", "REFUSED_PREFIXES", "called_functions", "check", "verify_stored"]
