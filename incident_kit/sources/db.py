@@ -21,8 +21,8 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from .. import sqlguard
-from ..errors import ConfigError, IncidentKitError, SourceError, SourceTimeout
+from .. import offline, sqlguard
+from ..errors import ConfigError, IncidentKitError, SourceError, SourceOffline, SourceTimeout
 from ..secrets import mask_url, resolve
 from ._base import source
 from .pgcatalog import PgCatalog
@@ -151,6 +151,12 @@ class ReadOnlySession:
         from sqlalchemy.pool import NullPool
 
         url = _sqlite_read_only(self.url) if self.backend == "sqlite" else self.url
+        if self.backend != "sqlite" and offline.enabled():  # C drivers connect below Python's sockets
+            from sqlalchemy.engine import make_url
+
+            refused = offline.refusal(make_url(url).host or "localhost", "database host")
+            if refused:
+                raise SourceOffline(self.source, self.target, refused)
         try:
             args = self._connect_args()
             key = (url, repr(sorted(args.items())))
