@@ -14,7 +14,18 @@ import functools
 import logging
 import re
 
-from .common import refusal
+from ..errors import MutationRefused
+
+def short(sql: str, n: int = 60) -> str:
+    """Return ``sql`` on one line, cut to ``n`` characters."""
+    text = " ".join(str(sql).split())
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def refusal(sql: str, why: str, target: str = "") -> MutationRefused:
+    """Return the one-line MutationRefused naming the statement and why it is not a plain read."""
+    return MutationRefused("sqlguard", target, f"refused {short(sql)!r}: {why}; only a single plain read is allowed")
+
 
 #: Functions that change the server, a session or files even inside a read-only transaction.
 REFUSED_FUNCTIONS: frozenset[str] = frozenset({
@@ -151,4 +162,4 @@ def verify_stored(sql: str, dialect: str | None, routines: object, target: str =
                           target)
 
 
-__all__ = ["READING_ACCESS", "REFUSED_FUNCTIONS", "REFUSED_PREFIXES", "called_functions", "check", "verify_stored"]
+__all__ = ["READING_ACCESS", "REFUSED_FUNCTIONS", "REFUSED_PREFIXES", "called_functions", "check", "refusal", "short", "verify_stored"]

@@ -20,8 +20,7 @@ import json
 from dataclasses import dataclass
 from typing import Iterable, Mapping, NamedTuple, Protocol, Sequence
 
-from .common import refusal
-from .generic import REFUSED_FUNCTIONS, REFUSED_PREFIXES
+from .generic import REFUSED_FUNCTIONS, REFUSED_PREFIXES, refusal
 from .pgpolicy import ALLOWED_EXTENSION_FUNCTIONS, ALLOWED_VOLATILE, BUILTIN_VOLATILE, SQL_RUNNERS
 
 _WRITES = frozenset({"InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt"})
