@@ -86,6 +86,7 @@ WRITES = {
     "SELECT table_to_xml('t', true, false, '')": "runs SQL",
     "SELECT * FROM t FOR KEY SHARE": "locking clause",
     "LISTEN x": "not a read",
+    "SELECT txid_current()": "transaction id",
     "SET statement_timeout = 0": "SET",
     "": "empty",
     "SELEC 1 FROM": "",

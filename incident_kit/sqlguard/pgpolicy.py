@@ -46,6 +46,9 @@ SQL_RUNNERS: frozenset[str] = frozenset({
     "schema_to_xml_and_xmlschema", "database_to_xml", "database_to_xmlschema", "database_to_xml_and_xmlschema",
 })
 
+#: Non-volatile built-ins that still change the server: they assign a transaction id (WAL, the xid counter).
+XID_ASSIGNERS: frozenset[str] = frozenset({"txid_current", "pg_current_xact_id"})
+
 #: Names of PostgreSQL 15's VOLATILE built-ins (``SELECT proname FROM pg_proc WHERE provolatile = 'v'``),
 #: used only when no server is asked; a live check reads ``pg_proc`` of the server itself.
 BUILTIN_VOLATILE: frozenset[str] = frozenset({
@@ -106,4 +109,4 @@ BUILTIN_VOLATILE: frozenset[str] = frozenset({
     "ts_stat", "tsvector_update_trigger", "tsvector_update_trigger_column", "txid_status", "unique_key_recheck",
 })
 
-__all__ = ["ALLOWED_EXTENSION_FUNCTIONS", "ALLOWED_VOLATILE", "BUILTIN_VOLATILE", "SQL_RUNNERS"]
+__all__ = ["ALLOWED_EXTENSION_FUNCTIONS", "ALLOWED_VOLATILE", "BUILTIN_VOLATILE", "SQL_RUNNERS", "XID_ASSIGNERS"]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, NamedTuple, Protocol, Sequence
 
 from .generic import REFUSED_FUNCTIONS, REFUSED_PREFIXES, refusal
-from .pgpolicy import ALLOWED_EXTENSION_FUNCTIONS, ALLOWED_VOLATILE, BUILTIN_VOLATILE, SQL_RUNNERS
+from .pgpolicy import ALLOWED_EXTENSION_FUNCTIONS, ALLOWED_VOLATILE, BUILTIN_VOLATILE, SQL_RUNNERS, XID_ASSIGNERS
 
 _WRITES = frozenset({"InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt"})
 _PLANNABLE = frozenset({"SelectStmt", *_WRITES, "CreateTableAsStmt"})
@@ -227,6 +227,8 @@ def verify(parsed: Parsed, catalog: Catalog | None, sql: str, depth: int = 0) ->
     for schema, name, _ in sorted(parsed.functions, key=str):
         if name in SQL_RUNNERS:
             raise refusal(sql, f"{name}() runs SQL the guard cannot see")
+        if name in XID_ASSIGNERS:
+            raise refusal(sql, f"{name}() assigns a transaction id")
         offline = name in BUILTIN_VOLATILE or name in REFUSED_FUNCTIONS or name.startswith(REFUSED_PREFIXES)
         if catalog is None and offline and name not in ALLOWED_VOLATILE:
             raise refusal(sql, f"function {name}() is VOLATILE: it may change the server")
