@@ -18,6 +18,7 @@ import pandas as pd
 
 from . import frames
 from .errors import IncidentKitError, SourceOffline
+from .report import tables
 from .timeutil import iso, window
 
 PARTIAL_NAME = "summary.partial.json"
@@ -67,6 +68,7 @@ class Investigation:
         self.output_dir = Path(output_dir) if output_dir else None
         self.start, self.end = window(start, end)
         self.sources: list[dict[str, Any]] = []
+        tables.install(self)  # DataFrames shown as tables for people (report.tables)
         self.data: dict[str, Any] = {
             "headline": None, "severity": None, "severity_reason": None, "impact": {}, "findings": [],
             "hypotheses": [], "timeline": [], "notes": [],
@@ -107,6 +109,7 @@ class Investigation:
             seconds=round(time.perf_counter() - started, 3),
         )
         self._add_source(record)
+        tables.observe(frame)
         return frame
 
     def _failed(self, record: dict[str, Any], name: str, kind: str | None, reason: str, started: float) -> pd.DataFrame:
