@@ -3,8 +3,8 @@ values, and the randomness test (:func:`token_like`) the value checks use.
 
 A rule's ``keywords`` (lower case, matched case-insensitively) and ``case_keywords`` (matched as
 written) are literals of which every match holds at least one: the redactor runs a rule only on
-the lines where one occurs (one Aho-Corasick pass finds them all). A rule with neither runs on
-the whole text.
+the lines where one occurs (one Aho-Corasick pass finds them all), and ``reach`` characters past
+such a line (a private key's body spans lines). A rule with neither runs on the whole text.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ class Rule:
     description: str = ""
     keywords: tuple[str, ...] = ()
     case_keywords: tuple[str, ...] = ()
+    reach: int = 0
 
     @property
     def label(self) -> str:
@@ -99,15 +100,26 @@ _NOT_TOKEN = re.compile(
 )
 
 
-def token_like(value: str, *, min_len: int = 14, min_entropy: float = 2.5) -> bool:
+def token_like(value: str, *, min_len: int = 14, min_entropy: float = 2.5, mixed_case: bool = False) -> bool:
     """Return True when ``value`` looks like a generated credential: long enough, not a word,
-    number, hex address, path, URL or host name, and random enough (Shannon entropy)."""
+    number, hex address, path, URL or host name, and random enough (Shannon entropy). With
+    ``mixed_case`` a value of letters only counts when its case looks random."""
     value = value.strip("\"'`")
-    if len(value) < min_len or math.log2(len(set(value))) < min_entropy or _NOT_TOKEN.match(value):
+    if len(value) < min_len or math.log2(len(set(value))) < min_entropy:
         return False  # entropy is at most log2(number of distinct characters)
     if value.isdigit():
-        return len(value) >= 14 and entropy(value) >= 2.5
+        return len(value) >= 14 and entropy(value) >= 2.0
+    if _NOT_TOKEN.match(value) and not (mixed_case and _random_case(value)):
+        return False
     return entropy(value) >= min_entropy
+
+
+def _random_case(value: str) -> bool:
+    """Letters in random case (``ymAeUrFmrgifDf``), not a CamelCase word (``AppWindowToken``)."""
+    if not value.isalpha():
+        return False
+    upper = sum(c.isupper() for c in value)
+    return upper >= 3 and 0.25 <= upper / len(value) <= 0.75
 
 
 __all__ = ["Rule", "Check", "Q", "SECRET_NAME_WORDS", "SECRET_NAME_RE", "NOT_SECRET_SUFFIX", "secret_name", "secret_value", "entropy", "token_like"]

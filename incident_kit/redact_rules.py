@@ -32,7 +32,7 @@ from .redact_base import (
     secret_value,
     token_like,
 )
-from .redact_vendors import PREFIXED_RULES, SERVICE_RULES
+from .redact_vendors import AROUND, PREFIXED_RULES, SEP, SERVICE_RULES
 
 
 def _assignment_check(text: str, groups: dict[str, str | None]) -> bool:
@@ -74,7 +74,7 @@ def _url_password_check(text: str, groups: dict[str, str | None]) -> bool:
     return not text.isdigit() and secret_value(text)
 
 
-_SEP = r"[ \t]{0,3}(?:=>|:=|=|:)[ \t]{0,3}"
+_SEP = r"[ \t]{0,16}+(?:=>|:=|=|:)[ \t]{0,16}+"
 _VALUE = (
     r"(?:\\\"(?P<secret_e>(?:[^\"\\\r\n]|\\[^\"]){1,512}+)\\\""
     r"|\"(?P<secret_d>(?:[^\"\\\r\n]|\\.){1,512}+)\""
@@ -96,13 +96,13 @@ def _assignment_rules() -> tuple[Rule, ...]:
     desc = ("value of a variable, key, header, option or JSON field named like SECRET/TOKEN/PASSWORD/"
             "PASSWD/PWD/API_KEY/PRIVATE_KEY/CREDENTIAL/ACCESS_KEY/SESSION_ID/COOKIE")
     return tuple(
-        Rule("secret_assignment", rf"(?P<name>{kw}[a-z0-9_.\-]{{0,64}}+){Q}?{_SEP}{_VALUE}",
+        Rule("secret_assignment", rf"(?P<name>{kw}[a-z0-9_.\-]{{0,64}}+){Q}?{_SEP}(?:{Q}(?={Q}))?{_VALUE}",
              check=_assignment_check, icase=True, description=desc, keywords=words)
         for kw, words in keywords
     )
 
 
-_PEM_END = r"-----END[ A-Z0-9_\-]{0,100}PRIVATE KEY(?: BLOCK)?-----"
+_PEM_END = r"-----end[ a-z0-9_\-]{0,100}private key(?: block)?-----"
 
 # Names that hold no secret although a secret-like word is in them (gitleaks' generic rule knows
 # the same trap): access ids, api versions, keyspaces, author...
@@ -126,24 +126,30 @@ def _generic_check(text: str, groups: dict[str, str | None]) -> bool:
     if _GENERIC_NAME_STOP.search(name) or NOT_SECRET_SUFFIX.search(name.rstrip(" \t")):
         return False
     strong = bool(_STRONG_NAME.search(name))
-    if not strong and (groups.get("sep") in (",", ">") or _ID_VALUE.match(text)):
+    if not strong and ((groups.get("sep") == "," and not (groups.get("pre") or "").strip()) or _ID_VALUE.match(text)):
         return False  # "nova.osapi_compute.wsgi.server,req-<uuid>": a CSV cell and a request id
     return secret_value(text) and token_like(text, min_len=10, min_entropy=3.5)
 
 
 def _curl_user_check(text: str, groups: dict[str, str | None]) -> bool:
-    value = text.strip("\"'")
-    return ":" in value and secret_value(value.split(":", 1)[1] or value)
+    user, _, password = text.strip("\"'").partition(":")
+    return bool(_) and not (password or user).startswith("$") and (password or user) not in ("***", "...")
 
 
-_GENERIC_SEP = r"(?:=>|:{1,3}=|\?=|\|\||[=:>,])"
-_CURL_VALUE = r"(?P<secret>\"[^\"\r\n]{3,512}+\"|'[^'\r\n]{3,512}+'|[^\s\"']{3,512}+)"
+def _k8s_check(text: str, groups: dict[str, str | None]) -> bool:
+    return token_like(text, min_len=10, min_entropy=2.8)
+
+
+_CURL_PART = r"(?:\"[^\"\r\n]{0,512}+\"|'[^'\r\n]{0,512}+'|[^\s\"':]{0,512}+)"
+_CURL_VALUE = (rf"(?P<secret>{_CURL_PART}:{_CURL_PART}"
+               r"|\"[^\"\r\n]{3,512}+\"|'[^'\r\n]{3,512}+'|[^\s\"']{3,512}+)")
 
 #: Rules tried first (their names win overlaps): private keys, URLs, headers, JWTs.
 CORE_RULES: tuple[Rule, ...] = (
     Rule("private_key",
-         r"-----BEGIN[ A-Z0-9_\-]{0,100}PRIVATE KEY(?: BLOCK)?-----"
-         rf"(?:[A-Za-z0-9+/=:,. \t\r\n]|\\[nr]|-(?!----)){{0,20000}}+(?:{_PEM_END})?",
+         r"-----begin[ a-z0-9_\-]{0,100}private key(?: block)?-----"
+         rf"(?:[a-z0-9+/=:,. \t\r\n]|\\[nr]|-(?!----)){{0,20000}}+(?:{_PEM_END})?",
+         icase=True, keywords=("-----begin",), reach=21000,
          description="PEM/OpenSSH/PGP private key blocks (also cut-off ones)"),
     Rule("url_password",
          r"://(?<=[A-Za-z0-9+.\-]://)[^\s:/@\"'<>]{0,256}+:(?P<secret>[^\s/\"'<>@]{1,512}+(?:@[^\s/\"'<>@]{1,512}+){0,8})@(?=[^\s/\"'<>@])",
@@ -151,8 +157,8 @@ CORE_RULES: tuple[Rule, ...] = (
     Rule("jwt", r"eyJ(?<![A-Za-z0-9_\-]eyJ)[A-Za-z0-9_\-]{8,300}+\.eyJ[A-Za-z0-9_\-]{8,8192}+\.[A-Za-z0-9_\-]{0,4096}+", boundary=True,
          keywords=("eyj",), description="JSON Web Tokens"),
     Rule("authorization",
-         "authorization" + Q + r"?[ \t]{0,3}[:=][ \t]{0,3}" + Q +
-         r"?(?:(?P<scheme>basic|bearer|token|digest|negotiate|ntlm|apikey|api-token|sso-key|aws4-hmac-sha256|key)[ \t]{1,3})?"
+         "authorization" + Q + r"?[ \t]{0,5}[:=][ \t]{0,5}" + Q +
+         r"?(?:(?P<scheme>basic|bearer|token|digest|negotiate|ntlm|apikey|api-token|sso-key|aws4-hmac-sha256|key)[ \t]{1,5})?"
          r"(?P<secret>[^\s\"'`<>&]{6,1024}(?:,[ \t]{0,2}[a-z]{1,20}=[^\s\"'`<>&]{1,1024}){0,8})",
          check=_tokenish, icase=True, keywords=("authorization",), description="Authorization / Proxy-Authorization header values"),
     Rule("bearer_token", r"bearer[ \t]{1,3}(?P<secret>[a-z0-9\-._~+/]{8,4096}=*)", check=_tokenish, icase=True,
@@ -171,22 +177,31 @@ NAMED_RULES: tuple[Rule, ...] = (
          icase=True, keywords=("key=", "sig=", "auth=", "signature=", "code="),
          description="credentials in URL query strings (key=, sig=, signature=, X-Amz-Signature=, code=)"),
     *_assignment_rules(),
+    Rule("secret_assignment",
+         rf"(?P<name>password[\w.\-]{{0,24}}+){AROUND}{{0,12}}+{SEP}(?:{AROUND}|=){{0,16}}\"(?P<secret>[a-z0-9=_\-]{{8,64}})\"",
+         check=_value_check, icase=True, keywords=("password",),
+         description="a quoted password after stray quotes and spaces (Terraform/HCL style)"),
     Rule("cli_password_flag",
          r"-(?<![\w-]-)-?(?:password|passwd|pass|token|api-key|secret|client-secret)(?:=|[ \t]{1,3})"
          r"(?P<secret>[^\s\"'<>\-][^\s\"'<>]{3,512})",
          check=_value_check, icase=True, keywords=("pass", "token", "api-key", "secret"),
          description="command-line options like --password X / --token=X"),
-    Rule("curl_credential", r"(?<![\w-])(?:-u|--user)(?:=|[ \t]{1,5})" + _CURL_VALUE, check=_curl_user_check,
+    Rule("curl_credential", r"(?<![\w-])(?:-u|--user)(?:=|[ \t]{0,5})" + _CURL_VALUE, check=_curl_user_check,
          keywords=("curl",), description="user:password given to curl -u/--user"),
     Rule("curl_credential",
-         r"(?:-h|--header)(?:=|[ \t]{0,5})[\"'](?:x-(?:[a-z]{1,20}-)?)?(?:api-?)?(?:key|token|secret)[ \t]{0,5}:[ \t]{0,5}"
-         r"(?P<secret>[\w=~@.+/\-]{8,1024})",
+         r"(?:-h|--header)(?:=|[ \t]{0,5})[\"'](?:authorization[ \t]{0,5}:[ \t]{0,5}(?:(?:basic|bearer|token|api-token)[ \t]{1,5})?"
+         r"|(?:x-(?:[a-z]{1,20}-)?)?(?:api-?)?(?:key|token|secret)[ \t]{0,5}:[ \t]{0,5})(?P<secret>[\w=~@.+/\-]{8,1024})",
          check=_value_check, icase=True, keywords=("curl",), description="key/token headers given to curl -H"),
     Rule("nuget_password", r"<add key=\\?\"(?:cleartext)?password\\?\"\s{0,8}value=\\?\"(?P<secret>[^\"\\\r\n]{1,512})",
          icase=True, keywords=("<add key=",), description="passwords in NuGet.config"),
     *SERVICE_RULES,
+    Rule("kubernetes_secret",
+         r"data:(?s:.){0,100}?\s(?P<name>[\w.\-]{1,64}):(?:[ \t]{0,64}+(?:\||>[-+]?)\s{1,64}+)?[ \t]{0,64}+[\"']?"
+         r"(?P<secret>[a-z0-9+/]{10,8192}+={0,3})",
+         check=_k8s_check, icase=True, keywords=("data:",), reach=400,
+         description="values under data: in a Kubernetes Secret (base64)"),
     *(Rule("generic_secret",
-           rf"(?P<name>{word}[\w.\-]{{0,24}}+)[ \t]{{0,3}}{Q}?[ \t]{{0,3}}(?P<sep>{_GENERIC_SEP})[ \t`=]{{0,5}}{Q}?"
+           rf"(?P<name>{word}[\w.\-]{{0,24}}+)(?P<pre>{AROUND}{{0,12}}+)(?P<sep>{SEP})(?:{AROUND}|=){{0,16}}+"
            r"(?P<secret>[\w.=\-+/~]{10,150}+)",
            check=_generic_check, icase=True, keywords=(word,),
            description="a random-looking value (entropy >= 3.5 bits) next to a secret-like word (token=, key:, password...)")

@@ -33,6 +33,7 @@ class KeywordIndex:
 
     def __init__(self, rules: Sequence[Rule]) -> None:
         self.always = [i for i, r in enumerate(rules) if not r.keywords and not r.case_keywords]
+        self._reach = [r.reach for r in rules]
         icase: dict[str, list[int]] = {}
         exact: dict[str, list[int]] = {}
         for i, rule in enumerate(rules):
@@ -76,13 +77,15 @@ class KeywordIndex:
         if not text.isascii():
             lines = _to_chars(raw, lines)
         out: dict[int, list[Region]] = {}
+        size = len(text)
         for start, end, rules in lines:
             for r in rules:
+                stop = min(size, end + self._reach[r])
                 spans = out.setdefault(r, [])
                 if spans and spans[-1][1] + 1 >= start:
-                    spans[-1] = (spans[-1][0], end)
+                    spans[-1] = (spans[-1][0], max(stop, spans[-1][1]))
                 else:
-                    spans.append((start, end))
+                    spans.append((start, stop))
         return out
 
 

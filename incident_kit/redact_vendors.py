@@ -53,9 +53,9 @@ PREFIXED_RULES: tuple[Rule, ...] = (
          case_keywords=("Q~",), description="Azure AD client secrets"),
     _tok("clickhouse_key", "4b1d", r"[A-Za-z0-9]{38}(?![A-Za-z0-9])", "ClickHouse Cloud API secret keys"),
     _tok("clojars_token", "CLOJARS_", r"[A-Za-z0-9]{60}", "Clojars deploy tokens", icase=True),
-    _tok("cloudflare_key", "v1.0-", r"[a-f0-9]{24}-[a-f0-9]{146}", "Cloudflare origin CA keys"),
-    _tok("databricks_token", "dapi", r"[a-f0-9]{32}(?:-\d)?(?![A-Za-z0-9])", "Databricks tokens"),
-    Rule("digitalocean_token", r"do[por]_v1_[a-f0-9]{64}", boundary=True, keywords=("_v1_",), icase=False,
+    _tok("cloudflare_key", "v1.0-", r"[a-fA-F0-9]{24}-[a-fA-F0-9]{146}", "Cloudflare origin CA keys"),
+    _tok("databricks_token", "dapi", r"[a-fA-F0-9]{32}(?:-\d)?(?![A-Za-z0-9])", "Databricks tokens"),
+    Rule("digitalocean_token", r"do[por]_v1_[A-Fa-f0-9]{64}", boundary=True, keywords=("_v1_",), icase=False,
          description="DigitalOcean tokens"),
     Rule("doppler_token", r"dp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9_\-]{40,64}", boundary=True, keywords=("dp.",),
          description="Doppler tokens"),
@@ -64,7 +64,7 @@ PREFIXED_RULES: tuple[Rule, ...] = (
     Rule("easypost_token", r"EZ[AT]K[A-Za-z0-9]{54}", boundary=True, keywords=("ezak", "eztk"), description="EasyPost API keys"),
     Rule("facebook_token", r"EAA[MC][A-Za-z0-9]{100,1024}", boundary=True, case_keywords=("EAAM", "EAAC"),
          description="Facebook page access tokens"),
-    Rule("facebook_token", r"(?<![0-9])\d{15,16}(?:\||%7[Cc])[0-9A-Za-z\-_]{27,40}", keywords=("facebook", "fb", "app_id", "access_token"),
+    Rule("facebook_token", r"(?<![0-9])\d{15,16}(?:\||%7[Cc]|%)[0-9A-Za-z\-_]{27,40}", case_keywords=("|", "%"),
          description="Facebook app access tokens (app id|secret)"),
     Rule("flutterwave_key", r"FLW(?:SECK|PUBK)(?:_TEST)?-[A-Za-z0-9]{12,32}(?:-X)?", boundary=True, keywords=("flwseck", "flwpubk"),
          icase=False, description="Flutterwave keys"),
@@ -81,7 +81,7 @@ PREFIXED_RULES: tuple[Rule, ...] = (
          boundary=True, keywords=("glpat-", "gldt-", "glrt-", "glptt-", "glft-", "glsoat-", "glcbt-", "gloas-", "glimt-",
                                   "glagent-", "glffct-"), description="GitLab tokens"),
     _tok("gitlab_token", "GR1348941", r"[\w\-]{20,255}", "GitLab runner registration tokens"),
-    _tok("gitlab_token", "_gitlab_session=", r"[0-9a-z]{32}", "GitLab session cookies", boundary=False),
+    _tok("gitlab_token", "_gitlab_session=", r"[0-9A-Za-z]{32}", "GitLab session cookies", boundary=False),
     Rule("grafana_token", r"gl(?:sa|c)_[A-Za-z0-9_=+/\-]{32,512}", boundary=True, keywords=("glsa_", "glc_"),
          description="Grafana service-account and cloud tokens"),
     _tok("grafana_token", "eyJrIjoi", r"[A-Za-z0-9]{60,400}={0,3}", "Grafana API keys"),
@@ -98,7 +98,7 @@ PREFIXED_RULES: tuple[Rule, ...] = (
          boundary=True, keywords=(".ey",), description="JSON Web Tokens"),
     _tok("jwt", "ZXlK", r"[A-Za-z0-9/\\_+\-]{40,8192}+={0,2}", "Base64-encoded JSON Web Tokens"),
     _tok("linear_key", "lin_api_", r"[A-Za-z0-9]{40}", "Linear API keys"),
-    Rule("lob_key", r"(?:live|test)_(?:pub_)?[a-f0-9]{31,35}(?![A-Za-z0-9])", boundary=True, keywords=("live_", "test_"),
+    Rule("lob_key", r"(?:live|test)_(?:pub_)?[A-Fa-f0-9]{31,35}(?![A-Za-z0-9])", boundary=True, keywords=("live_", "test_"),
          description="Lob API keys"),
     Rule("maxmind_key", r"[A-Za-z0-9]{6}_[A-Za-z0-9]{29}_mmk", boundary=True, keywords=("_mmk",),
          description="MaxMind license keys"),
@@ -118,28 +118,28 @@ PREFIXED_RULES: tuple[Rule, ...] = (
          keywords=("pscale_tkn_", "pscale_oauth_", "pscale_pw_"), description="PlanetScale tokens and passwords"),
     _tok("postman_key", "PMAK-", r"[A-Fa-f0-9]{24}-[A-Fa-f0-9]{34}", "Postman API keys", icase=True),
     _tok("prefect_token", "pnu_", r"[A-Za-z0-9]{36}", "Prefect API tokens"),
-    _tok("pulumi_token", "pul-", r"[a-f0-9]{40}", "Pulumi API tokens"),
+    _tok("pulumi_token", "pul-", r"[a-fA-F0-9]{40}", "Pulumi API tokens"),
     _tok("pypi_token", "pypi-AgE", r"[A-Za-z0-9_\-]{50,1024}", "PyPI API tokens"),
-    _tok("readme_token", "rdme_", r"[a-z0-9]{70}", "ReadMe API tokens"),
-    _tok("rubygems_token", "rubygems_", r"[a-f0-9]{48}", "RubyGems API tokens"),
+    _tok("readme_token", "rdme_", r"[A-Za-z0-9]{70}", "ReadMe API tokens"),
+    _tok("rubygems_token", "rubygems_", r"[a-fA-F0-9]{48}", "RubyGems API tokens"),
     _tok("scalingo_token", "tk-us-", r"[\w\-]{48}", "Scalingo API tokens"),
     _tok("sendgrid_key", "SG.", r"[A-Za-z0-9=_\-.]{60,80}", "SendGrid API keys"),
-    _tok("sendinblue_key", "xkeysib-", r"[a-f0-9]{64}-[A-Za-z0-9]{16}", "Brevo (Sendinblue) API keys"),
+    _tok("sendinblue_key", "xkeysib-", r"[a-fA-F0-9]{64}-[A-Za-z0-9]{16}", "Brevo (Sendinblue) API keys"),
     _tok("sentry_token", "sntrys_eyJ", r"[A-Za-z0-9+/=_]{60,1200}", "Sentry organization tokens"),
-    _tok("sentry_token", "sntryu_", r"[a-f0-9]{64}", "Sentry user tokens"),
+    _tok("sentry_token", "sntryu_", r"[a-fA-F0-9]{64}", "Sentry user tokens"),
     Rule("settlemint_token", r"sm_(?:aat|pat|sat)_[A-Za-z0-9]{16}", boundary=True, keywords=("sm_aat_", "sm_pat_", "sm_sat_"),
          description="SettleMint access tokens"),
     _tok("shippo_token", "shippo_", r"(?:live|test)_[A-Fa-f0-9]{40}", "Shippo API tokens"),
     Rule("shopify_token", r"shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}", boundary=True, keywords=("shpat_", "shpss_", "shpca_", "shppa_"),
          description="Shopify tokens"),
-    Rule("slack_token", r"xox(?:[abposre]-|e\.xox[bp]-)[0-9A-Za-z\-]{8,250}", boundary=True, keywords=("xox",),
+    Rule("slack_token", r"xox(?:[abposre]-|e\.xox[bp]-)[0-9a-z\-]{8,250}", boundary=True, keywords=("xox",), icase=True,
          description="Slack tokens"),
     _tok("slack_token", "xapp-", r"\d-[A-Za-z0-9]{1,64}-\d{1,32}-[A-Za-z0-9]{1,200}", "Slack app-level tokens", icase=True),
     Rule("slack_webhook", r"hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9+/_\-]{20,200}", keywords=("hooks.slack.com",),
          description="Slack incoming webhook URLs"),
     Rule("sourcegraph_token", r"sgp_(?:[a-fA-F0-9]{16}|local)_[a-fA-F0-9]{40}|sgp_[a-fA-F0-9]{40}", boundary=True,
          keywords=("sgp_",), description="Sourcegraph access tokens"),
-    Rule("sourcegraph_token", r"(?<![A-Za-z0-9])[a-fA-F0-9]{40}(?![A-Za-z0-9])", keywords=("sourcegraph",),
+    Rule("sourcegraph_token", r"(?<![A-Za-z0-9])[a-fA-F0-9]{40}(?![A-Za-z0-9])", keywords=("sourcegraph", "sgp_"),
          description="Sourcegraph access tokens (40 hex digits on a line naming Sourcegraph)"),
     Rule("square_token", r"(?:EAAA|sq0atp-)[\w\-+]{22,80}|sq0csp-[0-9A-Za-z_\-]{43}", boundary=True,
          keywords=("sq0atp-", "sq0csp-"), case_keywords=("EAAA",), description="Square tokens and secrets"),
@@ -155,11 +155,11 @@ PREFIXED_RULES: tuple[Rule, ...] = (
          case_keywords=tuple(c + "s." for c in " \t\"'=:([{<>,;|`\n"), check=lambda s, g: token_like(s, min_len=20, min_entropy=3.0),
          description="HashiCorp Vault legacy service tokens (s. + 24 characters)"),
     _tok("age_secret_key", "AGE-SECRET-KEY-1", r"[0-9A-Z]{58}", "age encryption secret keys"),
-    Rule("mailgun_key", r"(?:key|pubkey)-[0-9a-f]{32}(?![0-9a-z])", boundary=True, keywords=("key-",),
+    Rule("mailgun_key", r"(?:key|pubkey)-[0-9a-fA-F]{32}(?![0-9A-Za-z])", boundary=True, keywords=("key-",),
          description="Mailgun API keys"),
-    Rule("mailchimp_key", r"-us(?<=(?<![0-9A-Za-z])(?P<secret>[0-9a-f]{32})-us)\d{1,2}(?![0-9A-Za-z])", keywords=("-us",),
+    Rule("mailchimp_key", r"-us(?<=(?<![0-9A-Za-z])(?P<secret>[0-9a-fA-F]{32})-us)\d{1,2}(?![0-9A-Za-z])", keywords=("-us",),
          description="Mailchimp API keys (the 32 hex digits before -usN)"),
-    _tok("newrelic_key", "NRJS-", r"[a-f0-9]{19}", "New Relic browser keys"),
+    _tok("newrelic_key", "NRJS-", r"[a-fA-F0-9]{19}", "New Relic browser keys"),
 )
 
 #: Words naming a service whose keys have no prefix of their own (lower case).
@@ -170,26 +170,29 @@ SERVICE_WORDS = (
     "finnhub", "flickr", "freshbooks", "gitter", "gocardless", "heroku", "hubspot", "intercom", "jfrog",
     "artifactory", "bintray", "xray", "kraken", "kucoin", "launchdarkly", "linear", "linkedin", "linked_in",
     "linked-in", "looker", "mailchimp", "mailgun", "mapbox", "mattermost", "messagebird", "message_bird",
-    "message-bird", "netlify", "newrelic", "new_relic", "new-relic", "nytimes", "newyorktimes", "new-york-times",
+    "message-bird", "netlify", "newrelic", "new_relic", "new-relic", "nytimes", "newyorktimes", "new-york-times,", "new-york-times",
     "okta", "plaid", "privateai", "private_ai", "private-ai", "rapidapi", "sendbird", "sentry", "snyk", "sonar",
     "squarespace", "sumo", "telegr", "travis", "twitch", "twitter", "typeform", "yandex", "zendesk", "contribsys",
     "sourcegraph", "sidekiq", "pagerduty", "opsgenie", "segment", "mixpanel", "auth0", "firebase", "supabase",
 )
-_SEP = r"(?:=>|:{1,3}=|\?=|\|\||[=:>,])"
 _SERVICE_VALUE = r"[A-Za-z0-9_\-.+/=~:|%]{8,400}+"
 
 
 def _service_check(text: str, groups: dict[str, str | None]) -> bool:
-    return token_like(text.rstrip(".,:|"), min_len=14, min_entropy=2.5)
+    return token_like(text.rstrip(".,:|"), min_len=14, min_entropy=2.5, mixed_case=True)
 
+
+#: Quotes and spaces between a name, its separator and its value, raw, JSON- and HTML-escaped.
+AROUND = r"""(?:[ \t'"`]|\\"|&quot;|&\#34;|&\#x22;|&\#39;|&\#x27;|&apos;)"""
+SEP = r"(?:=>|:{1,3}=|\?=|\|\||[=:>,])"
 
 #: One rule per service word (a literal first: found at memchr speed on the lines holding it).
 SERVICE_RULES: tuple[Rule, ...] = tuple(
     Rule("service_credential",
-         rf"{re.escape(word)}[\w.\- \t]{{0,24}}+{Q}?[ \t]{{0,3}}{_SEP}[ \t`'\"=]{{0,5}}(?:{Q}[ \t]{{0,3}})?(?P<secret>{_SERVICE_VALUE})",
+         rf"{re.escape(word)}[\w.\-]{{0,24}}+{AROUND}{{0,12}}+{SEP}(?:{AROUND}|=){{0,16}}+(?P<secret>{_SERVICE_VALUE})",
          check=_service_check, icase=True, keywords=(word,),
          description="a random-looking value of a key named after a service (DATADOG_API_KEY=..., twitter_secret: ...)")
     for word in SERVICE_WORDS
 )
 
-__all__ = ["PREFIXED_RULES", "SERVICE_RULES", "SERVICE_WORDS"]
+__all__ = ["PREFIXED_RULES", "SERVICE_RULES", "SERVICE_WORDS", "AROUND", "SEP"]
