@@ -137,11 +137,12 @@ class Redactor:
                     continue
                 spans = [m.span(g) for g in secret_groups if m.start(g) != -1] or [(start, end)]
                 if rule.check is not None:
-                    groups = {g: (text[m.start(g):m.end(g)] if m.start(g) != -1 else None) for g in rx.groupindex}
-                    groups["_before"] = _name_tail(text, start)
-                    key = tuple(groups.values())
+                    before = _name_tail(text, start)
+                    key = (m.group(), before, tuple(b - a for a, b in spans))
                     ok = verdicts.get(key)
                     if ok is None:
+                        groups = {g: (text[m.start(g):m.end(g)] if m.start(g) != -1 else None) for g in rx.groupindex}
+                        groups["_before"] = before
                         ok = verdicts[key] = rule.check("".join(text[a:b] for a, b in spans), groups)
                     if not ok:
                         # a match can only start again at a keyword after the failed name

@@ -105,10 +105,10 @@ def token_like(value: str, *, min_len: int = 14, min_entropy: float = 2.5, mixed
     number, hex address, path, URL or host name, and random enough (Shannon entropy). With
     ``mixed_case`` a value of letters only counts when its case looks random."""
     value = value.strip("\"'`")
+    if value.isdigit():
+        return len(value) >= max(min_len, 14) and entropy(value) >= 1.5
     if len(value) < min_len or math.log2(len(set(value))) < min_entropy:
         return False  # entropy is at most log2(number of distinct characters)
-    if value.isdigit():
-        return len(value) >= 14 and entropy(value) >= 2.0
     if _NOT_TOKEN.match(value) and not (mixed_case and _random_case(value)):
         return False
     return entropy(value) >= min_entropy

@@ -126,23 +126,24 @@ def _generic_check(text: str, groups: dict[str, str | None]) -> bool:
     if _GENERIC_NAME_STOP.search(name) or NOT_SECRET_SUFFIX.search(name.rstrip(" \t")):
         return False
     strong = bool(_STRONG_NAME.search(name))
-    if not strong and ((groups.get("sep") == "," and not (groups.get("pre") or "").strip()) or _ID_VALUE.match(text)):
+    if not strong and _ID_VALUE.match(text):
         return False  # "nova.osapi_compute.wsgi.server,req-<uuid>": a CSV cell and a request id
     return secret_value(text) and token_like(text, min_len=10, min_entropy=3.5)
 
 
 def _curl_user_check(text: str, groups: dict[str, str | None]) -> bool:
-    user, _, password = text.strip("\"'").partition(":")
+    user, _, password = text.strip("\"'\\").partition(":")
     return bool(_) and not (password or user).startswith("$") and (password or user) not in ("***", "...")
 
 
 def _k8s_check(text: str, groups: dict[str, str | None]) -> bool:
-    return token_like(text, min_len=10, min_entropy=2.8)
+    return token_like(text, min_len=10, min_entropy=2.8, mixed_case=True)
 
 
-_CURL_PART = r"(?:\"[^\"\r\n]{0,512}+\"|'[^'\r\n]{0,512}+'|[^\s\"':]{0,512}+)"
+_CURL_PART = (r"(?:\\?\"[^\"\\\r\n]{0,512}+\\?\"|'[^'\r\n]{0,512}+'|&quot;(?:(?!&quot;)[^\s<]){0,512}+&quot;"
+              r"|[^\s\"':\\&]{0,512}+)")
 _CURL_VALUE = (rf"(?P<secret>{_CURL_PART}:{_CURL_PART}"
-               r"|\"[^\"\r\n]{3,512}+\"|'[^'\r\n]{3,512}+'|[^\s\"']{3,512}+)")
+               r"|\\?\"[^\"\\\r\n]{3,512}+\\?\"|'[^'\r\n]{3,512}+'|[^\s\"']{3,512}+)")
 
 #: Rules tried first (their names win overlaps): private keys, URLs, headers, JWTs.
 CORE_RULES: tuple[Rule, ...] = (
@@ -178,7 +179,7 @@ NAMED_RULES: tuple[Rule, ...] = (
          description="credentials in URL query strings (key=, sig=, signature=, X-Amz-Signature=, code=)"),
     *_assignment_rules(),
     Rule("secret_assignment",
-         rf"(?P<name>password[\w.\-]{{0,24}}+){AROUND}{{0,12}}+{SEP}(?:{AROUND}|=){{0,16}}\"(?P<secret>[a-z0-9=_\-]{{8,64}})\"",
+         rf"(?P<name>password[\w.\-]{{0,24}}+){AROUND}{{0,12}}+{SEP}(?:{AROUND}|=){{0,16}}{Q}(?P<secret>[a-z0-9=_\-]{{8,64}}){Q}",
          check=_value_check, icase=True, keywords=("password",),
          description="a quoted password after stray quotes and spaces (Terraform/HCL style)"),
     Rule("cli_password_flag",
@@ -189,14 +190,16 @@ NAMED_RULES: tuple[Rule, ...] = (
     Rule("curl_credential", r"(?<![\w-])(?:-u|--user)(?:=|[ \t]{0,5})" + _CURL_VALUE, check=_curl_user_check,
          keywords=("curl",), description="user:password given to curl -u/--user"),
     Rule("curl_credential",
-         r"(?:-h|--header)(?:=|[ \t]{0,5})[\"'](?:authorization[ \t]{0,5}:[ \t]{0,5}(?:(?:basic|bearer|token|api-token)[ \t]{1,5})?"
+         r"(?:-h|--header)(?:=|[ \t]{0,5})" + Q + r"(?:authorization[ \t]{0,5}:[ \t]{0,5}(?:(?:basic|bearer|token|api-token)[ \t]{1,5})?"
          r"|(?:x-(?:[a-z]{1,20}-)?)?(?:api-?)?(?:key|token|secret)[ \t]{0,5}:[ \t]{0,5})(?P<secret>[\w=~@.+/\-]{8,1024})",
          check=_value_check, icase=True, keywords=("curl",), description="key/token headers given to curl -H"),
-    Rule("nuget_password", r"<add key=\\?\"(?:cleartext)?password\\?\"\s{0,8}value=\\?\"(?P<secret>[^\"\\\r\n]{1,512})",
-         icase=True, keywords=("<add key=",), description="passwords in NuGet.config"),
+    Rule("nuget_password",
+         r"add key=(?:\\?\"|&quot;)(?:cleartext)?password(?:\\?\"|&quot;)\s{0,8}value=(?:\\?\"|&quot;)"
+         r"(?P<secret>(?:(?!&quot;)[^\"\\\r\n]){1,512})",
+         icase=True, keywords=("add key=",), description="passwords in NuGet.config"),
     *SERVICE_RULES,
     Rule("kubernetes_secret",
-         r"data:(?s:.){0,100}?\s(?P<name>[\w.\-]{1,64}):(?:[ \t]{0,64}+(?:\||>[-+]?)\s{1,64}+)?[ \t]{0,64}+[\"']?"
+         r"data:(?s:.){0,100}?\s(?P<name>[\w.\-]{1,64}):(?:[ \t]{0,64}+(?:\||>[-+]?|&gt;[-+]?)\s{1,64}+)?[ \t]{0,64}+" + Q + "?"
          r"(?P<secret>[a-z0-9+/]{10,8192}+={0,3})",
          check=_k8s_check, icase=True, keywords=("data:",), reach=400,
          description="values under data: in a Kubernetes Secret (base64)"),

@@ -184,7 +184,7 @@ def _service_check(text: str, groups: dict[str, str | None]) -> bool:
 
 #: Quotes and spaces between a name, its separator and its value, raw, JSON- and HTML-escaped.
 AROUND = r"""(?:[ \t'"`]|\\"|&quot;|&\#34;|&\#x22;|&\#39;|&\#x27;|&apos;)"""
-SEP = r"(?:=>|:{1,3}=|\?=|\|\||[=:>,])"
+SEP = r"(?:=>|=&gt;|:{1,3}=|\?=|\|\||&gt;|[=:>,])"
 
 #: One rule per service word (a literal first: found at memchr speed on the lines holding it).
 SERVICE_RULES: tuple[Rule, ...] = tuple(

@@ -125,11 +125,15 @@ class Generator:
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
+        self._classes: dict[tuple[int, bool], list[str]] = {}
+        self._parsed: dict[str, tuple[list, bool]] = {}
 
     def sample(self, pattern: str) -> str:
-        parsed = sre_parse.parse(pattern)
-        icase = bool(parsed.state.flags & C.SRE_FLAG_IGNORECASE)
-        return self._seq(list(parsed), icase)
+        if pattern not in self._parsed:
+            parsed = sre_parse.parse(pattern)
+            self._parsed[pattern] = (list(parsed), bool(parsed.state.flags & C.SRE_FLAG_IGNORECASE))
+        items, icase = self._parsed[pattern]
+        return self._seq(items, icase)
 
     def _seq(self, items, icase: bool) -> str:
         return "".join(self._node(op, av, icase) for op, av in items)
@@ -180,14 +184,18 @@ class Generator:
         return rng.choice(string.ascii_letters + string.digits)
 
     def _pick(self, items, icase: bool) -> str:
-        chars = [c for c in PRINTABLE + ["\t", "\n", "\r"] if _in_class(c, items, icase)]
-        chars = [c for c in chars if c not in "\r\n"] or chars
-        if len(chars) > 64:  # a broad class ([^"], [\s\S]): stay with what a credential is made of
-            narrow = [c for c in chars if c in ALNUM or c in "+/=_-"]
-            chars = narrow or chars
-        spaces = [c for c in chars if c in " \t"]
-        if spaces and len(spaces) < len(chars):
-            chars = [c for c in chars if c not in " \t"] + [" "]
+        key = (id(items), icase)
+        chars = self._classes.get(key)
+        if chars is None:
+            chars = [c for c in PRINTABLE + ["\t", "\n", "\r"] if _in_class(c, items, icase)]
+            chars = [c for c in chars if c not in "\r\n"] or chars
+            if len(chars) > 64:  # a broad class ([^"], [\s\S]): stay with what a credential is made of
+                narrow = [c for c in chars if c in ALNUM or c in "+/=_-"]
+                chars = narrow or chars
+            spaces = [c for c in chars if c in " \t"]
+            if spaces and len(spaces) < len(chars):
+                chars = [c for c in chars if c not in " \t"] + [" "]
+            self._classes[key] = chars
         c = self.rng.choice(chars)
         if icase and c.isalpha() and self.rng.random() < 0.3:
             c = c.swapcase()
@@ -278,7 +286,7 @@ def samples(shared_dir: Path, *, seed: int | None = None, per_rule: int = 1,
                 break
             if "\n" in raw.strip("\n") and rule["id"] not in ("private-key", "kubernetes-secret-yaml"):
                 continue
-            ctx = names[(made + attempt) % len(names)]
+            ctx = rng.choice(names)
             kws = [k.lower() for k in rule.get("keywords", [])]
             if kws and not any(k in raw.lower() for k in kws):
                 raw = f"{kws[0]} {raw}"  # gitleaks needs a keyword in the text: name the service
