@@ -20,6 +20,7 @@ import logging
 import re
 
 from .errors import MutationRefused
+from .redact_io import clip
 
 #: SQLAlchemy backend name -> sqlglot dialect.
 DIALECTS: dict[str, str] = {
@@ -82,8 +83,7 @@ def dialect_for(url_or_backend: str | None) -> str | None:
 
 
 def _short(sql: str, n: int = 60) -> str:
-    text = " ".join(sql.split())
-    return text if len(text) <= n else text[: n - 3] + "..."
+    return clip(" ".join(sql.split()), n, ellipsis="...")  # redacted before it is cut
 
 
 def _refuse(sql: str, why: str, target: str = "") -> MutationRefused:
