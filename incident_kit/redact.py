@@ -98,10 +98,13 @@ class Redactor:
         found: list[tuple[int, int, int, str]] = []
         if self._values_re is not None:
             found.extend((m.start(), m.end(), -1, SECRET_LABEL) for m in self._values_re.finditer(text))
-        regions = self._index.regions(text)
+        regions, anchors = self._index.scan(text)
         whole = [(0, len(text))]
-        for order in sorted([*regions, *self._index.always]):
-            self._run(order, text, regions.get(order, whole), found)
+        for order in sorted([*regions, *anchors, *self._index.always]):
+            if order in anchors:
+                self._run(order, text, [], found, starts=anchors[order])
+            else:
+                self._run(order, text, regions.get(order, whole), found)
         if not found:
             return []
         found.sort(key=lambda t: (t[0], t[2], -t[1]))
@@ -118,22 +121,31 @@ class Redactor:
         return merged
 
     def _run(self, order: int, text: str, regions: list[tuple[int, int]],
-             found: list[tuple[int, int, int, str]]) -> None:
-        """Add the spans rule ``order`` finds inside ``regions`` of ``text`` to ``found``."""
+             found: list[tuple[int, int, int, str]], *, starts: list[int] | None = None) -> None:
+        """Add the spans rule ``order`` finds inside ``regions`` of ``text`` (or, with ``starts``,
+        in matches starting exactly there) to ``found``."""
         rule = self.rules[order]
         rx, secret_groups = self._compiled[order]
-        search = rx.search
         verdicts: dict[tuple[Any, ...], bool] = {}  # periodic hostile text repeats the same candidates
-        for lo, hi in regions:
+        if starts is not None:
+            attempts = ((p, len(text), rx.match) for p in starts)
+        else:
+            attempts = ((lo, hi, rx.search) for lo, hi in regions)
+        done = 0
+        for lo, hi, find in attempts:
+            if lo < done:
+                continue  # inside the previous match (anchored starts only)
             pos = lo
             while pos <= hi:
-                m = search(text, pos, hi)
+                m = find(text, pos, hi)
                 if m is None:
                     break
                 start, end = m.span()
                 pos = end if end > start else start + 1
+                if starts is not None:
+                    pos = hi + 1  # one attempt per keyword start
                 if rule.boundary and start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
-                    pos = start + 1
+                    pos = max(pos, start + 1)
                     continue
                 spans = [m.span(g) for g in secret_groups if m.start(g) != -1] or [(start, end)]
                 if rule.check is not None:
@@ -146,10 +158,13 @@ class Redactor:
                         ok = verdicts[key] = rule.check("".join(text[a:b] for a, b in spans), groups)
                     if not ok:
                         # a match can only start again at a keyword after the failed name
-                        pos = max(start + 1, m.end("name")) if "name" in rx.groupindex else start + 1
+                        pos = max(pos, start + 1, m.end("name")) if "name" in rx.groupindex else max(pos, start + 1)
                         continue
                 found.extend((a, b, order, rule.label) for a, b in spans
                              if b > a and not text.startswith("[REDACTED:", a))
+                if starts is not None:
+                    done = end
+                    break
 
     def text(self, text: str) -> tuple[str, int]:
         """Return ``(redacted text, number of replacements)``; non-str input is returned as is."""

@@ -4,7 +4,11 @@ values, and the randomness test (:func:`token_like`) the value checks use.
 A rule's ``keywords`` (lower case, matched case-insensitively) and ``case_keywords`` (matched as
 written) are literals of which every match holds at least one: the redactor runs a rule only on
 the lines where one occurs (one Aho-Corasick pass finds them all), and ``reach`` characters past
-such a line (a private key's body spans lines). A rule with neither runs on the whole text.
+such a line (a private key's body spans lines); nearby ranges are searched as one, unless ``near``
+(the keyword must be on the match's own line: a 40-hex token only next to "sourcegraph"). An
+``anchored`` rule's matches start with one of its keywords: it is tried only where they start
+(one match call each; what keeps case-insensitive rules fast). A rule with neither runs on the
+whole text.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ class Rule:
     keywords: tuple[str, ...] = ()
     case_keywords: tuple[str, ...] = ()
     reach: int = 0
+    near: bool = False
+    anchored: bool = False
 
     @property
     def label(self) -> str:

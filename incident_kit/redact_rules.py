@@ -97,7 +97,7 @@ def _assignment_rules() -> tuple[Rule, ...]:
             "PASSWD/PWD/API_KEY/PRIVATE_KEY/CREDENTIAL/ACCESS_KEY/SESSION_ID/COOKIE")
     return tuple(
         Rule("secret_assignment", rf"(?P<name>{kw}[a-z0-9_.\-]{{0,64}}+){Q}?{_SEP}(?:{Q}(?={Q}))?{_VALUE}",
-             check=_assignment_check, icase=True, description=desc, keywords=words)
+             check=_assignment_check, icase=True, description=desc, anchored=True, keywords=words)
         for kw, words in keywords
     )
 
@@ -150,7 +150,7 @@ CORE_RULES: tuple[Rule, ...] = (
     Rule("private_key",
          r"-----begin[ a-z0-9_\-]{0,100}private key(?: block)?-----"
          rf"(?:[a-z0-9+/=:,. \t\r\n]|\\[nr]|-(?!----)){{0,20000}}+(?:{_PEM_END})?",
-         icase=True, keywords=("-----begin",), reach=21000,
+         icase=True, anchored=True, keywords=("-----begin",), reach=21000,
          description="PEM/OpenSSH/PGP private key blocks (also cut-off ones)"),
     Rule("url_password",
          r"://(?<=[A-Za-z0-9+.\-]://)[^\s:/@\"'<>]{0,256}+:(?P<secret>[^\s/\"'<>@]{1,512}+(?:@[^\s/\"'<>@]{1,512}+){0,8})@(?=[^\s/\"'<>@])",
@@ -161,14 +161,14 @@ CORE_RULES: tuple[Rule, ...] = (
          "authorization" + Q + r"?[ \t]{0,5}[:=][ \t]{0,5}" + Q +
          r"?(?:(?P<scheme>basic|bearer|token|digest|negotiate|ntlm|apikey|api-token|sso-key|aws4-hmac-sha256|key)[ \t]{1,5})?"
          r"(?P<secret>[^\s\"'`<>&]{6,1024}(?:,[ \t]{0,2}[a-z]{1,20}=[^\s\"'`<>&]{1,1024}){0,8})",
-         check=_tokenish, icase=True, keywords=("authorization",), description="Authorization / Proxy-Authorization header values"),
+         check=_tokenish, icase=True, anchored=True, keywords=("authorization",), description="Authorization / Proxy-Authorization header values"),
     Rule("bearer_token", r"bearer[ \t]{1,3}(?P<secret>[a-z0-9\-._~+/]{8,4096}=*)", check=_tokenish, icase=True,
-         boundary=True, keywords=("bearer",), description="Bearer tokens"),
+         boundary=True, anchored=True, keywords=("bearer",), description="Bearer tokens"),
     Rule("basic_auth", r"basic[ \t]{1,3}(?P<secret>[a-z0-9+/]{6,2048}+={0,2}+)(?![a-z0-9+/=])",
-         check=_basic_check, icase=True, boundary=True, keywords=("basic",),
+         check=_basic_check, icase=True, boundary=True, anchored=True, keywords=("basic",),
          description="HTTP Basic credentials (base64 of user:password)"),
     Rule("cookie", r"cookie[ \t]{0,3}:[ \t]{0,3}(?P<secret>[^\r\n\"<>]{4,4096})", icase=True, boundary=True,
-         keywords=("cookie",), description="Cookie / Set-Cookie header values"),
+         anchored=True, keywords=("cookie",), description="Cookie / Set-Cookie header values"),
 )
 
 #: Rules tried after the vendor tokens: values named like secrets, options, curl, entropy.
@@ -180,7 +180,7 @@ NAMED_RULES: tuple[Rule, ...] = (
     *_assignment_rules(),
     Rule("secret_assignment",
          rf"(?P<name>password[\w.\-]{{0,24}}+){AROUND}{{0,12}}+{SEP}(?:{AROUND}|=){{0,16}}{Q}(?P<secret>[a-z0-9=_\-]{{8,64}}){Q}",
-         check=_value_check, icase=True, keywords=("password",),
+         check=_value_check, icase=True, anchored=True, keywords=("password",),
          description="a quoted password after stray quotes and spaces (Terraform/HCL style)"),
     Rule("cli_password_flag",
          r"-(?<![\w-]-)-?(?:password|passwd|pass|token|api-key|secret|client-secret)(?:=|[ \t]{1,3})"
@@ -196,17 +196,17 @@ NAMED_RULES: tuple[Rule, ...] = (
     Rule("nuget_password",
          r"add key=(?:\\?\"|&quot;)(?:cleartext)?password(?:\\?\"|&quot;)\s{0,8}value=(?:\\?\"|&quot;)"
          r"(?P<secret>(?:(?!&quot;)[^\"\\\r\n]){1,512})",
-         icase=True, keywords=("add key=",), description="passwords in NuGet.config"),
+         icase=True, anchored=True, keywords=("add key=",), description="passwords in NuGet.config"),
     *SERVICE_RULES,
     Rule("kubernetes_secret",
          r"data:(?s:.){0,100}?\s(?P<name>[\w.\-]{1,64}):(?:[ \t]{0,64}+(?:\||>[-+]?|&gt;[-+]?)\s{1,64}+)?[ \t]{0,64}+" + Q + "?"
          r"(?P<secret>[a-z0-9+/]{10,8192}+={0,3})",
-         check=_k8s_check, icase=True, keywords=("data:",), reach=400,
+         check=_k8s_check, icase=True, anchored=True, keywords=("data:",), reach=400,
          description="values under data: in a Kubernetes Secret (base64)"),
     *(Rule("generic_secret",
            rf"(?P<name>{word}[\w.\-]{{0,24}}+)(?P<pre>{AROUND}{{0,12}}+)(?P<sep>{SEP})(?:{AROUND}|=){{0,16}}+"
            r"(?P<secret>[\w.=\-+/~]{10,150}+)",
-           check=_generic_check, icase=True, keywords=(word,),
+           check=_generic_check, icase=True, anchored=True, keywords=(word,),
            description="a random-looking value (entropy >= 3.5 bits) next to a secret-like word (token=, key:, password...)")
       for word in ("access", "auth", "api", "credential", "creds", "key", "passwd", "password", "secret", "token")),
 )

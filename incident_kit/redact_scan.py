@@ -12,10 +12,15 @@ from __future__ import annotations
 from typing import Sequence
 
 import ahocorasick_rs
+import numpy as np
 
 from .redact_base import Rule
 
 Region = tuple[int, int]
+
+#: Ranges of one rule closer than this (bytes) are searched as one: a search call costs more
+#: than scanning a few kilobytes for a literal.
+JOIN_GAP = 4096
 
 
 def _automaton(words: Sequence[str]) -> ahocorasick_rs.BytesAhoCorasick | None:
@@ -33,7 +38,9 @@ class KeywordIndex:
 
     def __init__(self, rules: Sequence[Rule]) -> None:
         self.always = [i for i, r in enumerate(rules) if not r.keywords and not r.case_keywords]
-        self._reach = [r.reach for r in rules]
+        self._reach_bytes = [4 * r.reach for r in rules]  # UTF-8: at most 4 bytes a character
+        self._near = [r.near for r in rules]
+        self._anchored = [r.anchored for r in rules]
         icase: dict[str, list[int]] = {}
         exact: dict[str, list[int]] = {}
         for i, rule in enumerate(rules):
@@ -48,56 +55,82 @@ class KeywordIndex:
         self._icase = _automaton(self._icase_words)
         self._exact = _automaton(self._exact_words)
 
-    def regions(self, text: str) -> dict[int, list[Region]]:
-        """Return, per rule index, the ``(start, end)`` character ranges of ``text`` to search:
-        the lines holding one of the rule's keywords, consecutive lines joined."""
+    def scan(self, text: str) -> tuple[dict[int, list[Region]], dict[int, list[int]]]:
+        """Return ``(regions, starts)`` for the rules whose keywords occur in ``text``.
+
+        ``regions``: per rule, the ``(start, end)`` character ranges to search: the lines holding
+        one of its keywords (plus its ``reach``), ranges closer than :data:`JOIN_GAP` joined (one
+        search instead of many; ``near`` rules: only adjacent lines). ``starts``: per ``anchored``
+        rule (every match starts with a keyword), the character offsets where its keywords start:
+        the rule is tried there only, one match call each.
+        """
         raw = text.encode("utf-8", "surrogatepass")
-        hits: list[tuple[int, tuple[int, ...]]] = []
+        parts = []
         if self._icase is not None:
-            table = self._icase_rules
-            hits.extend((end - 1, table[k]) for k, _, end in self._icase.find_matches_as_indexes(raw.lower(), overlapping=True))
+            found = self._icase.find_matches_as_indexes(raw.lower(), overlapping=True)
+            if found:
+                hits = np.asarray(found, dtype=np.int64)
+                parts.append((hits[:, 0], hits[:, 1], hits[:, 2] - 1, self._icase_rules))
         if self._exact is not None:
-            table = self._exact_rules
-            # A leading newline lets a keyword like "\ns." find a token at the very start.
-            hits.extend((end - 2, table[k]) for k, _, end in self._exact.find_matches_as_indexes(b"\n" + raw, overlapping=True))
-        if not hits:
-            return {}
-        hits.sort(key=lambda h: h[0])
-        lines: list[tuple[int, int, set[int]]] = []
-        line_end = -1
-        for pos, rules in hits:
-            if pos >= line_end:
-                start = raw.rfind(b"\n", 0, pos) + 1
-                line_end = raw.find(b"\n", pos)
-                if line_end < 0:
-                    line_end = len(raw)
-                lines.append((start, line_end, set(rules)))
-            else:
-                lines[-1][2].update(rules)
-        if not text.isascii():
-            lines = _to_chars(raw, lines)
+            # a leading newline lets a keyword like "\ns." find a token at the very start
+            found = self._exact.find_matches_as_indexes(b"\n" + raw, overlapping=True)
+            if found:
+                hits = np.asarray(found, dtype=np.int64)
+                parts.append((hits[:, 0], np.maximum(hits[:, 1] - 1, 0), np.maximum(hits[:, 2] - 2, 0), self._exact_rules))
+        if not parts:
+            return {}, {}
+        newlines = np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) == 10)
+        per_rule: dict[int, list[np.ndarray]] = {}
+        per_anchor: dict[int, list[np.ndarray]] = {}
+        for kws, first_pos, last_pos, table in parts:
+            order = np.argsort(kws, kind="stable")
+            kws, first_pos, last_pos = kws[order], first_pos[order], last_pos[order]
+            cut = np.flatnonzero(np.diff(kws)) + 1
+            for k, k_first, k_last in zip(kws[np.r_[0, cut]].tolist(), np.split(first_pos, cut), np.split(last_pos, cut)):
+                k_lines = None
+                for r in table[k]:
+                    if self._anchored[r]:
+                        per_anchor.setdefault(r, []).append(k_first)
+                    else:
+                        if k_lines is None:
+                            k_lines = np.searchsorted(newlines, k_last)  # the line holding each hit
+                        per_rule.setdefault(r, []).append(k_lines)
+        ends_all = np.r_[newlines, len(raw)]
         out: dict[int, list[Region]] = {}
-        size = len(text)
-        for start, end, rules in lines:
-            for r in rules:
-                stop = min(size, end + self._reach[r])
-                spans = out.setdefault(r, [])
-                if spans and spans[-1][1] + 1 >= start:
-                    spans[-1] = (spans[-1][0], max(stop, spans[-1][1]))
-                else:
-                    spans.append((start, stop))
-        return out
+        for r, arrays in per_rule.items():
+            lines = np.unique(np.concatenate(arrays))
+            starts = np.where(lines > 0, ends_all[lines - 1] + 1, 0)
+            stops = ends_all[lines] + self._reach_bytes[r]
+            stops = np.minimum(np.maximum.accumulate(stops), len(raw))
+            gap = 1 if self._near[r] else JOIN_GAP
+            new = np.r_[True, starts[1:] > stops[:-1] + gap]
+            first = np.flatnonzero(new)
+            last = np.r_[first[1:] - 1, len(starts) - 1]
+            out[r] = list(zip(starts[first].tolist(), stops[last].tolist()))
+        anchors = {r: np.unique(np.concatenate(arrays)).tolist() for r, arrays in per_anchor.items()}
+        if not text.isascii():
+            chars = _char_offsets(raw, {b for spans in out.values() for span in spans for b in span}
+                                  | {b for pos in anchors.values() for b in pos})
+            out = {r: [(chars[a], chars[b]) for a, b in spans] for r, spans in out.items()}
+            anchors = {r: [chars[b] for b in pos] for r, pos in anchors.items()}
+        return out, anchors
 
 
-def _to_chars(raw: bytes, lines: list[tuple[int, int, set[int]]]) -> list[tuple[int, int, set[int]]]:
-    """Turn byte offsets (all at line boundaries, so at character boundaries) into str offsets."""
-    out = []
+def _char_offsets(raw: bytes, offsets: set[int]) -> dict[int, int]:
+    """Map byte offsets of ``raw`` to str offsets (one inside a character maps to its start)."""
+    def back(b: int) -> int:
+        while 0 < b < len(raw) and (raw[b] & 0xC0) == 0x80:
+            b -= 1
+        return b
+
+    out: dict[int, int] = {}
     last_b = last_c = 0
-    for start, end, rules in lines:
-        s = last_c + len(raw[last_b:start].decode("utf-8", "surrogatepass"))
-        e = s + len(raw[start:end].decode("utf-8", "surrogatepass"))
-        out.append((s, e, rules))
-        last_b, last_c = end, e
+    for b in sorted(offsets):
+        c = back(b)
+        if c > last_b:
+            last_c += len(raw[last_b:c].decode("utf-8", "surrogatepass"))
+            last_b = c
+        out[b] = last_c
     return out
 
 

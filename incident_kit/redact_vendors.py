@@ -26,7 +26,7 @@ def _tok(kind: str, prefix: str, body: str, description: str, *, keywords: tuple
     lead = f"(?i:{re.escape(prefix)})" if icase else re.escape(prefix)
     kws = keywords if keywords is not None else (() if case_keywords else (prefix.lower(),))
     return Rule(kind, lead + body, boundary=boundary, description=description,
-                keywords=kws, case_keywords=case_keywords)
+                keywords=kws, case_keywords=case_keywords, anchored=not case_keywords)
 
 
 _AWS_PREFIXES = ("AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "APKA", "A3T")
@@ -64,8 +64,8 @@ PREFIXED_RULES: tuple[Rule, ...] = (
     Rule("easypost_token", r"EZ[AT]K[A-Za-z0-9]{54}", boundary=True, keywords=("ezak", "eztk"), description="EasyPost API keys"),
     Rule("facebook_token", r"EAA[MC][A-Za-z0-9]{100,1024}", boundary=True, case_keywords=("EAAM", "EAAC"),
          description="Facebook page access tokens"),
-    Rule("facebook_token", r"(?<![0-9])\d{15,16}(?:\||%7[Cc]|%)[0-9A-Za-z\-_]{27,40}", case_keywords=("|", "%"),
-         description="Facebook app access tokens (app id|secret)"),
+    Rule("facebook_token", r"(?:\|(?<=\d{15}\|)|%(?<=\d{15}%)(?:7[Cc])?)(?P<secret>[0-9A-Za-z\-_]{27,40})",
+         case_keywords=("|", "%"), description="Facebook app access tokens (app id|SECRET)"),
     Rule("flutterwave_key", r"FLW(?:SECK|PUBK)(?:_TEST)?-[A-Za-z0-9]{12,32}(?:-X)?", boundary=True, keywords=("flwseck", "flwpubk"),
          icase=False, description="Flutterwave keys"),
     Rule("flyio_token", r"(?:fo1_[\w\-]{43}|fm1[ar]_[A-Za-z0-9+/]{100,4096}={0,3}|fm2_[A-Za-z0-9+/]{100,4096}={0,3})",
@@ -132,14 +132,14 @@ PREFIXED_RULES: tuple[Rule, ...] = (
     _tok("shippo_token", "shippo_", r"(?:live|test)_[A-Fa-f0-9]{40}", "Shippo API tokens"),
     Rule("shopify_token", r"shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}", boundary=True, keywords=("shpat_", "shpss_", "shpca_", "shppa_"),
          description="Shopify tokens"),
-    Rule("slack_token", r"xox(?:[abposre]-|e\.xox[bp]-)[0-9a-z\-]{8,250}", boundary=True, keywords=("xox",), icase=True,
+    Rule("slack_token", r"xox(?:[abposre]-|e\.xox[bp]-)[0-9a-z\-]{8,250}", boundary=True, keywords=("xox",), icase=True, anchored=True,
          description="Slack tokens"),
     _tok("slack_token", "xapp-", r"\d-[A-Za-z0-9]{1,64}-\d{1,32}-[A-Za-z0-9]{1,200}", "Slack app-level tokens", icase=True),
     Rule("slack_webhook", r"hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9+/_\-]{20,200}", keywords=("hooks.slack.com",),
          description="Slack incoming webhook URLs"),
     Rule("sourcegraph_token", r"sgp_(?:[a-fA-F0-9]{16}|local)_[a-fA-F0-9]{40}|sgp_[a-fA-F0-9]{40}", boundary=True,
          keywords=("sgp_",), description="Sourcegraph access tokens"),
-    Rule("sourcegraph_token", r"(?<![A-Za-z0-9])[a-fA-F0-9]{40}(?![A-Za-z0-9])", keywords=("sourcegraph", "sgp_"),
+    Rule("sourcegraph_token", r"(?<![A-Za-z0-9])[a-fA-F0-9]{40}(?![A-Za-z0-9])", keywords=("sourcegraph", "sgp_"), near=True,
          description="Sourcegraph access tokens (40 hex digits on a line naming Sourcegraph)"),
     Rule("square_token", r"(?:EAAA|sq0atp-)[\w\-+]{22,80}|sq0csp-[0-9A-Za-z_\-]{43}", boundary=True,
          keywords=("sq0atp-", "sq0csp-"), case_keywords=("EAAA",), description="Square tokens and secrets"),
@@ -190,7 +190,7 @@ SEP = r"(?:=>|=&gt;|:{1,3}=|\?=|\|\||&gt;|[=:>,])"
 SERVICE_RULES: tuple[Rule, ...] = tuple(
     Rule("service_credential",
          rf"{re.escape(word)}[\w.\-]{{0,24}}+{AROUND}{{0,12}}+{SEP}(?:{AROUND}|=){{0,16}}+(?P<secret>{_SERVICE_VALUE})",
-         check=_service_check, icase=True, keywords=(word,),
+         check=_service_check, icase=True, keywords=(word,), anchored=True,
          description="a random-looking value of a key named after a service (DATADOG_API_KEY=..., twitter_secret: ...)")
     for word in SERVICE_WORDS
 )
