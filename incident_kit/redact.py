@@ -124,49 +124,55 @@ class Redactor:
              found: list[tuple[int, int, int, str]], *, starts: list[int] | None = None) -> None:
         """Add the spans rule ``order`` finds inside ``regions`` of ``text`` (or, with ``starts``,
         in matches starting exactly there) to ``found``."""
-        rule = self.rules[order]
-        rx, secret_groups = self._compiled[order]
+        rx = self._compiled[order][0]
         verdicts: dict[tuple[Any, ...], bool] = {}  # periodic hostile text repeats the same candidates
         if starts is not None and len(starts) > 256 and starts[-1] - starts[0] < 64 * len(starts):
             regions, starts = [(starts[0], len(text))], None  # dense keywords: one scan beats a call each
         if starts is not None:
-            attempts = ((p, len(text), rx.match) for p in starts)
-        else:
-            attempts = ((lo, hi, rx.search) for lo, hi in regions)
-        done = 0
-        for lo, hi, find in attempts:
-            if lo < done:
-                continue  # inside the previous match (anchored starts only)
+            match, done = rx.match, 0
+            for p in starts:
+                if p >= done:
+                    m = match(text, p)
+                    if m is not None and self._accept(order, m, text, found, verdicts):
+                        done = m.end()
+            return
+        search = rx.search
+        for lo, hi in regions:
             pos = lo
             while pos <= hi:
-                m = find(text, pos, hi)
+                m = search(text, pos, hi)
                 if m is None:
                     break
                 start, end = m.span()
-                pos = end if end > start else start + 1
-                if starts is not None:
-                    pos = hi + 1  # one attempt per keyword start
-                if rule.boundary and start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
-                    pos = max(pos, start + 1)
-                    continue
-                spans = [m.span(g) for g in secret_groups if m.start(g) != -1] or [(start, end)]
-                if rule.check is not None:
-                    before = _name_tail(text, start)
-                    key = (m.group(), before, tuple(b - a for a, b in spans))
-                    ok = verdicts.get(key)
-                    if ok is None:
-                        groups = {g: (text[m.start(g):m.end(g)] if m.start(g) != -1 else None) for g in rx.groupindex}
-                        groups["_before"] = before
-                        ok = verdicts[key] = rule.check("".join(text[a:b] for a, b in spans), groups)
-                    if not ok:
-                        # a match can only start again at a keyword after the failed name
-                        pos = max(pos, start + 1, m.end("name")) if "name" in rx.groupindex else max(pos, start + 1)
-                        continue
-                found.extend((a, b, order, rule.label) for a, b in spans
-                             if b > a and not text.startswith("[REDACTED:", a))
-                if starts is not None:
-                    done = end
-                    break
+                if self._accept(order, m, text, found, verdicts):
+                    pos = end if end > start else start + 1
+                elif "name" in rx.groupindex:  # a match can only start again after the failed name
+                    pos = max(start + 1, m.end("name"))
+                else:
+                    pos = start + 1
+
+    def _accept(self, order: int, m: re.Match[str], text: str, found: list[tuple[int, int, int, str]],
+                verdicts: dict[tuple[Any, ...], bool]) -> bool:
+        """Add the spans of match ``m`` of rule ``order`` to ``found`` if it passes the rule's
+        boundary and check; return whether it did."""
+        rule = self.rules[order]
+        rx, secret_groups = self._compiled[order]
+        start, end = m.span()
+        if rule.boundary and start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
+            return False
+        spans = [m.span(g) for g in secret_groups if m.start(g) != -1] or [(start, end)]
+        if rule.check is not None:
+            before = _name_tail(text, start)
+            key = (m.group(), before, tuple(b - a for a, b in spans))
+            ok = verdicts.get(key)
+            if ok is None:
+                groups = {g: (text[m.start(g):m.end(g)] if m.start(g) != -1 else None) for g in rx.groupindex}
+                groups["_before"] = before
+                ok = verdicts[key] = rule.check("".join(text[a:b] for a, b in spans), groups)
+            if not ok:
+                return False
+        found.extend((a, b, order, rule.label) for a, b in spans if b > a and not text.startswith("[REDACTED:", a))
+        return True
 
     def text(self, text: str) -> tuple[str, int]:
         """Return ``(redacted text, number of replacements)``; non-str input is returned as is."""
