@@ -1,8 +1,8 @@
 """The keyword prefilter of the redaction pass: which rules to run on which lines.
 
 Every built-in rule names literals of which each of its matches holds one (``Rule.keywords``,
-case-insensitive, and ``Rule.case_keywords``, as written). One Aho-Corasick pass per case
-(``ahocorasick_rs``, a DFA over the UTF-8 bytes) finds all of them at once; a rule then runs only
+case-insensitive, and ``Rule.case_keywords``, as written). One Aho-Corasick pass (``ahocorasick_rs``,
+a DFA over the lower-cased UTF-8 bytes) finds all of them at once; a rule then runs only
 on the lines where one of its keywords occurs, so 200 rules cost about as much as two scans on text
 that holds no credential. Rules without keywords run on the whole text.
 """
@@ -34,26 +34,31 @@ def _automaton(words: Sequence[str]) -> ahocorasick_rs.BytesAhoCorasick | None:
 
 
 class KeywordIndex:
-    """The keywords of ``rules`` compiled into two automata (case-insensitive and exact)."""
+    """The keywords of ``rules`` compiled into one automaton over the lower-cased text; exact
+    (case-sensitive) keywords are checked against the original bytes where they were found."""
 
     def __init__(self, rules: Sequence[Rule]) -> None:
         self.always = [i for i, r in enumerate(rules) if not r.keywords and not r.case_keywords]
         self._reach_bytes = [4 * r.reach for r in rules]  # UTF-8: at most 4 bytes a character
         self._near = [r.near for r in rules]
         self._anchored = [r.anchored for r in rules]
-        icase: dict[str, list[int]] = {}
-        exact: dict[str, list[int]] = {}
+        words: dict[str, int] = {}  # every keyword lower-cased: one automaton over the lower-cased text
+        icase: list[list[int]] = []
+        exact: list[dict[bytes, list[int]]] = []  # per word, its exact spellings and their rules
+        def slot(word: str) -> int:
+            if word not in words:
+                words[word] = len(words)
+                icase.append([])
+                exact.append({})
+            return words[word]
         for i, rule in enumerate(rules):
             for word in rule.keywords:
-                icase.setdefault(word.lower(), []).append(i)
+                icase[slot(word.lower())].append(i)
             for word in rule.case_keywords:
-                exact.setdefault(word, []).append(i)
-        self._icase_words = list(icase)
-        self._icase_rules = [tuple(icase[w]) for w in self._icase_words]
-        self._exact_words = list(exact)
-        self._exact_rules = [tuple(exact[w]) for w in self._exact_words]
-        self._icase = _automaton(self._icase_words)
-        self._exact = _automaton(self._exact_words)
+                exact[slot(word.lower())].setdefault(word.encode("utf-8"), []).append(i)
+        self._icase_rules = [tuple(r) for r in icase]
+        self._exact_rules = [{w: tuple(r) for w, r in e.items()} for e in exact]
+        self._automaton = _automaton(list(words))
 
     def scan(self, text: str) -> tuple[dict[int, list[Region]], dict[int, list[int]]]:
         """Return ``(regions, starts)`` for the rules whose keywords occur in ``text``.
@@ -65,36 +70,41 @@ class KeywordIndex:
         the rule is tried there only, one match call each.
         """
         raw = text.encode("utf-8", "surrogatepass")
-        parts = []
-        if self._icase is not None:
-            found = self._icase.find_matches_as_indexes(raw.lower(), overlapping=True)
-            if found:
-                hits = np.asarray(found, dtype=np.int64)
-                parts.append((hits[:, 0], hits[:, 1], hits[:, 2] - 1, self._icase_rules))
-        if self._exact is not None:
-            # a leading newline lets a keyword like "\ns." find a token at the very start
-            found = self._exact.find_matches_as_indexes(b"\n" + raw, overlapping=True)
-            if found:
-                hits = np.asarray(found, dtype=np.int64)
-                parts.append((hits[:, 0], np.maximum(hits[:, 1] - 1, 0), np.maximum(hits[:, 2] - 2, 0), self._exact_rules))
-        if not parts:
+        if self._automaton is None:
             return {}, {}
+        # a leading newline lets a keyword like "\ns." find a token at the very start
+        found = self._automaton.find_matches_as_indexes(b"\n" + raw.lower(), overlapping=True)
+        if not found:
+            return {}, {}
+        hits = np.asarray(found, dtype=np.int64)
+        order = np.argsort(hits[:, 0], kind="stable")
+        kws, first_h, last_h = hits[order, 0], hits[order, 1], hits[order, 2] - 1
+        first_pos, last_pos = np.maximum(first_h - 1, 0), np.maximum(last_h - 1, 0)
+        cut = np.flatnonzero(np.diff(kws)) + 1
+        groups = list(zip(kws[np.r_[0, cut]].tolist(), np.split(first_h, cut), np.split(first_pos, cut),
+                          np.split(last_pos, cut)))
+        raw_arr = np.frombuffer(b"\n" + raw, dtype=np.uint8)
+        parts = []
+        for k, k_first_h, k_first, k_last in groups:
+            if self._icase_rules[k]:
+                parts.append((k_first, k_last, self._icase_rules[k]))
+            for spelling, rules in self._exact_rules[k].items():
+                want = np.frombuffer(spelling, dtype=np.uint8)
+                same = (raw_arr[k_first_h[:, None] + np.arange(len(want))] == want).all(axis=1)
+                if same.any():
+                    parts.append((k_first[same], k_last[same], rules))
         newlines = np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) == 10)
         per_rule: dict[int, list[np.ndarray]] = {}
         per_anchor: dict[int, list[np.ndarray]] = {}
-        for kws, first_pos, last_pos, table in parts:
-            order = np.argsort(kws, kind="stable")
-            kws, first_pos, last_pos = kws[order], first_pos[order], last_pos[order]
-            cut = np.flatnonzero(np.diff(kws)) + 1
-            for k, k_first, k_last in zip(kws[np.r_[0, cut]].tolist(), np.split(first_pos, cut), np.split(last_pos, cut)):
-                k_lines = None
-                for r in table[k]:
-                    if self._anchored[r]:
-                        per_anchor.setdefault(r, []).append(k_first)
-                    else:
-                        if k_lines is None:
-                            k_lines = np.searchsorted(newlines, k_last)  # the line holding each hit
-                        per_rule.setdefault(r, []).append(k_lines)
+        for k_first, k_last, rules in parts:
+            k_lines = None
+            for r in rules:
+                if self._anchored[r]:
+                    per_anchor.setdefault(r, []).append(k_first)
+                else:
+                    if k_lines is None:
+                        k_lines = np.searchsorted(newlines, k_last)  # the line holding each hit
+                    per_rule.setdefault(r, []).append(k_lines)
         ends_all = np.r_[newlines, len(raw)]
         out: dict[int, list[Region]] = {}
         for r, arrays in per_rule.items():
