@@ -69,7 +69,7 @@ NOT_SECRET_SUFFIX = re.compile(
 )
 _HARMLESS_VALUE = re.compile(
     r"(?i)^(?:|true|false|yes|no|on|off|none|null|nil|undefined|n/?a|\*+|x+|<[^>]*>|\$\{?[\w.]+\}?|"
-    r"%\([\w]+\)s|%s|0x[0-9a-f]{1,32}|[a-z_][\w$]*(?:\.[a-z_][\w$]*)+@[0-9a-f]{1,16}|\{\{?[^}]*\}?\}|\[REDACTED[^\]]*\]?|(?:env|file):[^\s]+|\d{1,4}|-?\d+\.\d+|"
+    r"%\([\w]+\)s|%s|0x[0-9a-f]{1,32}|(?:/[\w.\-:]{1,64}){2,16}/?|[a-z_][\w$]*(?:\.[a-z_][\w$]*)+@[0-9a-f]{1,16}|\{\{?[^}]*\}?\}|\[REDACTED[^\]]*\]?|(?:env|file):[^\s]+|\d{1,4}|-?\d+\.\d+|"
     r"string|redacted|masked|hidden|required|missing|invalid|expired|set|unset|"
     r"\$[\w{}.:$\-]+|\[[A-Za-z_ .\-]+\]|pass|password|passwd|secret|token|changeme|example|"
     r"your[_\-]?[a-z_\-]+|my[_\-]?[a-z_\-]+|"
