@@ -19,6 +19,7 @@ import pandas as pd
 from . import frames
 from .errors import IncidentKitError, SourceOffline
 from .redact_io import session_redactor
+from .report import tables
 from .timeutil import iso, window
 
 PARTIAL_NAME = "summary.partial.json"
@@ -68,6 +69,7 @@ class Investigation:
         self.output_dir = Path(output_dir) if output_dir else None
         self.start, self.end = window(start, end)
         self.sources: list[dict[str, Any]] = []
+        tables.install(self)  # DataFrames shown as tables for people (report.tables)
         self.data: dict[str, Any] = {
             "headline": None, "severity": None, "severity_reason": None, "impact": {}, "findings": [],
             "hypotheses": [], "timeline": [], "notes": [],
@@ -108,6 +110,7 @@ class Investigation:
             seconds=round(time.perf_counter() - started, 3),
         )
         self._add_source(record)
+        tables.observe(frame)
         return frame
 
     def _failed(self, record: dict[str, Any], name: str, kind: str | None, reason: str, started: float) -> pd.DataFrame:

@@ -1,101 +1,20 @@
-"""Per-format parsers: a block of whole lines in, an Arrow table of fields and the rejected lines out.
-
-This module holds what every parser shares (:class:`Parsed`, :func:`split_lines`) and the
-record formats: JSON lines (polars, or pyarrow), journald export, logfmt and CSV. Line formats
-(access logs, syslog, Apache error, HDFS, user regexes) are in :mod:`.loglines`. Only logfmt
-and malformed JSON fall back to Python per line. Each parser
-returns a :class:`Parsed` whose rows carry the line numbers they came from, so rows rejected
-later (no readable timestamp) can still be shown with their line.
-"""
+"""JSON lines (polars, or pyarrow; bad lines found by Arrow kernels, Python's json only for what is left) and
+journald's ``journalctl -o json`` export."""
 
 from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import logfields
-from .logfields import TS_TYPE
+from .. import fields as logfields
+from ..fields import TS_TYPE
+from .base import MAX_SAMPLE, Parsed, known_lines, split_lines
 
-MAX_SAMPLE = 20
-
-
-@dataclass
-class Parsed:
-    """One block's result: ``table`` rows, and how to find the line (number, text) each row came from.
-
-    ``locate()`` returns ``(line_numbers, texts)`` aligned with the rows; it is called only when
-    a row is rejected after parsing (e.g. an unreadable timestamp), so fast paths stay fast.
-    """
-
-    table: pa.Table
-    locate: Callable[[], tuple[np.ndarray, pa.Array | None]]
-    rejected: int = 0
-    rejected_sample: list[dict[str, Any]] = field(default_factory=list)
-
-    def reject(self, line_no: int, text: str, reason: str) -> None:
-        """Count one rejected line and keep it in the sample while the sample is short."""
-        self.rejected += 1
-        if len(self.rejected_sample) < MAX_SAMPLE:
-            self.rejected_sample.append({"line": int(line_no), "text": text[:500], "reason": reason})
-
-    def reject_lines(self, numbers: np.ndarray, lines: pa.Array, reason: str | Callable[[str], str]) -> None:
-        """Count every line of ``lines`` as rejected; only those that fit in the sample are read (``reason(text)``)."""
-        room = max(0, MAX_SAMPLE - len(self.rejected_sample))
-        for line_no, text in zip(numbers[:room], lines.slice(0, room).to_pylist()):
-            self.reject(int(line_no), text, reason(text) if callable(reason) else reason)
-        self.rejected += max(0, len(lines) - room)
-
-    def reject_rows(self, rows: np.ndarray, reason: str) -> None:
-        """Reject table rows ``rows`` (indices), sampling the first ones with their lines."""
-        room = max(0, MAX_SAMPLE - len(self.rejected_sample))
-        if room and len(rows):
-            numbers, texts = self.locate()
-            for row in rows[:room]:
-                row = int(row)
-                text = (str(texts[row].as_py()) if texts is not None
-                        else json.dumps(self.table.slice(row, 1).to_pylist()[0], default=str))
-                self.rejected_sample.append({"line": int(numbers[row]), "text": text[:500], "reason": reason})
-        self.rejected += len(rows)
-
-
-def _known(numbers: np.ndarray, lines: pa.Array | None) -> Callable[[], tuple[np.ndarray, pa.Array | None]]:
-    return lambda: (numbers, lines)
-
-
-# ---------------------------------------------------------------- block -> lines
-
-def split_lines(block: bytes, first_line: int) -> tuple[pa.Array, np.ndarray]:
-    """Return the non-blank lines of ``block`` as a string array (no line ends) and their line numbers."""
-    buf = np.frombuffer(block, dtype=np.uint8)
-    ends = np.flatnonzero(buf == 10)
-    if len(block) and (len(ends) == 0 or ends[-1] != len(block) - 1):
-        ends = np.append(ends, len(block) - 1 if block.endswith(b"\n") else len(block))
-    offsets = np.empty(len(ends) + 1, dtype=np.int64)
-    offsets[0] = 0
-    offsets[1:] = np.minimum(ends + 1, len(block))
-    raw = pa.Array.from_buffers(pa.large_binary(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(block)])
-    try:
-        lines = raw.cast(pa.large_string())
-    except pa.ArrowInvalid:  # not UTF-8: decode with replacement characters
-        lines = pa.array([bytes(v).decode("utf-8", "replace") for v in raw.to_pylist()], pa.large_string())
-    lines = pc.utf8_rtrim(lines, characters="\r\n")
-    numbers = np.arange(first_line, first_line + len(ends), dtype=np.int64)
-    lengths = np.diff(offsets)
-    maybe_blank = lengths <= 2
-    if maybe_blank.any():
-        blank = maybe_blank & (pc.utf8_length(lines).to_numpy(zero_copy_only=False) == 0)
-        if blank.any():
-            lines, numbers = lines.filter(pa.array(~blank)), numbers[~blank]
-    return (lines.cast(pa.string()) if len(block) < (1 << 31) - 1 else lines), numbers
-
-
-# ---------------------------------------------------------------- JSON lines
 
 def _flatten(table: pa.Table) -> pa.Table:
     while any(pa.types.is_struct(f.type) for f in table.schema):
@@ -188,7 +107,7 @@ def _parse_json_slowly(lines: pa.Array, numbers: np.ndarray, binary_fields: tupl
         except _json_errors():
             table = None
         if table is not None and table.num_rows == len(candidates):
-            parsed = Parsed(table, _known(numbers[candidates], good))
+            parsed = Parsed(table, known_lines(numbers[candidates], good))
             parsed.reject_lines(numbers[others], lines.take(pa.array(others, pa.int64())), _reject_reason)
             return parsed
     # only the first of the other lines can reach the sample: the rest are counted
@@ -232,7 +151,7 @@ def _parse_json_line_by_line(lines: pa.Array, numbers: np.ndarray, rejected: lis
     if table is None or table.num_rows != len(kept):
         table = records_to_table(records)
     rejected.sort()
-    parsed = Parsed(table, _known(good_numbers, good_lines))
+    parsed = Parsed(table, known_lines(good_numbers, good_lines))
     for line_no, text, reason in rejected:
         parsed.reject(line_no, text, reason)
     return parsed
@@ -262,61 +181,14 @@ def parse_journald(block: bytes, first_line: int, **kw: Any) -> Parsed:
     table = parsed.table
     if "__REALTIME_TIMESTAMP" in table.column_names:
         idx = table.column_names.index("__REALTIME_TIMESTAMP")
-        micros = logfields._to_int(table.column(idx).combine_chunks())
+        micros = logfields.to_int(table.column(idx).combine_chunks())
         table = table.set_column(idx, "__REALTIME_TIMESTAMP", pc.multiply(micros, 1000).cast(TS_TYPE))
     if "PRIORITY" in table.column_names:
         idx = table.column_names.index("PRIORITY")
-        table = table.set_column(idx, "PRIORITY", logfields._to_int(table.column(idx).combine_chunks()))
+        table = table.set_column(idx, "PRIORITY", logfields.to_int(table.column(idx).combine_chunks()))
     parsed.table = table
     return parsed
 
 
-# ---------------------------------------------------------------- CSV
 
-def parse_csv(block: bytes, first_line: int, *, header: list[str] | None = None, delimiter: str = ",", **_: Any) -> Parsed:
-    """Parse CSV with a header (taken from the file's first line, passed on to later blocks)."""
-    import pyarrow.csv as pcsv
-
-    bad: list[tuple[int, str]] = []
-
-    def on_invalid(row: Any) -> str:
-        bad.append((int(row.number or 0), str(row.text)))
-        return "skip"
-
-    skip = 0 if header is not None else 1
-    names = header
-    if names is None:
-        first = block.split(b"\n", 1)[0].decode("utf-8", "replace").rstrip("\r")
-        import csv
-
-        names = next(csv.reader([first], delimiter=delimiter))
-    table = pcsv.read_csv(
-        io.BytesIO(block),
-        read_options=pcsv.ReadOptions(column_names=names, skip_rows=skip, block_size=1 << 24),
-        parse_options=pcsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid),
-        convert_options=pcsv.ConvertOptions(strings_can_be_null=True, timestamp_parsers=[]),
-    )
-    lines, numbers = split_lines(block, first_line)
-    if skip:
-        lines, numbers = lines.slice(1), numbers[1:]
-    bad_numbers: list[int] = []
-    if bad:
-        texts = lines.to_pylist()
-        wanted = {text for _, text in bad}
-        keep = np.ones(len(numbers), dtype=bool)
-        for i, text in enumerate(texts):
-            if text in wanted and len(bad_numbers) < len(bad):
-                keep[i] = False
-                bad_numbers.append(int(numbers[i]))
-        lines, numbers = lines.filter(pa.array(keep)), numbers[keep]
-    if len(numbers) != table.num_rows:  # quoted newlines: numbers are approximate, texts re-serialised
-        numbers, lines = np.arange(first_line + skip, first_line + skip + table.num_rows), None
-    parsed = Parsed(table, _known(numbers, lines))
-    for i, (_, text) in enumerate(bad):
-        line_no = bad_numbers[i] if i < len(bad_numbers) else first_line
-        parsed.reject(line_no, text, f"wrong number of fields (expected {len(names)})")
-    return parsed
-
-
-__all__ = ["Parsed", "MAX_SAMPLE", "split_lines", "parse_json", "parse_journald", "parse_csv",
-           "records_to_table"]
+__all__ = ["parse_json", "parse_journald", "records_to_table"]

@@ -15,11 +15,12 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from .. import secrets, timeutil
-from ..errors import ConfigError, SourceError
-from ..redact_io import clip
-from . import logformats, logstore
-from ._base import source
+from .... import secrets, timeutil
+from ....errors import ConfigError, SourceError
+from ....redact_io import clip
+from ..formats import jsonlines
+from . import shared as logstore
+from ..._base import source
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?$")
 _INTERVAL = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
@@ -131,7 +132,7 @@ def logs(url: Any, table: str, start: Any = None, end: Any = None, *, time_colum
            f"WHERE {_where(time_column, s, e, where, filters, precision)} ORDER BY {ident(time_column)} "
            f"LIMIT {int(max_rows) + 1} FORMAT JSONEachRow")
     body = _run(url, sql, database=database, timeout=timeout, window=(s, e))
-    parsed = logformats.parse_json(body, 1) if body.strip() else None
+    parsed = jsonlines.parse_json(body, 1) if body.strip() else None
     records = parsed.table.to_pylist() if parsed is not None else []
     truncated = len(records) > max_rows
     records = records[:max_rows]
@@ -166,7 +167,7 @@ def counts(url: Any, table: str, start: Any = None, end: Any = None, *, interval
            f"WHERE {_where(time_column, s, e, where, filters, precision)} "
            f"GROUP BY bucket{', `' + by + '`' if by else ''} ORDER BY bucket FORMAT JSONEachRow")
     body = _run(url, sql, database=database, timeout=timeout, window=(s, e))
-    parsed = logformats.parse_json(body, 1) if body.strip() else None
+    parsed = jsonlines.parse_json(body, 1) if body.strip() else None
     rows = []
     for r in parsed.table.to_pylist() if parsed is not None else []:
         row = {"ts": pd.Timestamp(int(r["bucket"]), unit="s", tz="UTC"), "metric": "count", "value": float(r["n"])}

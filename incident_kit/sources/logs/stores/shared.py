@@ -14,9 +14,11 @@ from urllib.parse import urlsplit, urlunsplit
 import pandas as pd
 import pyarrow as pa
 
-from .. import frames, secrets
-from ..errors import SourceError
-from . import logfields, logformats
+from .... import frames, secrets
+from ....errors import SourceError
+from .. import fields as logfields
+from ..formats import jsonlines
+from ..tables import to_frame
 
 DEFAULT_TIMEOUT = 30.0
 MAX_ROWS = 100_000
@@ -94,14 +96,12 @@ def records_frame(records: Iterable[Mapping[str, Any]], *, source: str, truncate
 
     Records without a readable timestamp are counted as rejected, as for files.
     """
-    from .logs import to_frame
-
     rows = [flatten(r) for r in records]
     if not rows:
         frame = frames.conform(pd.DataFrame(), "logs", source=source, truncated=truncated)
         frame.attrs.update({"rejected_sample": [], "format": source.split(" ")[0], "notes": [], **(extra or {})})
         return frame
-    table = logformats.records_to_table(rows)
+    table = jsonlines.records_to_table(rows)
     table = logfields.canonicalize(table, logfields.alias_table(aliases))
     rejected = 0
     if "ts" not in table.column_names:
