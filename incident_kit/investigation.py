@@ -1,6 +1,6 @@
 """The recorder a scenario notebook keeps: sources collected, findings, severity, timeline.
 
-Every change is written at once to ``<output_dir>/summary.partial.json``, so what was found
+Every change is written at once, redacted, to ``<output_dir>/summary.partial.json``, so what was found
 before a failing cell survives into the run's summary.json. Without ``output_dir`` (an
 interactive session) nothing is written.
 """
@@ -18,6 +18,7 @@ import pandas as pd
 
 from . import frames
 from .errors import IncidentKitError, SourceOffline
+from .redact_io import session_redactor
 from .report import tables
 from .timeutil import iso, window
 
@@ -196,7 +197,8 @@ class Investigation:
             return
         self.output_dir.mkdir(parents=True, exist_ok=True)
         tmp = self.output_dir / (PARTIAL_NAME + ".tmp")
-        tmp.write_text(json.dumps(self.summary(), indent=1), encoding="utf-8")
+        data, _ = session_redactor().obj(self.summary())  # a run killed now leaves no secret behind
+        tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
         tmp.replace(self.output_dir / PARTIAL_NAME)
 
 

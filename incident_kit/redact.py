@@ -42,10 +42,11 @@ from .redact_config import (
     value_variants,
 )
 from .redact_rules import BUILTIN_RULES, Rule, secret_name, secret_value
+from .redact_scan import KeywordIndex
 
 _DATA_URI = r"data:[A-Za-z0-9.+\-]+/[A-Za-z0-9.+\-]+(?:;[A-Za-z0-9=.\-]+)*;base64,[A-Za-z0-9+/=]+"
 _DATA_URI_RE = re.compile(_DATA_URI)
-_NAME_TAIL = re.compile(r"[A-Za-z0-9_.\-]*\Z")
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _BINARY_MIME = re.compile(r"^(?:image/(?!svg)|audio/|video/|application/(?:pdf|octet-stream))")
 _TEXT_SUFFIXES = {".html", ".htm", ".txt", ".log", ".md", ".csv", ".tsv", ".svg", ".xml", ".yaml", ".yml", ".py", ".tex"}
@@ -73,12 +74,12 @@ class Redactor:
         self._compiled: list[tuple[re.Pattern[str], list[str]]] = []
         for rule in self.rules:
             try:
-                rx = re.compile(rule.pattern)
+                rx = re.compile(rule.pattern, re.IGNORECASE if rule.icase else 0)
             except re.error as exc:
                 raise ConfigError(f"redaction rule {rule.kind!r}: bad pattern ({exc})") from None
             secret_groups = [g for g in rx.groupindex if g.startswith("secret")]
             self._compiled.append((rx, secret_groups))
-        self._any_icase = any(r.icase for r in self.rules)
+        self._index = KeywordIndex(self.rules)
         variants: set[str] = set()
         for v in values:
             if isinstance(v, str) and len(v) >= min_value_length:
@@ -97,29 +98,13 @@ class Redactor:
         found: list[tuple[int, int, int, str]] = []
         if self._values_re is not None:
             found.extend((m.start(), m.end(), -1, SECRET_LABEL) for m in self._values_re.finditer(text))
-        lowered = text.encode("ascii", "replace").decode("ascii").lower() if self._any_icase else text
-        for order, (rule, (rx, secret_groups)) in enumerate(zip(self.rules, self._compiled)):
-            hay = lowered if rule.icase else text
-            search = rx.search
-            pos = 0
-            while True:
-                m = search(hay, pos)
-                if m is None:
-                    break
-                start, end = m.span()
-                pos = end if end > start else start + 1
-                if rule.boundary and start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
-                    pos = start + 1
-                    continue
-                spans = [m.span(g) for g in secret_groups if m.start(g) != -1] or [(start, end)]
-                if rule.check is not None:
-                    groups = {g: (text[m.start(g):m.end(g)] if m.start(g) != -1 else None) for g in rx.groupindex}
-                    groups["_before"] = _NAME_TAIL.search(text, max(0, start - 64), start).group()
-                    if not rule.check("".join(text[a:b] for a, b in spans), groups):
-                        pos = start + 1
-                        continue
-                found.extend((a, b, order, rule.label) for a, b in spans
-                             if b > a and not text.startswith("[REDACTED:", a))
+        regions, anchors = self._index.scan(text)
+        whole = [(0, len(text))]
+        for order in sorted([*regions, *anchors, *self._index.always]):
+            if order in anchors:
+                self._run(order, text, [], found, starts=anchors[order])
+            else:
+                self._run(order, text, regions.get(order, whole), found)
         if not found:
             return []
         found.sort(key=lambda t: (t[0], t[2], -t[1]))
@@ -134,6 +119,60 @@ class Redactor:
                 continue
             merged.append((a, b, label))
         return merged
+
+    def _run(self, order: int, text: str, regions: list[tuple[int, int]],
+             found: list[tuple[int, int, int, str]], *, starts: list[int] | None = None) -> None:
+        """Add the spans rule ``order`` finds inside ``regions`` of ``text`` (or, with ``starts``,
+        in matches starting exactly there) to ``found``."""
+        rx = self._compiled[order][0]
+        verdicts: dict[tuple[Any, ...], bool] = {}  # periodic hostile text repeats the same candidates
+        if starts is not None and len(starts) > 256 and starts[-1] - starts[0] < 64 * len(starts):
+            regions, starts = [(starts[0], len(text))], None  # dense keywords: one scan beats a call each
+        if starts is not None:
+            match, done = rx.match, 0
+            for p in starts:
+                if p >= done:
+                    m = match(text, p)
+                    if m is not None and self._accept(order, m, text, found, verdicts):
+                        done = m.end()
+            return
+        search = rx.search
+        for lo, hi in regions:
+            pos = lo
+            while pos <= hi:
+                m = search(text, pos, hi)
+                if m is None:
+                    break
+                start, end = m.span()
+                if self._accept(order, m, text, found, verdicts):
+                    pos = end if end > start else start + 1
+                elif "name" in rx.groupindex:  # a match can only start again after the failed name
+                    pos = max(start + 1, m.end("name"))
+                else:
+                    pos = start + 1
+
+    def _accept(self, order: int, m: re.Match[str], text: str, found: list[tuple[int, int, int, str]],
+                verdicts: dict[tuple[Any, ...], bool]) -> bool:
+        """Add the spans of match ``m`` of rule ``order`` to ``found`` if it passes the rule's
+        boundary and check; return whether it did."""
+        rule = self.rules[order]
+        rx, secret_groups = self._compiled[order]
+        start, end = m.span()
+        if rule.boundary and start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
+            return False
+        spans = [m.span(g) for g in secret_groups if m.start(g) != -1] or [(start, end)]
+        if rule.check is not None:
+            before = _name_tail(text, start)
+            key = (m.group(), before, tuple(b - a for a, b in spans))
+            ok = verdicts.get(key)
+            if ok is None:
+                groups = {g: (text[m.start(g):m.end(g)] if m.start(g) != -1 else None) for g in rx.groupindex}
+                groups["_before"] = before
+                ok = verdicts[key] = rule.check("".join(text[a:b] for a, b in spans), groups)
+            if not ok:
+                return False
+        found.extend((a, b, order, rule.label) for a, b in spans if b > a and not text.startswith("[REDACTED:", a))
+        return True
 
     def text(self, text: str) -> tuple[str, int]:
         """Return ``(redacted text, number of replacements)``; non-str input is returned as is."""
@@ -288,6 +327,14 @@ class Redactor:
             ):
                 total += self.file(p)
         return total
+
+
+def _name_tail(text: str, start: int) -> str:
+    """Return the name characters (letters, digits, ``_.-``, at most 64) just before ``start``."""
+    i, lo = start, max(0, start - 64)
+    while i > lo and text[i - 1] in _NAME_CHARS:
+        i -= 1
+    return text[i:start]
 
 
 def _inside(ranges: list[tuple[int, int]], a: int, b: int) -> bool:

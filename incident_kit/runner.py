@@ -22,7 +22,7 @@ from typing import Any, Iterable, Mapping
 
 import nbformat
 
-from . import __version__, catalog, offline, redact
+from . import __version__, catalog, offline, redact, redact_io
 from .errors import ConfigError, ParameterError, RunError
 from .investigation import PARTIAL_NAME
 from .params import SHARED_PARAMETERS, merge
@@ -124,25 +124,39 @@ def _kernel_manager_class(socket_dir: str) -> type:
     return IPCKernelManager
 
 
-def _execute(path: Path, dest: Path, params: dict[str, Any], timeout: float | None, progress: bool) -> str | None:
-    """Execute with papermill; returns None on success or the one-line reason of the failure."""
+def _execute(path: Path, dest: Path, params: dict[str, Any], timeout: float | None, progress: bool,
+             scrub: redact.Redactor) -> str | None:
+    """Execute with papermill; returns None on success or the one-line reason of the failure.
+
+    Every save of ``dest`` (also papermill's autosaves of a long cell) is written redacted, and the
+    kernel learns the run's ``env:``/``file:`` references (never their values) so that what it
+    writes itself (``summary.partial.json``) and every title it cuts are redacted the same way.
+    """
     import tempfile
 
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    previous = os.environ.get(redact_io.REFS_ENV)
+    os.environ[redact_io.REFS_ENV] = json.dumps(redact_io.references(params))
     try:
         with tempfile.TemporaryDirectory(prefix="ik-kernel-") as socket_dir:
             papermill.execute_notebook(
-                str(path), str(dest), parameters=params, progress_bar=progress, log_output=False,
-                execution_timeout=timeout, cwd=str(Path.cwd()), request_save_on_cell_execute=False,
+                str(path), redact_io.redacting_path(dest, scrub), parameters=params, progress_bar=progress,
+                log_output=False, execution_timeout=timeout, cwd=str(Path.cwd()), request_save_on_cell_execute=False,
                 kernel_manager_class=_kernel_manager_class(socket_dir),
             )
     except PapermillExecutionError as exc:
-        return f"cell {exc.exec_count or exc.cell_index}: {exc.ename}: {' '.join(str(exc.evalue).split())[:500]}"
+        return f"cell {exc.exec_count or exc.cell_index}: {exc.ename}: {redact_io.clip(' '.join(str(exc.evalue).split()), 500, redactor=scrub)}"
     except Exception as exc:  # noqa: BLE001 - a dead or hung kernel still yields a report
-        text = " ".join(str(exc).split())[:500] or type(exc).__name__
+        text = redact_io.clip(" ".join(str(exc).split()), 500, redactor=scrub) or type(exc).__name__
         return f"{type(exc).__name__}: {text}"
+    finally:
+        redact_io.release_path(dest)
+        if previous is None:
+            os.environ.pop(redact_io.REFS_ENV, None)
+        else:
+            os.environ[redact_io.REFS_ENV] = previous
     return None
 
 
@@ -217,7 +231,7 @@ def run(
         params["output_dir"] = str(run_dir)
     started_at = _utc_now()
     nb_path = run_dir / "notebook.ipynb"
-    error = _execute(path, nb_path, params, timeout, progress)
+    error = _execute(path, nb_path, params, timeout, progress, scrub)
     summary = _summary(run_id, name, run_dir, error, alert_summary, started_at)
     if notes:
         summary.setdefault("notes", []).extend(notes)
@@ -228,7 +242,7 @@ def run(
     nbformat.write(nb, str(nb_path))
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     write_reports(run_dir, nb, summary, params, formats=formats, scrub=scrub)
-    scrub.directory(run_dir, skip=("notebook.ipynb", "summary.json", "report.html", "report.md"))
+    redact_io.redact_run(run_dir, scrub, skip=("notebook.ipynb", "summary.json", "report.html", "report.md"))
     write_index(out)
     scrub.file(out / "index.html")
     return RunResult(run_id, name, summary["status"], run_dir, summary)

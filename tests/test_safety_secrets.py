@@ -1,6 +1,8 @@
 """Seeded secrets, end to end: >= 30 kinds planted in logs, alert payloads, database query texts,
-commit messages, deploy events, the environment and parameters; real scenario runs (papermill,
-real PostgreSQL, nbconvert); then every byte of every file under the reports directory is searched.
+commit messages, deploy events, the environment and parameters, plus a fresh sample of every
+gitleaks rule (``gitleaks_oracle``) in log messages, commit subjects and bodies, alert labels and
+annotations, SQL text and a probe's error body; real scenario runs (papermill, real PostgreSQL,
+nbconvert); then every byte of every file under the reports directory is searched.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import pytest
 
 from incident_kit.runner import run
 
-from safety_world import World, files_under
+from gitleaks_oracle import samples
+from safety_world import Recorder, World, files_under
 from secret_corpus import corpus
 
 pytestmark = pytest.mark.slow
@@ -34,9 +37,28 @@ def _needles(value: str) -> set[bytes]:
     return out
 
 
+def _chunks(lines: list[str], size: int) -> list[str]:
+    """Join ``lines`` into newline-separated texts of at most ``size`` characters (an annotation's limit)."""
+    out: list[str] = []
+    for line in lines:
+        if out and len(out[-1]) + 1 + len(line) <= size:
+            out[-1] += "\n" + line
+        else:
+            out.append(line[:size])
+    return out
+
+
 @pytest.fixture(scope="module")
-def seeded(pg_cluster, tmp_path_factory, monkeypatch_module):
+def gitleaks_samples(shared_dir):
+    made, _ = samples(shared_dir, seed=secrets.randbits(32), per_rule=1)
+    # a marker after each sample tells whether its context reached an output
+    return [(s, f"{s.line} ref=glk{i:03d}q") for i, s in enumerate(made)]
+
+
+@pytest.fixture(scope="module")
+def seeded(pg_cluster, tmp_path_factory, monkeypatch_module, gitleaks_samples):
     root = tmp_path_factory.mktemp("seeded")
+    gl = [line for _, line in gitleaks_samples]
     world = World(pg_cluster, root / "world", "seeded")
     # Environment: shapeless secrets (no rule can recognise them) that the app also wrote into its logs.
     env_secrets = {"SHOP_PARTNER_TOKEN": "Zq" + secrets.token_hex(10), "PAYMENTS_API_KEY": "pk" + secrets.token_hex(11),
@@ -49,22 +71,30 @@ def seeded(pg_cluster, tmp_path_factory, monkeypatch_module):
             f"charge rejected for {env_secrets['PAYMENTS_API_KEY']}",
             f"fallback dsn used {env_secrets['LEGACY_DB_PASSWORD']}",
             f"reader login as {world.role} with {world.password} refused"]
-    world.write_logs(lines + bare)
+    base = lines + bare
+    world.write_logs([f"{base[j % len(base)]} || {gl[(2 * j) % len(gl)]} || {gl[(2 * j + 1) % len(gl)]}"
+                      for j in range(len(gl) // 2 + 1)])
     half = len(SECRETS) // 2
-    world.write_changes([f"hotfix: {s.line}" for s in SECRETS[:half:3]] + ["release 1.9"])
+    world.write_changes([f"hotfix: {s.line}" for s in SECRETS[:half:3]] + [f"fix: {line}" for line in gl[::7]]
+                        + ["release 1.9"])
     alert = world.alert(
-        labels={f"leak_{i}": s.line[:200] for i, s in enumerate(SECRETS[::4])},
+        labels={**{f"leak_{i}": s.line[:200] for i, s in enumerate(SECRETS[::4])},
+                **{f"gl_{i}": line for i, line in enumerate(gl[3::17]) if "\n" not in line}},
         annotations={"summary": SECRETS[1].line, "description": " | ".join(s.line for s in SECRETS[2::5]),
+                     **{f"details_{i}": chunk for i, chunk in enumerate(_chunks(gl, 3800))},  # all reach summary.json
                      "password": "Ann-" + secrets.token_hex(8), "runbook_url": f"https://wiki/x?token={secrets.token_hex(12)}"},
     )
+    world.long_statement(" ; ".join(gl[1:12]))
+    failing_probe = Recorder(status=503, body="\n".join(gl[2::9]).encode())
     for i in range(0, len(SECRETS), 9):
         world.long_statement(" ; ".join(s.line for s in SECRETS[i:i + 9]) + f" {world.password} {env_secrets['SHOP_PARTNER_TOKEN']}")
     world.lock_chain(SECRETS[-1].line, SECRETS[-2].line + " " + env_secrets["PAYMENTS_API_KEY"])
-    world.wait_visible(count=len(range(0, len(SECRETS), 9)) + 2, min_age_s=1.5)
+    world.wait_visible(count=len(range(0, len(SECRETS), 9)) + 3, min_age_s=1.5)
     out = root / "reports"
     planted = [s.value for s in SECRETS] + list(env_secrets.values()) + [world.password]
     planted += [v for k, v in alert["alerts"][0]["annotations"].items() if k == "password"]
     planted.append(alert["alerts"][0]["annotations"]["runbook_url"].split("token=")[1])
+    planted += [s.secret for s, _ in gitleaks_samples]
     results = []
     try:
         results.append(run("db_slow_queries_and_locks", {
@@ -78,9 +108,11 @@ def seeded(pg_cluster, tmp_path_factory, monkeypatch_module):
             "logs": [str(world.logs)], "service": "", "database_url": "env:IK_SAFETY_DATABASE_URL",
             "git_repo": str(world.git_repo), "deploy_events": str(world.deploy_events),
             "probe_targets": [f"http://ops:{probe_secret}@127.0.0.1:{world.http.server_address[1]}/health",
-                              f"{world.http.base}/api/products?access_token={SECRETS[0].value}"],
+                              f"{world.http.base}/api/products?access_token={SECRETS[0].value}",
+                              f"{failing_probe.base}/partner/health"],
         }, out_dir=out, timeout=240))
     finally:
+        failing_probe.close()
         world.close()
     return out, results, planted
 
@@ -141,3 +173,17 @@ def test_secret_references_stay_references_in_the_report_parameters(seeded) -> N
     params = nb["metadata"]["papermill"]["parameters"]
     assert params["database_url"] == "env:IK_SAFETY_DATABASE_URL"
     assert re.search(r"ops:\[REDACTED:[a-z_]+\]@", json.dumps(params["probe_targets"]))
+
+
+def test_gitleaks_samples_were_planted_and_shown(seeded, gitleaks_samples, shared_dir) -> None:
+    """A sample of >= 90% of gitleaks' rules was planted (each matched by gitleaks' own regex in its
+    context line), and their context reached the outputs: the test saw something to remove."""
+    from gitleaks_oracle import load_rules
+
+    out, _, _ = seeded
+    rules = {s.rule for s, _ in gitleaks_samples}
+    assert len(rules) >= 0.9 * len(load_rules(shared_dir))
+    data = b"".join(p.read_bytes() for p in files_under(out))
+    shown = [s.rule for i, (s, _) in enumerate(gitleaks_samples) if f"glk{i:03d}q".encode() in data]
+    print(f"\ngitleaks samples shown in the outputs: {len(shown)}/{len(gitleaks_samples)}")
+    assert len(shown) >= 0.9 * len(gitleaks_samples), len(shown)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..redact_io import clip
 from ..timeutil import iso
 from .changes import _minutes
 from .context import Incident
@@ -92,7 +93,7 @@ def dependencies(probes: pd.DataFrame | None, inc: Incident) -> list[Hypothesis]
             out.append({"cause": f"dependency {label} failing", "kind": "dependency", "ref": key,
                         "score": round(min(0.85, 0.2 + 0.6 * share * (1 - share_before) + bonus), 3),
                         "evidence": f"{share:.0%} of the errors in the window name {label} "
-                                    f"({share_before:.0%} before), e.g. {example[:160]!r}"})
+                                    f"({share_before:.0%} before), e.g. {clip(example, 160)!r}"})
     return out
 
 
@@ -175,7 +176,7 @@ def _exhaustion_messages(inc: Incident) -> list[Hypothesis]:
         if share < 0.05:
             continue
         out.append({"cause": cause, "kind": "saturation", "ref": ref, "score": round(min(0.8, 0.35 + 0.5 * share), 3),
-                    "evidence": f"{share:.0%} of the errors in the window say so, e.g. {str(msgs[hits].iloc[0])[:160]!r}"})
+                    "evidence": f"{share:.0%} of the errors in the window say so, e.g. {clip(msgs[hits].iloc[0], 160)!r}"})
     return out
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from ..redact_io import clip
+
 
 @dataclass
 class Answer:
@@ -31,10 +33,10 @@ class Answer:
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~&])")
 
 def clean(text: Any, limit: int = 160) -> str:
-    """Return data ``text`` on one line: control characters removed, cut to ``limit`` characters."""
+    """Return data ``text`` on one line: control characters removed, credentials redacted, then cut
+    to ``limit`` characters."""
     s = "".join(ch if ch.isprintable() else " " for ch in str(text))
-    s = " ".join(s.split())
-    return s[: limit - 1] + "…" if len(s) > limit else s
+    return clip(" ".join(s.split()), limit)  # redacted first, then cut: no half secret survives
 
 def escape(text: Any, limit: int = 160) -> str:
     """Return ``text`` cleaned and with Markdown/HTML special characters escaped (shown literally)."""

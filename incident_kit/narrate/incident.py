@@ -96,7 +96,7 @@ def headline(service: str, incident: Any, values: Mapping[str, Any], top: pd.Dat
         return f"{where}no incident found in the error rate"
     err = f"{rate:.0%} of requests failing" if rate is not None else "requests failing"
     since = f" since {_hm(incident.start)}"
-    cause = f", most likely {str(ranked.iloc[0]['cause'])[:120]}" if ranked is not None and len(ranked) else ""
+    cause = f", most likely {clean(ranked.iloc[0]['cause'], 120)}" if ranked is not None and len(ranked) else ""
     return f"{where}{err}{since}{cause}"
 
 def probes(frame: pd.DataFrame) -> Answer:

@@ -10,6 +10,8 @@ from typing import Any
 
 import pandas as pd
 
+from ..redact_io import clip
+
 _SIZE = (9.0, 3.2)
 
 
@@ -105,7 +107,7 @@ def latency(rates: pd.DataFrame, events: pd.DataFrame | None = None, window_star
 def bars(counts: pd.Series, title: str, xlabel: str = "") -> Any:
     """Return a horizontal bar chart of ``counts`` (index = labels)."""
     fig, ax = _new(height=max(1.6, 0.35 * len(counts) + 0.8))
-    labels = [str(i)[:60] for i in counts.index]
+    labels = [clip(i, 60) for i in counts.index]
     ax.barh(labels[::-1], counts.values[::-1].astype(float), color="#2d5bd7")
     ax.set_title(title, loc="left", fontsize=10)
     ax.set_xlabel(xlabel)

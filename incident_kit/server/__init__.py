@@ -30,6 +30,7 @@ def cli_serve(args: "argparse.Namespace") -> int:
     from ..errors import ServeError
     from .app import build_app
     from .config import from_args
+    from ..redact_io import install_log_redaction
     from .ledger import Ledger
 
     config = from_args(args)
@@ -39,6 +40,7 @@ def cli_serve(args: "argparse.Namespace") -> int:
 
         HueyQueue(config.queue)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_redaction()
     app = build_app(config, ledger)
     import socket
 

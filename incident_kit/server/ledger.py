@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from ..errors import ConfigError
 from ..redact import redact_obj
+from ..redact_io import clip
 
 FINAL_STATES = ("ok", "degraded", "failed", "timed_out", "interrupted")
 STATES = ("queued", "running", *FINAL_STATES)
@@ -148,7 +149,7 @@ class Ledger:
         except ImportError as exc:
             raise ConfigError(f"ledger {mask_url(url)}: database driver missing ({exc.name})") from None
         except sa.exc.SQLAlchemyError as exc:
-            reason = mask_url(str(getattr(exc, "orig", None) or exc).splitlines()[0])[:160]
+            reason = clip(mask_url(str(getattr(exc, "orig", None) or exc).splitlines()[0]), 160)
             raise ConfigError(f"ledger {mask_url(url)}: cannot open it ({reason})") from None
         # Serializes this process's writes: threads hand the database over at once instead of
         # sleeping in SQLite's busy handler (other processes still meet busy_timeout).
@@ -170,7 +171,7 @@ class Ledger:
         """Record one refused request (reason is one line)."""
         with self.lock, self.engine.begin() as c:
             c.execute(refusals.insert(), {"received_at": utcnow(), "endpoint": endpoint[:100], "status_code": status_code,
-                                          "reason": reason[:500], "client": (client or "")[:100]})
+                                          "reason": clip(reason, 500), "client": (client or "")[:100]})
 
     def group_run(self, conn: sa.Connection, group_key: str, period_s: float) -> tuple[str | None, str | None]:
         """Return ``(run to attach to, current run of the group)`` for a firing group.

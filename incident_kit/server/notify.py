@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..redact_io import session_redactor
 from ..secrets import resolve
 
 _EMOJI = {"ok": ":white_check_mark:", "degraded": ":warning:", "failed": ":x:", "timed_out": ":hourglass:",
@@ -16,17 +17,18 @@ _EMOJI = {"ok": ":white_check_mark:", "degraded": ":warning:", "failed": ":x:", 
 
 
 def message(run: dict[str, Any], report_url: str | None) -> dict[str, Any]:
-    """Return the JSON body for a finished run: headline, severity, state and report link."""
+    """Return the JSON body for a finished run (headline, severity, state and report link), redacted."""
     sev = run.get("severity") or "no severity"
     headline = run.get("headline") or run.get("error") or "no headline"
     alert = (run.get("alert") or {}).get("name") or "alert"
     link = f" <{report_url}|report>" if report_url else ""
     text = f"{_EMOJI.get(run.get('state', ''), '')} [{sev}] {alert} / {run.get('scenario')}: {headline}{link}".strip()
-    return {
+    body = {
         "text": text,
         "run_id": run.get("run_id"), "scenario": run.get("scenario"), "state": run.get("state"),
         "severity": run.get("severity"), "headline": headline, "report_url": report_url,
     }
+    return session_redactor().obj(body)[0]  # what leaves for the webhook passes the same redaction
 
 
 def send(url: str, run: dict[str, Any], report_url: str | None, *, timeout: float = 5.0) -> str | None:

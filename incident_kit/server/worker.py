@@ -19,6 +19,7 @@ import sys
 from types import SimpleNamespace
 
 from ..errors import IncidentKitError
+from ..redact_io import install_log_redaction
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         supervisor = Supervisor(config.exec)
         set_worker_supervisor(supervisor)
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        install_log_redaction()
         consumer = queue.huey.create_consumer(workers=max(args.workers, 1), worker_type="thread",
                                               initial_delay=0.05, max_delay=0.5, periodic=False)
         print(f"incident-kit worker: consuming with {args.workers} thread(s); reports in {config.out_dir}", flush=True)

@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..errors import ConfigError, SourceError, SourceTimeout
 from ..frames import conform
+from ..redact_io import clip
 from ..secrets import mask_url, resolve
 from ..timeutil import iso, parse_time, window
 from ._base import source
@@ -60,7 +61,7 @@ def _request(url: str, path: str, params: dict[str, Any], *, timeout_s: float, t
     try:
         body = resp.json()
     except ValueError:
-        snippet = " ".join(resp.text.split())[:120]
+        snippet = clip(" ".join(resp.text.split()), 120)
         raise SourceError("prometheus", target, f"{what}: HTTP {resp.status_code}, not a Prometheus API answer: "
                           f"{snippet!r}", window_) from None
     if body.get("status") != "success":

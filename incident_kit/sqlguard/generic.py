@@ -15,11 +15,11 @@ import logging
 import re
 
 from ..errors import MutationRefused
+from ..redact_io import clip
 
 def short(sql: str, n: int = 60) -> str:
-    """Return ``sql`` on one line, cut to ``n`` characters."""
-    text = " ".join(str(sql).split())
-    return text if len(text) <= n else text[: n - 3] + "..."
+    """Return ``sql`` on one line, redacted, then cut to ``n`` characters."""
+    return clip(" ".join(str(sql).split()), n, ellipsis="...")  # redacted before it is cut
 
 
 def refusal(sql: str, why: str, target: str = "") -> MutationRefused:

@@ -8,6 +8,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
+from ...redact_io import clip
 from ..rates import error_mask
 from ..window import bounds
 
@@ -209,7 +210,7 @@ def providers(logs: pd.DataFrame, window: Any, *, names: Iterable[str] = (), bas
         return pd.DataFrame(columns=cols)
     total, total_before = max(1, len(now_msgs)), max(1, len(before_msgs))
     rows = [{"provider": p, "errors": c[0], "share": round(c[0] / total, 3),
-             "share_before": round(prior.get(p, 0) / total_before, 3), "example": c[1][:200]} for p, c in counts.items()]
+             "share_before": round(prior.get(p, 0) / total_before, 3), "example": clip(c[1], 200)} for p, c in counts.items()]
     return pd.DataFrame(rows, columns=cols).sort_values("errors", ascending=False).reset_index(drop=True)
 
 

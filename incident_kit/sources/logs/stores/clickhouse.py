@@ -17,6 +17,7 @@ import pandas as pd
 
 from .... import secrets, timeutil
 from ....errors import ConfigError, SourceError
+from ....redact_io import clip
 from ..formats import jsonlines
 from . import shared as logstore
 from ..._base import source
@@ -107,7 +108,7 @@ def _run(url: Any, sql: str, *, database: str | None, timeout: float, window: tu
         response = http.get("/", params=params)  # GET: ClickHouse runs it read-only
     if response.status_code >= 400:
         raise SourceError("clickhouse", secrets.mask_url(url), f"HTTP {response.status_code}: "
-                          f"{' '.join(response.text.split())[:400]}", window)
+                          f"{clip(' '.join(response.text.split()), 400)}", window)
     return response.content
 
 
