@@ -76,6 +76,8 @@ class DemoEnvironment:
         self.story: Story | None = None
         self.http_port = 0
         self.parameters: dict[str, Any] = {}
+        #: The parameters the stage adds (a scenario's own, or overrides of the shared ones).
+        self.stage_parameters: dict[str, Any] = {}
 
     @property
     def parameters_file(self) -> Path:
@@ -142,7 +144,8 @@ class DemoEnvironment:
             "git_repo": str(self.workdir / "repo"),
             "deploy_events": str(self.workdir / "deploys.jsonl"),
         }
-        self.parameters.update(self.stage.parameters(self))
+        self.stage_parameters = self.stage.parameters(self)
+        self.parameters.update(self.stage_parameters)
         self.write_parameters()
         self.stage.inject(self)
         kind, words = self.stage.expected(self)
