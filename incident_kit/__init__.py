@@ -21,6 +21,10 @@ from .errors import (
     SourceError,
     SourceTimeout,
 )
+from .offline import OfflineRefused, install_from_env
+
+# A run started with --offline (INCIDENT_KIT_OFFLINE=1) reaches nothing beyond this machine.
+install_from_env()
 
 __version__ = "0.1.0"
 
@@ -59,6 +63,7 @@ __all__ = [
     "IncidentKitError",
     "MissingDependency",
     "MutationRefused",
+    "OfflineRefused",
     "ParameterError",
     "RunError",
     "SourceError",
