@@ -20,7 +20,7 @@ LAYERS = ("dns", "tcp", "tls", "http")
 
 def route(path: Any) -> str:
     """Return ``path`` with ids masked (``/api/orders/42`` -> ``/api/orders/{id}``), no query string."""
-    text = str(path or "").split("?")[0]
+    text = "" if path is None or (not isinstance(path, str) and pd.isna(path)) else str(path).split("?")[0]
     return _ID_SEGMENT.sub("/{id}", text) or "(none)"
 
 def _split(logs: pd.DataFrame, window: Any, baseline: str = "2h") -> tuple[np.ndarray, np.ndarray]:
@@ -30,10 +30,11 @@ def _split(logs: pd.DataFrame, window: Any, baseline: str = "2h") -> tuple[np.nd
     if start is None:
         inside = np.ones(len(logs), dtype=bool)
         return inside, np.zeros(len(logs), dtype=bool)
-    inside = (ts >= start).to_numpy(dtype=bool)
+    # np.array copies: a to_numpy() view of a copy-on-write or Arrow-backed column is read-only.
+    inside = np.array(ts >= start, dtype=bool)
     if end is not None:
-        inside &= (ts < end).to_numpy(dtype=bool)
-    before = ((ts < start) & (ts >= start - pd.Timedelta(baseline))).to_numpy(dtype=bool)
+        inside = inside & np.array(ts < end, dtype=bool)
+    before = np.array((ts < start) & (ts >= start - pd.Timedelta(baseline)), dtype=bool)
     return inside, before
 
 def slow_endpoints(logs: pd.DataFrame, window: Any, *, n: int = 8, baseline: str = "2h", min_requests: int = 5) -> pd.DataFrame:
@@ -93,9 +94,9 @@ def auth_failures(logs: pd.DataFrame, window: Any, *, statuses: Iterable[int] = 
     denied = status.isin(list(statuses)).to_numpy(dtype=bool)
     path = logs["path"].astype("string").fillna("") if "path" in logs.columns else pd.Series("", index=logs.index, dtype="string")
     message = logs["message"].astype("string").fillna("") if "message" in logs.columns else pd.Series("", index=logs.index, dtype="string")
-    is_auth = path.str.contains(AUTH_WORDS).fillna(False).to_numpy(dtype=bool)
+    is_auth = np.array(path.str.contains(AUTH_WORDS).fillna(False), dtype=bool)
     for prefix in login_paths or ():
-        is_auth |= path.str.startswith(str(prefix)).fillna(False).to_numpy(dtype=bool)
+        is_auth = is_auth | np.array(path.str.startswith(str(prefix)).fillna(False), dtype=bool)
     failed = denied | error_mask(logs).to_numpy(dtype=bool)
     auth_msg = message.str.contains(AUTH_WORDS).fillna(False).to_numpy(dtype=bool)
     login_fail = is_auth & failed | (failed & auth_msg)
