@@ -219,6 +219,17 @@ def people(kind: str, text: Any) -> Answer:
     return Answer(f"{kind}: {items[0]}" if len(items) == 1 else f"{kind}: " + "; ".join(items),
                   evidence="\n".join(items), score=None)
 
+def signals(table: pd.DataFrame) -> Answer:
+    """Answer "what changed?" from ``analysis.evidence.signals``: the biggest change first."""
+    if table is None or not len(table):
+        return Answer("Nothing moved: error rate, latency, traffic, named dependencies and resources stayed within their "
+                      "baselines.", score=0.0)
+    top = table.iloc[0]
+    first, _, rest = str(top["text"]).partition("; ")
+    others = [f"{str(r['signal']).replace('_', ' ')} ({clean(r['subject'], 60)})" for _, r in table.iloc[1:4].iterrows()]
+    detail = " ".join(x for x in (f"{clean(rest, 300)}." if rest else "", f"Also moved: {_listing(others)}." if others else "") if x)
+    return Answer(f"The biggest change: {clean(first, 240)}.", detail, evidence=str(top["text"]), score=float(top["strength"]))
+
 def scenario_headline(scenario: str, service: str, ranked: pd.DataFrame, severity_level: Any = None, what: str = "") -> str:
     """Return a one-sentence headline for any scenario: what was seen and the most likely cause."""
     where = f"{service}: " if service else ""
@@ -229,4 +240,4 @@ def scenario_headline(scenario: str, service: str, ranked: pd.DataFrame, severit
     return f"{where}{scenario.replace('_', ' ')}{sev}: {seen}{cause}"
 
 
-__all__ = ["window", "impact", "difference", "top_error", "deploy", "severity", "hypothesis", "headline", "probes", "latency", "slow_endpoints", "layers", "providers", "auth", "config", "build", "new_errors", "next_scenario", "runs", "people", "scenario_headline"]
+__all__ = ["window", "impact", "difference", "top_error", "deploy", "severity", "hypothesis", "headline", "probes", "latency", "slow_endpoints", "layers", "providers", "auth", "config", "build", "new_errors", "next_scenario", "runs", "people", "signals", "scenario_headline"]

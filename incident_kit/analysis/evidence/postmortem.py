@@ -16,12 +16,13 @@ NEXT_SCENARIO = {
 }
 
 def next_scenarios(hypotheses: pd.DataFrame | None, *, probes: pd.DataFrame | None = None, p95_rising: bool = False,
-                   auth_failing: bool = False, n: int = 3) -> pd.DataFrame:
+                   auth_failing: bool = False, signals: pd.DataFrame | None = None, n: int = 3) -> pd.DataFrame:
     """Return the scenarios to open next, best first: ``scenario``, ``why``, ``score``.
 
     From the ranked hypotheses (a failing Redis -> redis_failure, connections -> db_connection_exhaustion,
     a resource -> resource_pressure, a queue -> queue_backlog, a third-party host -> dependency_failure,
-    every health check failing -> site_outage), plus latency and auth signals.
+    every health check failing -> site_outage), plus latency and auth signals and the rows of
+    :func:`~incident_kit.analysis.evidence.signals` (each names the scenario that investigates it).
     """
     picks: dict[str, tuple[float, str]] = {}
 
@@ -51,6 +52,9 @@ def next_scenarios(hypotheses: pd.DataFrame | None, *, probes: pd.DataFrame | No
         share = probes_failing_share(probes)
         if share is not None and share >= 1.0:
             add("site_outage", 0.95, "every probed endpoint fails its health check")
+    if signals is not None and len(signals):
+        for _, sig in signals.iterrows():
+            add(str(sig["scenario"]), float(sig["strength"]), str(sig["text"]))
     if p95_rising:
         add("high_latency", 0.5, "p95 latency left its baseline")
     if auth_failing:

@@ -175,43 +175,23 @@ def first_failing_layer(layered: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 def providers(logs: pd.DataFrame, window: Any, *, names: Iterable[str] = (), baseline: str = "2h") -> pd.DataFrame:
-    """Return the hosts and named providers that error messages in the window mention, with how
-    often now and before. ``names`` adds provider names to look for (``stripe``, ``s3``, ``mux``).
+    """Return the hosts and named providers that warning and error lines in the window mention (in the
+    message or a field such as ``upstream``), with how often now and before, most named first.
+    ``names`` adds provider names to look for (``stripe``, ``s3``, ``mux``).
 
-    Columns: ``provider``, ``errors``, ``share``, ``share_before``, ``example``.
+    Columns: ``provider``, ``errors`` (warning/error lines naming it), ``share``, ``share_before``
+    (of the warning/error lines in the window, in the baseline), ``first_seen``, ``example``.
     """
-    from ..causes import _HOST
+    from ..upstream import mentions
 
-    cols = ["provider", "errors", "share", "share_before", "example"]
-    if logs is None or not len(logs) or "message" not in logs.columns:
+    cols = ["provider", "errors", "share", "share_before", "first_seen", "example"]
+    if logs is None or not len(logs) or "ts" not in logs.columns:
         return pd.DataFrame(columns=cols)
     inside, before = _split(logs, window, baseline)
-    errs = error_mask(logs).to_numpy(dtype=bool)
-    msgs = logs["message"].astype("string").fillna("")
-    extra = [n.lower() for n in names if n]
-
-    def mentions(text: str) -> set[str]:
-        found = {(m.group(1) or m.group(2) or "").lower() for m in _HOST.finditer(text)}
-        low = text.lower()
-        found |= {n for n in extra if re.search(rf"\b{re.escape(n)}\b", low)}
-        return {f for f in found if f}
-
-    now_msgs, before_msgs = msgs[errs & inside], msgs[errs & before]
-    counts: dict[str, list[Any]] = {}
-    for text, n in now_msgs.value_counts().items():
-        for p in mentions(str(text)):
-            c = counts.setdefault(p, [0, str(text)])
-            c[0] += int(n)
-    prior: dict[str, int] = {}
-    for text, n in before_msgs.value_counts().items():
-        for p in mentions(str(text)):
-            prior[p] = prior.get(p, 0) + int(n)
-    if not counts:
+    found = mentions(logs, inside, before, names=names)
+    if not len(found):
         return pd.DataFrame(columns=cols)
-    total, total_before = max(1, len(now_msgs)), max(1, len(before_msgs))
-    rows = [{"provider": p, "errors": c[0], "share": round(c[0] / total, 3),
-             "share_before": round(prior.get(p, 0) / total_before, 3), "example": c[1][:200]} for p, c in counts.items()]
-    return pd.DataFrame(rows, columns=cols).sort_values("errors", ascending=False).reset_index(drop=True)
+    return found.rename(columns={"upstream": "provider", "now": "errors"})[cols].reset_index(drop=True)
 
 
 __all__ = ["AUTH_WORDS", "LAYERS", "route", "slow_endpoints", "auth_failures", "status_rates", "first_failing_layer", "providers"]
