@@ -21,7 +21,7 @@ from .rates import error_mask
 Hypothesis = dict[str, Any]
 
 #: Public suffixes a dotted name must end with to count as a host (file names like ``checkout.py`` must not).
-_SUFFIXES = ("com|net|org|io|dev|cloud|co|app|ai|biz|info|tech|pay|money|finance|services|api|internal|local|svc|"
+_SUFFIXES = ("com|net|org|io|dev|cloud|co|app|ai|biz|info|tech|internal|local|svc|"
              "example|test|invalid|cluster\\.local|amazonaws\\.com|googleapis\\.com|azure\\.com|"
              "de|uk|fr|nl|eu|us|ca|au|jp|ch|se|no|fi|dk|es|it|pl|at|be|ie|nz|br|in|sg|hk|me|tv|cc|xyz")
 HOST = re.compile(r"\b(?:upstream|https?|grpc|wss?|tcp|redis|rediss|postgres(?:ql)?|mysql|amqps?|mongodb|nats|kafka)://([^/\s:\"'<>@]+)|"
