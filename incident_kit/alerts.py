@@ -291,6 +291,15 @@ def load_routes(path: str | Path | None) -> list[Route]:
     return routes
 
 
+def default_routes() -> list[Route]:
+    """Return the routes of the scenario registry (:func:`incident_kit.scenarios.routes`), used
+    when there is no routes file; the shipped ``parameters/routes.yaml`` holds the same."""
+    from .scenarios import routes
+
+    return [Route(scenario=str(r["scenario"]), match_re={k: re.compile(v) for k, v in r["match_re"].items()})  # type: ignore[union-attr]
+            for r in routes()]
+
+
 def route_for(alert: Alert, routes: Iterable[Route]) -> Route | None:
     """Return the first route matching the alert, or ``None``."""
     return next((r for r in routes if r.matches(alert)), None)
@@ -365,5 +374,5 @@ def parameters_for(alert: Alert, names: Iterable[str] | Mapping[str, Any], *, ma
 
 __all__ = [
     "Alert", "Route", "PayloadError", "parse", "detect", "load_payload", "load_routes",
-    "route_for", "scenario_for", "parameters_for", "fingerprint_of",
+    "route_for", "scenario_for", "parameters_for", "fingerprint_of", "default_routes",
 ]

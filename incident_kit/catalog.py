@@ -83,7 +83,8 @@ def parameters(name: str) -> dict[str, dict[str, Any]]:
 
 
 def cli_list(args: argparse.Namespace) -> int:
-    """``incident-kit list [--params SCENARIO]``; returns the exit code."""
+    """``incident-kit list [--params SCENARIO]``: shipped scenarios in the registry's order with when to
+    use them, then a team's own notebooks with their first sentence; returns the exit code."""
     if args.params:
         params = parameters(args.params)
         width = max((len(n) for n in params), default=4)
@@ -91,8 +92,13 @@ def cli_list(args: argparse.Namespace) -> int:
             helptext = f"  # {info['help']}" if info["help"] else ""
             print(f"{pname:<{width}}  = {info['default']}{helptext}")
         return 0
+    from . import scenarios as registry
+
     found = scenarios()
-    width = max((len(n) for n in found), default=4)
-    for sname, path in found.items():
-        print(f"{sname:<{width}}  {describe(path)}")
+    shipped = registry.names()
+    ordered = [n for n in shipped if n in found] + sorted(n for n in found if n not in shipped)
+    width = max((len(n) for n in ordered), default=4)
+    for sname in ordered:
+        text = f"use when {registry.get(sname).use_when}" if sname in shipped else describe(found[sname])
+        print(f"{sname:<{width}}  {text}")
     return 0

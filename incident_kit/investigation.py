@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
@@ -17,10 +18,27 @@ from typing import Any, Callable
 import pandas as pd
 
 from . import frames
-from .errors import IncidentKitError
-from .timeutil import iso, window
+from .errors import ConfigError, IncidentKitError
+from .timeutil import iso, now, offset, parse_time, window
 
 PARTIAL_NAME = "summary.partial.json"
+#: How close to now the investigation's end must be for live-only sources to be read
+#: (``live_within=`` or the environment variable ``INCIDENT_KIT_LIVE_WITHIN`` override it).
+LIVE_WITHIN = "15min"
+#: Source modules whose functions read the present state (probes, sessions, locks, Redis, host).
+_LIVE_MODULES = frozenset({"probes", "host", "redis", "postgres", "mysql", "sqlite"})
+#: Functions of those modules that read history instead (a log, or Prometheus at a given time).
+_NOT_LIVE = frozenset({"oom_kills", "node", "blocking_chains", "snapshot_rates"})
+
+
+def live_only(fn: Callable[..., Any]) -> bool:
+    """Return whether source ``fn`` reads state that exists only now (probes, database sessions and
+    locks, Redis INFO, host stats); a function's ``live_state`` attribute, when set, decides."""
+    flag = getattr(fn, "live_state", None)
+    if flag is not None:
+        return bool(flag)
+    module = (getattr(fn, "__module__", "") or "").rsplit(".", 1)[-1]
+    return module in _LIVE_MODULES and getattr(fn, "__name__", "") not in _NOT_LIVE
 
 
 def _jsonable(value: Any) -> Any:
@@ -62,10 +80,21 @@ class Investigation:
     """Collects a scenario's evidence and conclusions; see the module docstring."""
 
     def __init__(self, scenario: str, *, output_dir: str | Path | None = None, start: Any = None,
-                 end: Any = None) -> None:
+                 end: Any = None, live_within: Any = None) -> None:
         self.scenario = scenario
         self.output_dir = Path(output_dir) if output_dir else None
         self.start, self.end = window(start, end)
+        #: The end the user or the alert set; ``None``: ongoing, or to be found in the data.
+        self.requested_end = self.end
+        #: A relative start without an end ("-2h") moves to the end of the data when the data ended earlier.
+        self.lookback = offset(start) if end is None else None
+        #: The last timestamp of the incident's data read so far (see :meth:`observe`).
+        self.data_end: pd.Timestamp | None = None
+        within = live_within or os.environ.get("INCIDENT_KIT_LIVE_WITHIN") or LIVE_WITHIN
+        try:
+            self.live_within = pd.Timedelta(within)
+        except ValueError:
+            raise ConfigError(f"live_within: {within!r} is not a duration; expected e.g. 15min or 1h") from None
         self.sources: list[dict[str, Any]] = []
         self.data: dict[str, Any] = {
             "headline": None, "severity": None, "severity_reason": None, "impact": {}, "findings": [],
@@ -73,12 +102,70 @@ class Investigation:
         }
         self.save()
 
+    # -- time --------------------------------------------------------------------------------
+    @property
+    def anchor(self) -> pd.Timestamp:
+        """Return the time relative look-backs count from: the end set (by the user or the alert),
+        else the end of the data read, else now."""
+        for ts in (self.requested_end, self.data_end):
+            if ts is not None:
+                return ts
+        return now()
+
+    def since(self, when: Any) -> pd.Timestamp | None:
+        """Return ``when`` as a UTC time; a relative one (``"-2d"``) counts back from :attr:`anchor`."""
+        return parse_time(when, field="since", reference=self.anchor)
+
+    @property
+    def ended_at(self) -> pd.Timestamp | None:
+        """Return when the incident's data ends: the end set, else the end of the data (None: unknown)."""
+        return self.requested_end if self.requested_end is not None else self.data_end
+
+    @property
+    def live(self) -> bool:
+        """Return whether the present state belongs to this incident: its end is unknown or within
+        :attr:`live_within` of now."""
+        ended = self.ended_at
+        return ended is None or now() - ended <= self.live_within
+
+    def observe(self, frame: pd.DataFrame | None) -> None:
+        """Record where the incident's data ends (the latest ``ts`` of ``frame``)."""
+        if frame is None or not len(frame) or "ts" not in frame.columns:
+            return
+        last = frame["ts"].max()
+        if pd.notna(last) and (self.data_end is None or last > self.data_end):
+            self.data_end = pd.Timestamp(last)
+
+    def reanchor(self, data_end: pd.Timestamp) -> None:
+        """Count a relative start from ``data_end`` (the data ended before now); keeps a note."""
+        self.data_end = pd.Timestamp(data_end)
+        if self.lookback is not None:
+            self.start = self.data_end + self.lookback
+            self.note(f"start counted back from the end of the data ({iso(self.data_end)}), not from now")
+        self.save()
+
+    def note(self, text: str) -> None:
+        """Record a note about how the investigation read its data (shown under data completeness)."""
+        if text not in self.data["notes"]:
+            self.data["notes"].append(text)
+            self.save()
+
+    def reachable(self, name: str) -> bool | None:
+        """Return whether source ``name`` answered (ok or empty), False when it failed, None when it
+        was skipped or not collected (so it weighs nothing)."""
+        record = next((s for s in self.sources if s["name"] == name), None)
+        if record is None or record["status"] == "skipped":
+            return None
+        return record["status"] != "failed"
+
     # -- sources -------------------------------------------------------------------------------
     def collect(self, name: str, fn: Callable[..., pd.DataFrame], *args: Any, **kwargs: Any) -> pd.DataFrame:
         """Run source ``fn(*args, **kwargs)`` and record how it went; returns its frame.
 
         A first argument that is empty or None means "not configured": the source is recorded as
-        skipped. A source that raises is recorded as failed with its one-line reason, a "not
+        skipped. A live-only source (:func:`live_only`) of an incident that ended more than
+        :attr:`live_within` ago is skipped too ("live state, incident ended at HH:MM"), so today's
+        state is never presented as the incident's. A source that raises is recorded as failed with its one-line reason, a "not
         available" note is shown, and an empty canonical frame is returned, so the notebook goes on.
         """
         kind = getattr(fn, "frame_kind", None)
@@ -89,6 +176,14 @@ class Investigation:
             record.update(status="skipped", error="not configured")
             self._add_source(record)
             self.say(f"*{name}: not available (not configured).*")
+            return frames.empty(kind, name) if kind in frames.SCHEMAS else pd.DataFrame()
+        if live_only(fn) and not self.live:
+            ended = self.ended_at
+            assert ended is not None
+            why = f"live state, incident ended at {ended:%H:%M} UTC on {ended:%Y-%m-%d}"
+            record.update(status="skipped", error=why)
+            self._add_source(record)
+            self.say(f"*{name}: not read ({why}).*")
             return frames.empty(kind, name) if kind in frames.SCHEMAS else pd.DataFrame()
         try:
             frame = fn(*args, **kwargs)
@@ -192,4 +287,4 @@ class Investigation:
         tmp.replace(self.output_dir / PARTIAL_NAME)
 
 
-__all__ = ["Investigation", "PARTIAL_NAME"]
+__all__ = ["Investigation", "LIVE_WITHIN", "PARTIAL_NAME", "live_only"]

@@ -48,6 +48,15 @@ def traffic(inv: Any, logs: Any, *, log_format: str = "auto", service: str | Non
 
     requests = inv.collect(name, logs_source.read, logs, format=log_format, start=inv.start, end=inv.end,
                            service=service or None)
+    if not len(requests) and inv.lookback is not None and inv.reachable(name):
+        # A relative start ("-2h") with no end, and nothing that recent: the incident is older than
+        # the clock says, so count back from where the data ends instead of from now.
+        everything = inv.collect(name, logs_source.read, logs, format=log_format, service=service or None)
+        if len(everything):
+            inv.reanchor(everything["ts"].max())
+            requests = everything[(everything["ts"] >= inv.start).to_numpy(dtype=bool)].reset_index(drop=True)
+            requests.attrs.update(everything.attrs)
+    inv.observe(requests)
     if metric == "denied_rate":
         from .analysis.evidence import status_rates
 
@@ -68,13 +77,16 @@ def traffic(inv: Any, logs: Any, *, log_format: str = "auto", service: str | Non
 
 def changes(inv: Any, git_repo: Any = None, deploy_events: Any = None, *, since: str = "-2d",
             config_events: Any = None) -> pd.DataFrame:
-    """Return recent commits, deploys and config changes as one events frame, oldest first."""
+    """Return the commits, deploys and config changes from ``since`` before the investigation's end
+    (:attr:`Investigation.anchor <incident_kit.investigation.Investigation.anchor>`: the end set, else the
+    end of the data, never the clock for a past incident) to that end, as one events frame, oldest first."""
     from .sources import deploys
 
-    parts = [inv.collect("git history", deploys.git, git_repo, start=since),
-             inv.collect("deploy events", deploys.events, deploy_events)]
+    start, end = inv.since(since), inv.requested_end
+    parts = [inv.collect("git history", deploys.git, git_repo, start=start, end=end),
+             inv.collect("deploy events", deploys.events, deploy_events, start=start, end=end)]
     if config_events:
-        parts.append(inv.collect("config changes", deploys.events, config_events, kind="config"))
+        parts.append(inv.collect("config changes", deploys.events, config_events, start=start, end=end, kind="config"))
     found = [p for p in parts if len(p)]
     events = frames.concat(found, "events") if found else frames.empty("events")
     return events.sort_values("ts", kind="stable").reset_index(drop=True)
@@ -166,6 +178,9 @@ def quota_use(paths: Any, quota_bytes: float) -> pd.DataFrame:
                               ("disk_used_percent", 100.0 * used / quota_bytes if quota_bytes else float("nan"))):
             rows.append({"ts": now(), "metric": metric, "value": float(value), "path": str(p), "mountpoint": f"quota:{p}"})
     return frames.conform(pd.DataFrame(rows), "metrics", source="host:quota")
+
+
+quota_use.live_state = True  # type: ignore[attr-defined]
 
 
 def disks(inv: Any, paths: Any, quota_bytes: float | None = None) -> pd.DataFrame:

@@ -55,6 +55,22 @@ def parse_time(value: Any, *, field: str = "time", reference: pd.Timestamp | Non
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
+def offset(value: Any) -> pd.Timedelta | None:
+    """Return the signed offset of a relative time (``"-2h"`` -> -2 hours, ``"now"`` -> 0), or
+    ``None`` when ``value`` is not relative (absent, ISO 8601, epoch, a datetime)."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text.lower() == "now":
+        return pd.Timedelta(0)
+    m = _RELATIVE.match(text)
+    if not m:
+        return None
+    sign, amount, unit = m.groups()
+    delta = pd.Timedelta(**{_UNITS[unit.lower()]: float(amount)})
+    return -delta if sign == "-" else delta
+
+
 def iso(ts: Any) -> str | None:
     """Return ``ts`` as an ISO 8601 UTC string ending in ``Z`` (``None`` stays ``None``)."""
     if ts is None or (not isinstance(ts, str) and pd.isna(ts)):
@@ -76,4 +92,4 @@ def window(start: Any = None, end: Any = None) -> tuple[pd.Timestamp | None, pd.
     return s, e
 
 
-__all__ = ["now", "parse_time", "iso", "window"]
+__all__ = ["now", "offset", "parse_time", "iso", "window"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -104,10 +105,13 @@ def test_high_error_rate_and_high_latency_stages():
         assert env.story.expected_cause_kind == "deploy" and env.story.expected_cause_text == ["v1.9.0"]
         past = ik.logs.read(env.parameters["logs"], end=env.story.errors_from.isoformat())
         before = past[past["path"] == "/api/products"]["latency_ms"].quantile(0.95)
-        live = _wait_for(lambda: [r for r in _live(env.workdir / "logs" / "access.log", env.story.now)
-                                  if r["path"] == "/api/products"])
-        assert live, "no live /api/products request"
-        assert min(r["duration_ms"] for r in live) > 4 * before, (before, [r["duration_ms"] for r in live])
+        live = _wait_for(lambda: (lambda got: got if len(got) >= 3 else [])(
+            [r for r in _live(env.workdir / "logs" / "access.log", env.story.now) if r["path"] == "/api/products"]))
+        assert live, "fewer than 3 live /api/products requests"
+        # The stage guarantees the listing is slow as a rule (a real correlated subquery), not that
+        # every single request under load is: assert on the median of the live requests.
+        durations = [r["duration_ms"] for r in live]
+        assert statistics.median(durations) > 4 * before, (before, durations)
         top = ik.postgres.top_queries(env.parameters["database_url"], by="mean", n=3)
         assert top["query"].str.contains("FROM orders o WHERE o.product_id").iloc[0], top["query"].tolist()
 

@@ -30,29 +30,32 @@ from .history import Story, write_history
 from .pgcluster import PostgresCluster, free_port
 from .traffic import Traffic
 
-#: Where `incident-kit demo` puts its files, so notebook defaults can point at a running demo.
-DEMO_HOME = Path(os.environ.get("INCIDENT_KIT_DEMO_HOME", "/tmp/incident-kit-demo"))
-DEMO_PG_PORT = 54329
-DEMO_HTTP_PORT = 8790
+#: Name of the parameters file the demo writes into its work directory (``-f`` for runs and notebooks).
+PARAMETERS_FILE = "parameters.yaml"
 
 
-def _port_free(port: int) -> bool:
-    import socket
-
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) != 0
+def demo_home() -> Path | None:
+    """Return the directory demo work directories are created in: ``INCIDENT_KIT_DEMO_HOME`` when
+    set (created if needed), else None (the system's temp directory)."""
+    home = os.environ.get("INCIDENT_KIT_DEMO_HOME")
+    if not home:
+        return None
+    path = Path(home).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 class DemoEnvironment:
     """Start with :meth:`start` (or ``with``), read :attr:`parameters` and :attr:`story`, end with :meth:`stop`.
 
     ``scenario`` picks the staged incident (``stages.SCENARIOS``; raises ConfigError for another
-    name). ``workdir=None`` uses a new temp dir (removed on stop); ``well_known=True`` uses
-    ``DEMO_HOME`` and the fixed ports the notebooks' defaults point at, when they are free.
-    ``version`` overrides the version the service runs.
+    name). ``workdir=None`` uses a fresh temp dir (under ``INCIDENT_KIT_DEMO_HOME`` when set),
+    removed on stop, so nothing is left for a later run to pick up. ``version`` overrides the
+    version the service runs. The demo's parameters are :attr:`parameters`, also written to
+    ``<workdir>/parameters.yaml`` (:attr:`parameters_file`) for ``incident-kit run -f``.
     """
 
-    def __init__(self, workdir: Path | None = None, *, scenario: str = "high_error_rate", well_known: bool = False,
+    def __init__(self, workdir: Path | None = None, *, scenario: str = "high_error_rate",
                  warmup_s: float = 6.0, rps: float = 5.0, version: str | None = None) -> None:
         from .stages import get_stage
 
@@ -62,9 +65,8 @@ class DemoEnvironment:
         self._on_stop: list[Callable[[], None]] = []
         #: Helper processes the stage started (redis-server, provider, hogs), stopped by pid at stop.
         self.processes: list[subprocess.Popen[bytes]] = []
-        self.well_known = well_known
-        self._own_dir = workdir is None and not well_known
-        self.workdir = Path(workdir) if workdir else (DEMO_HOME if well_known else Path(tempfile.mkdtemp(prefix="ik-demo-")))
+        self._own_dir = workdir is None
+        self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="ik-demo-", dir=demo_home()))
         self.warmup_s = warmup_s
         self.rps = rps
         self.version = version
@@ -74,6 +76,13 @@ class DemoEnvironment:
         self.story: Story | None = None
         self.http_port = 0
         self.parameters: dict[str, Any] = {}
+        #: The parameters the stage adds (a scenario's own, or overrides of the shared ones).
+        self.stage_parameters: dict[str, Any] = {}
+
+    @property
+    def parameters_file(self) -> Path:
+        """Return the path of the parameters file the demo writes (``<workdir>/parameters.yaml``)."""
+        return self.workdir / PARAMETERS_FILE
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> "DemoEnvironment":
@@ -86,14 +95,8 @@ class DemoEnvironment:
         return self
 
     def _start(self) -> None:
-        if self.well_known and self.workdir.exists():
-            from .stages_host import unmount_under
-
-            unmount_under(self.workdir)  # a resource_pressure demo killed before its stop
-            shutil.rmtree(self.workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
-        pg_port = DEMO_PG_PORT if self.well_known and _port_free(DEMO_PG_PORT) else None
-        self.cluster = PostgresCluster(port=pg_port, max_connections=self.stage.max_connections).start()
+        self.cluster = PostgresCluster(max_connections=self.stage.max_connections).start()
         reader_pw = os.urandom(9).hex()
         app_pw = os.urandom(9).hex()
         self.cluster.psql(
@@ -110,7 +113,7 @@ class DemoEnvironment:
         (secrets_dir / "database_url").write_text(self.cluster.url("shop", "incident_reader", reader_pw) + "\n")
         (secrets_dir / "app_dsn").write_text(f"host=127.0.0.1 port={self.cluster.port} dbname=shop user=shop password={app_pw}\n")
 
-        self.http_port = DEMO_HTTP_PORT if self.well_known and _port_free(DEMO_HTTP_PORT) else free_port()
+        self.http_port = free_port()
         self.stage.prepare(self)
         self.fault = self.stage.fault(self)
         self.story = write_history(self.workdir, fault=self.fault)
@@ -141,11 +144,22 @@ class DemoEnvironment:
             "git_repo": str(self.workdir / "repo"),
             "deploy_events": str(self.workdir / "deploys.jsonl"),
         }
-        self.parameters.update(self.stage.parameters(self))
+        self.stage_parameters = self.stage.parameters(self)
+        self.parameters.update(self.stage_parameters)
+        self.write_parameters()
         self.stage.inject(self)
         kind, words = self.stage.expected(self)
         self.story.expected_cause_kind, self.story.expected_cause_text = kind, list(words)
         time.sleep(self.warmup_s)
+
+    def write_parameters(self) -> Path:
+        """Write :attr:`parameters` to :attr:`parameters_file` (YAML, papermill's ``-f`` format); returns its path."""
+        import yaml
+
+        header = (f"# Parameters of the running incident-kit demo ({self.scenario}); removed when the demo stops.\n"
+                  f"# incident-kit run {self.scenario} -f {self.parameters_file}\n")
+        self.parameters_file.write_text(header + yaml.safe_dump(self.parameters, sort_keys=False), encoding="utf-8")
+        return self.parameters_file
 
     @property
     def base_url(self) -> str:
@@ -212,22 +226,33 @@ class DemoEnvironment:
         self.stop()
 
 
+def _assignments(parameters: dict[str, Any]) -> str:
+    """Return ``parameters`` as Python assignments, to paste into a notebook's parameters cell."""
+    return "\n".join(f"{name} = {value!r}" for name, value in parameters.items())
+
+
 def cli_demo(args: argparse.Namespace) -> int:
-    """``incident-kit demo``: stage the incident, run the scenario, print the report path; returns the exit code."""
+    """``incident-kit demo``: stage the incident, run the scenario with the demo's own parameters
+    file, print the report path; returns the exit code. The work directory is removed at the end
+    (with ``--keep``: after Ctrl-C)."""
     from rich.console import Console
 
     from ..runner import run
 
     console = Console(stderr=True)
     previous = signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    env = DemoEnvironment(scenario=args.scenario, well_known=True)
+    env = DemoEnvironment(scenario=args.scenario)
     try:
         with console.status(f"staging {args.scenario}: {env.stage.title}"):
             env.start()
         console.print(f"demo: shop-api on 127.0.0.1:{env.http_port}, PostgreSQL on 127.0.0.1:{env.cluster.port if env.cluster else '?'}")
-        result = run(args.scenario, dict(env.parameters), out_dir=args.out, progress=True)
+        result = run(args.scenario, {}, parameter_files=[str(env.parameters_file)], out_dir=args.out, progress=True)
         if args.keep:
-            console.print(f"demo services keep running (files in {env.workdir}); Ctrl-C to stop them")
+            print(result.report, flush=True)
+            console.print(f"demo services keep running; point a run at them with:\n"
+                          f"  incident-kit run SCENARIO -f {env.parameters_file}\n"
+                          f"or paste into a notebook's parameters cell:\n{_assignments(env.parameters)}\n"
+                          "Ctrl-C stops them and removes their files.", highlight=False, markup=False, soft_wrap=True)
             while True:
                 time.sleep(3600)
     finally:

@@ -46,7 +46,8 @@ class Story:
     facts: dict[str, Any] = field(default_factory=dict)
 
 
-def _iso(ts: datetime) -> str:
+def iso_ms(ts: datetime) -> str:
+    """Return ``ts`` as ISO 8601 UTC with milliseconds and a trailing Z (the demo logs' stamps)."""
     return ts.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -69,7 +70,7 @@ def _request(rng: random.Random, ts: datetime, failing: bool, fault: Fault, depl
     elif path.startswith("/api/products/") and rng.random() < 0.02:
         status, message = 404, f"{method} {path} 404"
     return {
-        "timestamp": _iso(ts), "level": level, "service": shop.SERVICE, "method": method, "path": path,
+        "timestamp": iso_ms(ts), "level": level, "service": shop.SERVICE, "method": method, "path": path,
         "status": status, "duration_ms": latency, "client": shop.client_ip(rng), "user_id": shop.user_id(rng),
         "request_id": uuid.UUID(int=rng.getrandbits(128)).hex[:16], "version": version, "message": message,
     }
@@ -84,18 +85,18 @@ def write_logs(logdir: Path, story: Story, hours: float = 2.0, seed: int = 7, fa
     n = 0
     with open(logdir / "access.log", "w", encoding="utf-8") as access, open(logdir / "app.log", "w", encoding="utf-8") as app:
         deployed = story.deploy_at <= ts
-        app.write(json.dumps({"timestamp": _iso(ts), "level": "info", "service": shop.SERVICE, "logger": "boot",
+        app.write(json.dumps({"timestamp": iso_ms(ts), "level": "info", "service": shop.SERVICE, "logger": "boot",
                               "message": f"shop-api {fault.version if deployed else shop.GOOD_VERSION} started"}) + "\n")
         configured = story.config_at is None or story.config_at <= ts
         while ts < story.now:
             ts += timedelta(seconds=rng.expovariate(shop.BASELINE_RPS))
             if not deployed and ts >= story.deploy_at:
                 deployed = True
-                app.write(json.dumps({"timestamp": _iso(story.deploy_at), "level": "info", "service": shop.SERVICE,
+                app.write(json.dumps({"timestamp": iso_ms(story.deploy_at), "level": "info", "service": shop.SERVICE,
                                       "logger": "deploy", "message": f"deploy {shop.GOOD_VERSION} -> {fault.version}"}) + "\n")
             if not configured and story.config_at is not None and ts >= story.config_at:
                 configured = True
-                app.write(json.dumps({"timestamp": _iso(story.config_at), "level": "info", "service": shop.SERVICE,
+                app.write(json.dumps({"timestamp": iso_ms(story.config_at), "level": "info", "service": shop.SERVICE,
                                       "logger": "config", "message": f"configuration reloaded: {fault.config_text}"}) + "\n")
             record = _request(rng, ts, ts >= story.errors_from, fault, deployed)
             access.write(json.dumps(record, separators=(",", ":")) + "\n")
@@ -138,7 +139,7 @@ def write_repo(repo: Path, story: Story, fault: Fault = COUPON) -> list[dict[str
         sha = _git(repo, "rev-parse", "HEAD")
         version = fault.version if i == len(commits) - 1 else f"v1.7.{i + 2}"
         deployed_at = story.deploy_at if i == len(commits) - 1 else when + timedelta(minutes=6)
-        events.append({"ts": _iso(deployed_at), "kind": "deploy", "source": "ci",
+        events.append({"ts": iso_ms(deployed_at), "kind": "deploy", "source": "ci",
                        "text": f"deploy {shop.SERVICE} {version} ({subject})", "ref": sha})
     story.bad_commit = events[-1]["ref"]
     return events
@@ -159,7 +160,7 @@ def write_history(workdir: Path, now: datetime | None = None, deploy_ago_min: fl
     write_logs(workdir / "logs", story, fault=fault)
     events = write_repo(workdir / "repo", story, fault)
     if story.config_at is not None:
-        events.append({"ts": _iso(story.config_at), "kind": "config", "source": fault.config_source,
+        events.append({"ts": iso_ms(story.config_at), "kind": "config", "source": fault.config_source,
                        "text": f"config {shop.SERVICE}: {fault.config_text}", "ref": fault.config_ref})
     with open(workdir / "deploys.jsonl", "w", encoding="utf-8") as f:
         for e in events:

@@ -18,7 +18,7 @@ from ..errors import RunError
 from .pgcluster import free_port
 
 if TYPE_CHECKING:
-    from .environment import DemoEnvironment
+    from .stages.context import StageContext
 
 
 def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 5.0) -> None:
@@ -46,7 +46,7 @@ def wait_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout_s: fl
     raise RunError(f"demo: {what} did not listen on 127.0.0.1:{port} within {timeout_s:.0f}s")
 
 
-def start(env: "DemoEnvironment", args: list[str], what: str, port: int | None = None,
+def start(env: "StageContext", args: list[str], what: str, port: int | None = None,
           log: Path | None = None) -> subprocess.Popen[bytes]:
     """Start ``args`` (stopped at env stop), wait for ``port`` when given; returns the process.
     Raises RunError when it cannot start or does not listen."""
@@ -65,7 +65,7 @@ def start(env: "DemoEnvironment", args: list[str], what: str, port: int | None =
     return proc
 
 
-def start_redis(env: "DemoEnvironment") -> tuple[subprocess.Popen[bytes], str]:
+def start_redis(env: "StageContext") -> tuple[subprocess.Popen[bytes], str]:
     """Start a real redis-server on a free loopback port (no persistence); returns (process, URL).
     Raises RunError when redis-server is missing or does not start."""
     port = free_port()
@@ -77,7 +77,7 @@ def start_redis(env: "DemoEnvironment") -> tuple[subprocess.Popen[bytes], str]:
     return proc, f"redis://127.0.0.1:{port}/0"
 
 
-def start_module(env: "DemoEnvironment", module: str, *args: str, what: str, port: int | None = None,
+def start_module(env: "StageContext", module: str, *args: str, what: str, port: int | None = None,
                  nice: int = 0) -> subprocess.Popen[bytes]:
     """Start ``python -m incident_kit.demo.<module> args`` (niced by ``nice``); returns the process."""
     cmd = [sys.executable, "-m", f"incident_kit.demo.{module}", *args]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..alerts import Route, load_routes
+from ..alerts import Route, default_routes, load_routes
 from ..errors import ConfigError, ServeError
 from .executor import ExecSettings
 from .ledger import default_url
@@ -105,7 +105,8 @@ def from_args(args: Any, env: Mapping[str, str] | None = None) -> ServeConfig:
         raise ConfigError(f"--workers {args.workers}: expected 0 or more")
     if args.queue == "local" and args.workers < 1:
         raise ConfigError("--workers 0 needs --queue redis://... (remote workers); the local queue needs at least 1")
-    routes = load_routes(routes_file(args.routes))
+    found = routes_file(args.routes)
+    routes = load_routes(found) if found is not None else default_routes()
     out = Path(args.out).resolve()
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -232,8 +232,9 @@ def oom_kills(log: str | Path | None = None, start: Any = None, end: Any = None,
 
 
 @source("host", "metrics")
-def node(prometheus_url: str, instance: str | None = None, *, timeout_s: float = 10.0) -> pd.DataFrame:
-    """Return the host numbers of a remote machine from node_exporter through Prometheus.
+def node(prometheus_url: str, instance: str | None = None, *, at: Any = None, timeout_s: float = 10.0) -> pd.DataFrame:
+    """Return the host numbers of a remote machine from node_exporter through Prometheus, as they
+    were at ``at`` (default: now; a past incident passes its end, so history is read, not today).
 
     Metrics ``cpu_busy_percent``, ``load1``, ``memory_used_percent``, ``disk_used_percent`` (per
     ``mountpoint``), with the ``instance`` label (filtered to ``instance`` when given).
@@ -253,7 +254,7 @@ def node(prometheus_url: str, instance: str | None = None, *, timeout_s: float =
     }
     frames = []
     for name, promql in queries.items():
-        f = prometheus.query(prometheus_url, promql, timeout_s=timeout_s)
+        f = prometheus.query(prometheus_url, promql, at=at, timeout_s=timeout_s)
         f["metric"] = name
         frames.append(f)
     return concat(frames, "metrics", source=f"node_exporter via {frames[0].attrs.get('source', '')}")

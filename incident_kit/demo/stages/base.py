@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .faults import COUPON, Fault
+from ..faults import COUPON, Fault
 
 if TYPE_CHECKING:
-    from .environment import DemoEnvironment
+    from .context import StageContext
 
 
 class Stage:
@@ -29,39 +29,50 @@ class Stage:
     max_connections = 120
     #: File under ``logs/`` the live service appends its access log to (``access.log``: after the history).
     live_access_log = "access.log"
+    #: Shared parameters an on-call user of this incident would give beyond the files (their logs,
+    #: repository and deploy events) and the stage's own parameters: the live endpoints they know.
+    user_knows: tuple[str, ...] = ()
 
-    def prepare(self, env: "DemoEnvironment") -> None:
+    def prepare(self, env: "StageContext") -> None:
         """Set up what the service needs before it starts (nothing by default)."""
 
-    def fault(self, env: "DemoEnvironment") -> Fault:
+    def fault(self, env: "StageContext") -> Fault:
         """Return the history variant to write (the coupon bug by default)."""
         return COUPON
 
-    def version(self, env: "DemoEnvironment") -> str:
+    def version(self, env: "StageContext") -> str:
         """Return the version the live service runs: the fault's."""
         return env.fault.version if env.fault is not None else COUPON.version
 
-    def service_args(self, env: "DemoEnvironment") -> list[str]:
+    def service_args(self, env: "StageContext") -> list[str]:
         """Return extra command-line options of the shop service (see :mod:`.service`)."""
         return []
 
-    def service_env(self, env: "DemoEnvironment") -> dict[str, str]:
+    def service_env(self, env: "StageContext") -> dict[str, str]:
         """Return environment variables to set (or, with value ``""``, to remove) for the service."""
         return {}
 
-    def traffic(self, env: "DemoEnvironment") -> dict[str, Any]:
+    def traffic(self, env: "StageContext") -> dict[str, Any]:
         """Return keyword options of :class:`.traffic.Traffic` (endpoints, token secrets)."""
         fault = env.fault
         return {"endpoints": fault.endpoints} if fault is not None and fault.endpoints != COUPON.endpoints else {}
 
-    def parameters(self, env: "DemoEnvironment") -> dict[str, Any]:
+    def parameters(self, env: "StageContext") -> dict[str, Any]:
         """Return scenario parameters beyond the shared ones (service, logs, database_url, ...)."""
         return {}
 
-    def inject(self, env: "DemoEnvironment") -> None:
+    def cold_parameters(self, env: "StageContext") -> dict[str, Any]:
+        """Return the parameters a user of this incident would give, "cold": their logs, repository and
+        deploy events, the stage's own parameters and :attr:`user_knows`; never the demo's service
+        name, database, probes or Redis unless the incident is about them."""
+        own = set(env.stage_parameters)
+        keep = {"logs", "git_repo", "deploy_events", *self.user_knows, *own}
+        return {k: v for k, v in env.parameters.items() if k in keep}
+
+    def inject(self, env: "StageContext") -> None:
         """Make the fault real on the running services (the bad version already is, by default)."""
 
-    def expected(self, env: "DemoEnvironment") -> tuple[str, list[str]]:
+    def expected(self, env: "StageContext") -> tuple[str, list[str]]:
         """Return ``(kind, words)`` of the hypothesis that must rank first."""
         return "deploy", [COUPON.version]
 

@@ -19,14 +19,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import RunError
-from .faults import Fault, on_paths, quiet
-from .procs import start_module
-from .stagebase import Stage
+from ...errors import RunError
+from ..faults import Fault, on_paths, quiet
+from ..procs import start_module
+from .base import Stage
 
 if TYPE_CHECKING:
-    from .environment import DemoEnvironment
-    from .history import Story
+    from .context import StageContext
+    from ..history import Story
 
 DISK_BYTES = 16 * 1024 * 1024
 MEMORY_HOG_MB = 256
@@ -82,7 +82,7 @@ def _fill(path: Path, quota: int | None) -> int:
 
 def _kernel_log(logdir: Path, story: "Story", rng: random.Random) -> None:
     """Write ``kern.log``: ordinary kernel lines and three OOM kills of ``OOM_VICTIM`` in the incident."""
-    from .history import _iso
+    from ..history import iso_ms
 
     lines = []
     t = story.now - timedelta(hours=2)
@@ -90,18 +90,18 @@ def _kernel_log(logdir: Path, story: "Story", rng: random.Random) -> None:
     while t < story.now:
         t += timedelta(seconds=rng.uniform(200, 600))
         uptime += rng.uniform(200, 600)
-        lines.append((t, f"{_iso(t)} demo-host kernel: [{uptime:.6f}] TCP: request_sock_TCP: Possible SYN flooding "
+        lines.append((t, f"{iso_ms(t)} demo-host kernel: [{uptime:.6f}] TCP: request_sock_TCP: Possible SYN flooding "
                          "on port 443. Sending cookies." if rng.random() < 0.1 else
-                      f"{_iso(t)} demo-host kernel: [{uptime:.6f}] EXT4-fs (vda): resizing filesystem skipped"))
+                      f"{iso_ms(t)} demo-host kernel: [{uptime:.6f}] EXT4-fs (vda): resizing filesystem skipped"))
     for k in range(3):
         t = story.errors_from + timedelta(minutes=1 + 3 * k, seconds=rng.randint(0, 50))
         pid = 31000 + 137 * k
         rss = 1_800_000 + rng.randint(0, 200_000)
         up = 90000.0 + 180 * k
-        lines.append((t, f"{_iso(t)} demo-host kernel: [{up:.6f}] oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),"
+        lines.append((t, f"{iso_ms(t)} demo-host kernel: [{up:.6f}] oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),"
                          f"cpuset=/,mems_allowed=0,global_oom,task_memcg=/system.slice/{OOM_VICTIM}.service,"
                          f"task={OOM_VICTIM},pid={pid},uid=1000"))
-        lines.append((t, f"{_iso(t)} demo-host kernel: [{up:.6f}] Out of memory: Killed process {pid} ({OOM_VICTIM}) "
+        lines.append((t, f"{iso_ms(t)} demo-host kernel: [{up:.6f}] Out of memory: Killed process {pid} ({OOM_VICTIM}) "
                          f"total-vm:{rss + 600_000}kB, anon-rss:{rss}kB, file-rss:0kB, shmem-rss:0kB, UID:1000 "
                          "pgtables:3900kB oom_score_adj:0"))
     lines.sort(key=lambda pair: pair[0])
@@ -115,7 +115,7 @@ class ResourcePressure(Stage):
     name = "resource_pressure"
     title = "a full 16 MB receipts filesystem (ENOSPC on checkout), CPU and memory hogs, OOM kills"
 
-    def prepare(self, env: "DemoEnvironment") -> None:
+    def prepare(self, env: "StageContext") -> None:
         self.data = env.workdir / "data"
         self.data.mkdir(exist_ok=True)
         self.mounted = _mount_tmpfs(self.data, DISK_BYTES)
@@ -126,25 +126,25 @@ class ResourcePressure(Stage):
         self.receipts.mkdir(exist_ok=True)
         self.filled = _fill(self.data, self.quota)
 
-    def fault(self, env: "DemoEnvironment") -> Fault:
+    def fault(self, env: "StageContext") -> Fault:
         receipts = self.receipts
         return quiet("disk_full", on_paths(("/api/checkout",), 0.97, 500,
                                            lambda rng: f"checkout failed: [Errno 28] No space left on device: "
                                                        f"'{receipts}/receipt-{rng.randint(40000, 99999)}.json'"),
                      errors_ago_min=10.0, extra=_kernel_log)
 
-    def service_args(self, env: "DemoEnvironment") -> list[str]:
+    def service_args(self, env: "StageContext") -> list[str]:
         args = ["--receipts-dir", str(self.receipts)]
         return args + (["--receipts-quota", str(self.quota)] if self.quota is not None else [])
 
-    def parameters(self, env: "DemoEnvironment") -> dict[str, Any]:
+    def parameters(self, env: "StageContext") -> dict[str, Any]:
         params: dict[str, Any] = {"disk_paths": [str(self.data)], "kernel_log": str(env.workdir / "logs" / "kern.log"),
                                   "disk_threshold_percent": 90}
         if self.quota is not None:
             params["disk_quota_bytes"] = self.quota
         return params
 
-    def inject(self, env: "DemoEnvironment") -> None:
+    def inject(self, env: "StageContext") -> None:
         ready = env.workdir / "memory-hog.ready"
         memory = start_module(env, "hogs", "memory", str(MEMORY_HOG_MB), str(ready), what="memory hog")
         deadline = time.monotonic() + 15
@@ -157,7 +157,7 @@ class ResourcePressure(Stage):
                                disk_bytes=DISK_BYTES, filled_bytes=self.filled, memory_hog_pid=memory.pid,
                                memory_hog_mb=MEMORY_HOG_MB, cpu_hog_pid=cpu.pid, oom_victim=OOM_VICTIM, oom_kills=3)
 
-    def expected(self, env: "DemoEnvironment") -> tuple[str, list[str]]:
+    def expected(self, env: "StageContext") -> tuple[str, list[str]]:
         return "saturation", ["disk"]
 
 

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from ..errors import RunError
-from . import shop
-from .faults import Fault, any_of, on_paths, quiet, slow
-from .stagebase import Stage
+from ...errors import RunError
+from .. import shop
+from ..faults import Fault, any_of, on_paths, quiet, slow
+from .base import Stage
 
 if TYPE_CHECKING:
-    from .environment import DemoEnvironment
+    from .context import StageContext
 
 #: Past orders seeded before the service starts: enough that a correlated subquery is slow for real.
 SEED_ORDERS = 12_000
@@ -30,7 +30,7 @@ SLOW_REPORT_SQL = """SELECT u.user_id, (SELECT count(*) FROM orders o2 WHERE o2.
 FROM (SELECT DISTINCT user_id FROM orders ORDER BY user_id LIMIT 100) u ORDER BY orders DESC"""
 
 
-def seed_orders(env: "DemoEnvironment", n: int = SEED_ORDERS) -> None:
+def seed_orders(env: "StageContext", n: int = SEED_ORDERS) -> None:
     """Insert ``n`` past orders (as superuser), analyze, and reset pg_stat_statements so that the
     seeding itself is not what tops it; raises RunError from psql."""
     assert env.cluster is not None
@@ -40,12 +40,12 @@ def seed_orders(env: "DemoEnvironment", n: int = SEED_ORDERS) -> None:
         f"FROM generate_series(1, {n}) g", "ANALYZE orders", "SELECT pg_stat_statements_reset()", dbname="shop")
 
 
-def app_dsn(env: "DemoEnvironment") -> str:
+def app_dsn(env: "StageContext") -> str:
     """Return the application's libpq connection string (role ``shop``)."""
     return (env.workdir / "secrets" / "app_dsn").read_text().strip()
 
 
-def open_sessions(env: "DemoEnvironment", n: int, application_name: str, first_sql: str | None = None,
+def open_sessions(env: "StageContext", n: int, application_name: str, first_sql: str | None = None,
                   workers: int = 8) -> list[psycopg.Connection]:
     """Open ``n`` autocommit sessions as the app role (each runs ``first_sql``), closed at env stop;
     returns them. Raises RunError (after closing the opened ones) when one cannot connect."""
@@ -84,10 +84,10 @@ class HighLatency(Stage):
     name = "high_latency"
     title = "deploy v1.9.0: /api/products ranks by units sold with a correlated subquery (p95 up ~40x)"
 
-    def prepare(self, env: "DemoEnvironment") -> None:
+    def prepare(self, env: "StageContext") -> None:
         seed_orders(env)
 
-    def fault(self, env: "DemoEnvironment") -> Fault:
+    def fault(self, env: "StageContext") -> Fault:
         canceled = on_paths(("/api/products",), 0.08, 503, shop.TIMEOUT_MESSAGE,
                             latency=lambda rng, n: shop.STATEMENT_TIMEOUT_MS + rng.uniform(2, 40))
         return Fault(name="slow_query", version="v1.9.0", fail=any_of(canceled, slow(("/api/products",), 900.0)),
@@ -95,20 +95,20 @@ class HighLatency(Stage):
                      commit_files={"shop/products.py": f"LISTING_SQL = '''{shop.SLOW_PRODUCTS_SQL}'''\n"},
                      deploy_ago_min=20.0, errors_after_min=2.0)
 
-    def service_args(self, env: "DemoEnvironment") -> list[str]:
+    def service_args(self, env: "StageContext") -> list[str]:
         return ["--fault", "slow_query"]
 
-    def parameters(self, env: "DemoEnvironment") -> dict[str, Any]:
+    def parameters(self, env: "StageContext") -> dict[str, Any]:
         return {"latency_threshold_ms": 500}
 
-    def inject(self, env: "DemoEnvironment") -> None:
+    def inject(self, env: "StageContext") -> None:
         with psycopg.connect(app_dsn(env)) as conn:
             started = time.perf_counter()
             conn.execute(shop.SLOW_PRODUCTS_SQL).fetchall()
             env.story.facts["slow_query_ms"] = round((time.perf_counter() - started) * 1000, 1)
         env.story.facts.update(slow_path="/api/products", slow_query=shop.SLOW_PRODUCTS_SQL, version="v1.9.0")
 
-    def expected(self, env: "DemoEnvironment") -> tuple[str, list[str]]:
+    def expected(self, env: "StageContext") -> tuple[str, list[str]]:
         return "deploy", ["v1.9.0"]
 
 
@@ -123,11 +123,12 @@ class DbConnectionExhaustion(Stage):
     """
 
     name = "db_connection_exhaustion"
+    user_knows = ("database_url",)
     title = "a leaking pool holds idle shop-api sessions: connections at ~96% of max_connections"
     leaked = 112
     role_limit = 115
 
-    def fault(self, env: "DemoEnvironment") -> Fault:
+    def fault(self, env: "StageContext") -> Fault:
         assert env.cluster is not None
         message = ('database error: connection failed: connection to server at "127.0.0.1", port '
                    f'{env.cluster.port} failed: FATAL:  too many connections for role "shop"')
@@ -135,7 +136,7 @@ class DbConnectionExhaustion(Stage):
                                                       latency=lambda rng, n: rng.uniform(2.0, 9.0)),
                      errors_ago_min=12.0)
 
-    def inject(self, env: "DemoEnvironment") -> None:
+    def inject(self, env: "StageContext") -> None:
         assert env.cluster is not None
         leaked = open_sessions(env, self.leaked, shop.SERVICE,
                                "SELECT id, name, price_cents FROM products ORDER BY id LIMIT 20")
@@ -143,7 +144,7 @@ class DbConnectionExhaustion(Stage):
         env.story.facts.update(leaked_sessions=len(leaked), role_limit=self.role_limit,
                                max_connections=self.max_connections, leaked_pids=[c.info.backend_pid for c in leaked])
 
-    def expected(self, env: "DemoEnvironment") -> tuple[str, list[str]]:
+    def expected(self, env: "StageContext") -> tuple[str, list[str]]:
         return "saturation", ["database connections"]
 
 
@@ -157,19 +158,20 @@ class DbSlowQueriesAndLocks(Stage):
     """
 
     name = "db_slow_queries_and_locks"
+    user_knows = ("database_url",)
     title = "an inventory-sync transaction holds row locks: checkouts and workers wait, a slow report runs"
     waiters = 3
 
-    def prepare(self, env: "DemoEnvironment") -> None:
+    def prepare(self, env: "StageContext") -> None:
         seed_orders(env)
 
-    def fault(self, env: "DemoEnvironment") -> Fault:
+    def fault(self, env: "StageContext") -> Fault:
         return quiet("locks", on_paths(("/api/checkout",), 0.95, 500,
                                        lambda rng: shop.LOCK_MESSAGE.format(order=rng.randint(40000, 99999),
                                                                             product=rng.randint(1, shop.PRODUCTS)),
                                        latency=lambda rng, n: 200 + rng.random() * 30), errors_ago_min=15.0)
 
-    def inject(self, env: "DemoEnvironment") -> None:
+    def inject(self, env: "StageContext") -> None:
         dsn = app_dsn(env)
         holder = psycopg.connect(dsn, application_name="inventory-sync", connect_timeout=5)
         stop = threading.Event()
@@ -222,7 +224,7 @@ class DbSlowQueriesAndLocks(Stage):
         env.story.facts.update(holder_pid=holder.info.backend_pid, blocked_pids=sorted(pids),
                                slow_query=SLOW_REPORT_SQL, locked_table="inventory")
 
-    def _wait_blocked(self, env: "DemoEnvironment", n: int, timeout_s: float = 10.0) -> None:
+    def _wait_blocked(self, env: "StageContext", n: int, timeout_s: float = 10.0) -> None:
         """Wait until ``n`` order-worker sessions wait on a lock; raises RunError otherwise."""
         deadline = time.monotonic() + timeout_s
         assert env.cluster is not None
@@ -234,7 +236,7 @@ class DbSlowQueriesAndLocks(Stage):
             time.sleep(0.2)
         raise RunError(f"demo: the {n} waiting sessions did not block on the inventory lock within {timeout_s:.0f}s")
 
-    def expected(self, env: "DemoEnvironment") -> tuple[str, list[str]]:
+    def expected(self, env: "StageContext") -> tuple[str, list[str]]:
         return "lock_contention", ["lock"]
 
 

@@ -23,12 +23,14 @@ dependency_failure          a local payment provider (api.payments.example) that
 
 from __future__ import annotations
 
-from ..errors import ConfigError
-from .stagebase import Stage
-from .stages_app import AuthFailures, BadDeploy, HighErrorRate, Postmortem, SiteOutage, Triage
-from .stages_db import DbConnectionExhaustion, DbSlowQueriesAndLocks, HighLatency
-from .stages_deps import DependencyFailure, QueueBacklog, RedisFailure
-from .stages_host import ResourcePressure
+from typing import Any
+
+from ...errors import ConfigError
+from .base import Stage
+from .app import AuthFailures, BadDeploy, HighErrorRate, Postmortem, SiteOutage, Triage
+from .db import DbConnectionExhaustion, DbSlowQueriesAndLocks, HighLatency
+from .deps import DependencyFailure, QueueBacklog, RedisFailure
+from .host import ResourcePressure
 
 _STAGES: dict[str, type[Stage]] = {cls.name: cls for cls in (
     Triage, HighErrorRate, HighLatency, DbConnectionExhaustion, DbSlowQueriesAndLocks, SiteOutage, BadDeploy,
@@ -47,4 +49,12 @@ def get_stage(name: str) -> Stage:
         raise ConfigError(f"demo: no staged incident for scenario {name!r}; known: {', '.join(SCENARIOS)}") from None
 
 
-__all__ = ["SCENARIOS", "Stage", "get_stage"]
+def cold_parameters(env: Any) -> dict[str, Any]:
+    """Return the parameters a user of the running staged incident ``env`` (a started
+    :class:`~incident_kit.demo.environment.DemoEnvironment`) would give: only what they know (their
+    files and the endpoints the incident is about), no demo defaults. The sweep of every scenario
+    over every staged incident and the cold/historical tests start from these."""
+    return env.stage.cold_parameters(env)
+
+
+__all__ = ["SCENARIOS", "Stage", "cold_parameters", "get_stage"]

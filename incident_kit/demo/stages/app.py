@@ -11,13 +11,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import shop
-from .faults import Fault, on_paths, quiet, with_endpoint
-from .stagebase import Stage
+from .. import shop
+from ..faults import Fault, on_paths, quiet, with_endpoint
+from .base import Stage
 
 if TYPE_CHECKING:
-    from .environment import DemoEnvironment
-    from .history import Story
+    from .context import StageContext
+    from ..history import Story
 
 
 class HighErrorRate(Stage):
@@ -28,6 +28,7 @@ class Triage(Stage):
     """Any alert: the high_error_rate incident, for the triage notebook to route."""
 
     name = "triage"
+    user_knows = ("probe_targets",)
     title = "any alert: the high_error_rate incident (bad deploy v1.8.0), to triage"
 
 
@@ -54,7 +55,7 @@ class BadDeploy(Stage):
     name = "bad_deploy"
     title = "deploy v1.9.0 + config change: PAYMENT_API_KEY unset, every payment call fails"
 
-    def fault(self, env: "DemoEnvironment") -> Fault:
+    def fault(self, env: "StageContext") -> Fault:
         return Fault(
             name="payment_key", version="v1.9.0",
             fail=on_paths(("/api/checkout",), 0.97, 500,
@@ -65,13 +66,13 @@ class BadDeploy(Stage):
             config_text=f"{PAYMENT_KEY} removed from the checkout environment (payment secrets moved to vault)",
             config_ref="cfg-2291")
 
-    def service_args(self, env: "DemoEnvironment") -> list[str]:
+    def service_args(self, env: "StageContext") -> list[str]:
         return ["--payment-key-env", PAYMENT_KEY]
 
-    def service_env(self, env: "DemoEnvironment") -> dict[str, str]:
+    def service_env(self, env: "StageContext") -> dict[str, str]:
         return {PAYMENT_KEY: ""}
 
-    def parameters(self, env: "DemoEnvironment") -> dict[str, Any]:
+    def parameters(self, env: "StageContext") -> dict[str, Any]:
         config = env.workdir / "config" / "shop-api.env"
         config.parent.mkdir(exist_ok=True)
         present = [k for k in REQUIRED_CONFIG if k != PAYMENT_KEY]
@@ -79,10 +80,10 @@ class BadDeploy(Stage):
         return {"required_config": REQUIRED_CONFIG, "config_file": str(config),
                 "app_logs": [str(env.workdir / "logs" / "app.log")]}
 
-    def inject(self, env: "DemoEnvironment") -> None:
+    def inject(self, env: "StageContext") -> None:
         env.story.facts.update(missing_config=PAYMENT_KEY, version="v1.9.0")
 
-    def expected(self, env: "DemoEnvironment") -> tuple[str, list[str]]:
+    def expected(self, env: "StageContext") -> tuple[str, list[str]]:
         return "config", [PAYMENT_KEY]
 
 
@@ -112,12 +113,12 @@ class AuthFailures(Stage):
     title = "JWT secret rotated on shop-api only: logins fail with 401 invalid token signature"
     endpoints = with_endpoint("POST", "/api/login", 0.15, 35.0)
 
-    def prepare(self, env: "DemoEnvironment") -> None:
+    def prepare(self, env: "StageContext") -> None:
         secrets = env.workdir / "secrets"
         self.old_secret, self.new_secret = os.urandom(16).hex(), os.urandom(16).hex()
         (secrets / "jwt_secret").write_text(self.new_secret + "\n")
 
-    def fault(self, env: "DemoEnvironment") -> Fault:
+    def fault(self, env: "StageContext") -> Fault:
         return quiet("jwt", on_paths(("/api/login",), 0.9, 401, shop.AUTH_MESSAGE), errors_ago_min=10.0,
                      config_text="JWT_SECRET rotated for login tokens (key id 2026-11); "
                                  "auth.shop.example still signs with the previous key",
@@ -125,21 +126,21 @@ class AuthFailures(Stage):
                      extra=_auth_log_from_access,
                      logger=lambda path, msg: "auth" if "login" in path else ("checkout" if "checkout" in path else "http"))
 
-    def service_args(self, env: "DemoEnvironment") -> list[str]:
+    def service_args(self, env: "StageContext") -> list[str]:
         return ["--jwt-secret-file", str(env.workdir / "secrets" / "jwt_secret"),
                 "--auth-log", str(env.workdir / "logs" / "auth.log")]
 
-    def traffic(self, env: "DemoEnvironment") -> dict[str, Any]:
+    def traffic(self, env: "StageContext") -> dict[str, Any]:
         return {"endpoints": self.endpoints, "token_secret": self.old_secret, "fresh_secret": self.new_secret,
                 "fresh_share": 0.1}
 
-    def parameters(self, env: "DemoEnvironment") -> dict[str, Any]:
+    def parameters(self, env: "StageContext") -> dict[str, Any]:
         return {"auth_log": [str(env.workdir / "logs" / "auth.log")], "auth_paths": ["/api/login"]}
 
-    def inject(self, env: "DemoEnvironment") -> None:
+    def inject(self, env: "StageContext") -> None:
         env.story.facts.update(rotated="JWT_SECRET", login_path="/api/login", fresh_token_share=0.1)
 
-    def expected(self, env: "DemoEnvironment") -> tuple[str, list[str]]:
+    def expected(self, env: "StageContext") -> tuple[str, list[str]]:
         return "config", ["JWT_SECRET"]
 
 
@@ -149,7 +150,7 @@ OUTAGE_MESSAGE = "upstream connect error: connect() failed (111: Connection refu
 
 def _supervisor_lines(logdir: Path, story: "Story", rng: random.Random) -> None:
     """Append the supervisor's view of the crash to ``app.log`` (sorted back into time order)."""
-    from .history import _iso
+    from ..history import iso_ms
 
     app = logdir / "app.log"
     lines = app.read_text(encoding="utf-8").splitlines()
@@ -158,7 +159,7 @@ def _supervisor_lines(logdir: Path, story: "Story", rng: random.Random) -> None:
                               "shop-api restarting (attempt 3 of 3)",
                               "shop-api: restart limit reached, giving up; upstream has no healthy instance"]):
         ts = story.errors_from.replace(microsecond=0) + timedelta(seconds=5 * i)
-        lines.append(json.dumps({"timestamp": _iso(ts), "level": "error", "service": shop.SERVICE,
+        lines.append(json.dumps({"timestamp": iso_ms(ts), "level": "error", "service": shop.SERVICE,
                                  "logger": "supervisor", "message": text}, separators=(",", ":")))
     lines.sort(key=lambda line: json.loads(line)["timestamp"])
     app.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -172,21 +173,22 @@ class SiteOutage(Stage):
     """
 
     name = "site_outage"
+    user_knows = ("probe_targets",)
     title = "the shop service is down: connection refused on every endpoint"
     live_access_log = "service.log"
 
-    def fault(self, env: "DemoEnvironment") -> Fault:
+    def fault(self, env: "StageContext") -> Fault:
         return quiet("outage", lambda rng, method, path, lat: (502, OUTAGE_MESSAGE, round(rng.uniform(0.3, 3.0), 2)),
                      errors_ago_min=6.0, extra=_supervisor_lines)
 
-    def inject(self, env: "DemoEnvironment") -> None:
+    def inject(self, env: "StageContext") -> None:
         assert env.service is not None
         pid = env.service.pid
         env.service.send_signal(signal.SIGKILL)
         env.service.wait(timeout=10)
         env.story.facts.update(killed_pid=pid, port=env.http_port)
 
-    def expected(self, env: "DemoEnvironment") -> tuple[str, list[str]]:
+    def expected(self, env: "StageContext") -> tuple[str, list[str]]:
         return "dependency", [f"127.0.0.1:{env.http_port}"]
 
 

@@ -11,15 +11,15 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import shop
-from .faults import Fault, any_of, on_paths, quiet
-from .pgcluster import free_port
-from .procs import start_module, start_redis, stop_process
-from .stagebase import Stage
+from .. import shop
+from ..faults import Fault, any_of, on_paths, quiet
+from ..pgcluster import free_port
+from ..procs import start_module, start_redis, stop_process
+from .base import Stage
 
 if TYPE_CHECKING:
-    from .environment import DemoEnvironment
-    from .history import Story
+    from .context import StageContext
+    from ..history import Story
 
 
 def _never(rng: random.Random, method: str, path: str, latency: float) -> None:
@@ -38,29 +38,29 @@ class RedisFailure(Stage):
     name = "redis_failure"
     title = "redis-server stopped: carts and checkouts fail with connection refused"
 
-    def prepare(self, env: "DemoEnvironment") -> None:
+    def prepare(self, env: "StageContext") -> None:
         self.proc, self.url = start_redis(env)
         self.port = int(self.url.rsplit(":", 1)[1].split("/")[0])
 
-    def fault(self, env: "DemoEnvironment") -> Fault:
+    def fault(self, env: "StageContext") -> Fault:
         message = f"redis error: Error 111 connecting to 127.0.0.1:{self.port}. Connection refused."
         return quiet("redis", on_paths(("/api/cart", "/api/checkout"), 0.98, 503, message,
                                        latency=lambda rng, n: rng.uniform(0.5, 3.0)),
                      errors_ago_min=8.0, logger=lambda path, msg: "redis" if msg.startswith("redis") else "http")
 
-    def service_args(self, env: "DemoEnvironment") -> list[str]:
+    def service_args(self, env: "StageContext") -> list[str]:
         return ["--redis-url", self.url]
 
-    def parameters(self, env: "DemoEnvironment") -> dict[str, Any]:
+    def parameters(self, env: "StageContext") -> dict[str, Any]:
         return {"redis_url": self.url, "app_logs": [str(env.workdir / "logs" / "app.log")]}
 
-    def inject(self, env: "DemoEnvironment") -> None:
+    def inject(self, env: "StageContext") -> None:
         time.sleep(1.0)  # a few carts served from Redis first
         pid = self.proc.pid
         stop_process(self.proc)
         env.story.facts.update(redis_pid=pid, redis_port=self.port, redis_exit_code=self.proc.returncode)
 
-    def expected(self, env: "DemoEnvironment") -> tuple[str, list[str]]:
+    def expected(self, env: "StageContext") -> tuple[str, list[str]]:
         return "dependency", ["redis"]
 
 
@@ -84,7 +84,7 @@ def _stats_line(ts: str, waiting: int, active: int, failed: int) -> str:
 def _worker_history(logdir: Path, story: "Story", rng: random.Random) -> None:
     """Write ``worker.log``: jobs flowing, then from ``errors_from`` the four workers hang on
     their jobs, stalls and failures are logged and the waiting list grows; queue stats every 30 s."""
-    from .history import _iso
+    from ..history import iso_ms
 
     ts = story.now - timedelta(hours=2)
     job, waiting, failed, stats_at = 9000, 2, 0, ts
@@ -94,33 +94,33 @@ def _worker_history(logdir: Path, story: "Story", rng: random.Random) -> None:
         ts += timedelta(seconds=rng.expovariate(ARRIVALS_PER_S))
         job += 1
         if ts < story.errors_from:
-            lines.append(json.dumps({"timestamp": _iso(ts), "level": "info", "service": "video-worker",
+            lines.append(json.dumps({"timestamp": iso_ms(ts), "level": "info", "service": "video-worker",
                                      "logger": "worker", "job": job, "message": f"job {job} completed in "
                                      f"{rng.uniform(8, 20):.1f} s (transcode 1080p)"}, separators=(",", ":")))
             waiting = max(0, min(4, waiting + rng.choice((-1, 0, 1))))
         else:
             if len(stuck) < STUCK:
                 stuck.append(job)
-                lines.append(json.dumps({"timestamp": _iso(ts), "level": "info", "service": "video-worker",
+                lines.append(json.dumps({"timestamp": iso_ms(ts), "level": "info", "service": "video-worker",
                                          "logger": "worker", "job": job,
                                          "message": f"job {job} started (transcode 1080p)"}, separators=(",", ":")))
             else:
                 waiting += 1
                 if rng.random() < 0.06:
                     failed += 1
-                    lines.append(json.dumps({"timestamp": _iso(ts), "level": "error", "service": "video-worker",
+                    lines.append(json.dumps({"timestamp": iso_ms(ts), "level": "error", "service": "video-worker",
                                              "logger": "worker", "job": job, "message": f"job {job} failed: job stalled "
                                              "more than allowable limit (worker lock expired)"}, separators=(",", ":")))
                 elif rng.random() < 0.1:
                     hung = rng.choice(stuck)
-                    lines.append(json.dumps({"timestamp": _iso(ts), "level": "error", "service": "video-worker",
+                    lines.append(json.dumps({"timestamp": iso_ms(ts), "level": "error", "service": "video-worker",
                                              "logger": "worker", "job": hung, "message": f"job {hung} stalled: "
                                              "no progress for 300 s (ffmpeg waiting on storage read)"},
                                             separators=(",", ":")))
         while stats_at + timedelta(seconds=30) <= ts:
             stats_at += timedelta(seconds=30)
             active = len(stuck) if stats_at >= story.errors_from else rng.randint(1, 3)
-            lines.append(_stats_line(_iso(stats_at), waiting, active, failed))
+            lines.append(_stats_line(iso_ms(stats_at), waiting, active, failed))
     lines.sort(key=lambda line: json.loads(line)["timestamp"])
     (logdir / "worker.log").write_text("\n".join(lines) + "\n", encoding="utf-8")
     story.facts.update(history_waiting=waiting, history_failed=failed, stuck_jobs=list(stuck))
@@ -138,18 +138,18 @@ class QueueBacklog(Stage):
     name = "queue_backlog"
     title = "video-processing queue backlog: all four workers hung, waiting list growing"
 
-    def prepare(self, env: "DemoEnvironment") -> None:
+    def prepare(self, env: "StageContext") -> None:
         self.proc, self.url = start_redis(env)
 
-    def fault(self, env: "DemoEnvironment") -> Fault:
+    def fault(self, env: "StageContext") -> Fault:
         return quiet("queue", _never, errors_ago_min=25.0, extra=_worker_history)
 
-    def parameters(self, env: "DemoEnvironment") -> dict[str, Any]:
+    def parameters(self, env: "StageContext") -> dict[str, Any]:
         worker_log = str(env.workdir / "logs" / "worker.log")
         return {"redis_url": self.url, "queue_keys": QUEUE_KEYS, "queue_name": QUEUE, "service": "video-worker",
                 "logs": [worker_log], "worker_logs": [worker_log]}
 
-    def inject(self, env: "DemoEnvironment") -> None:
+    def inject(self, env: "StageContext") -> None:
         import redis
 
         story = env.story
@@ -180,9 +180,9 @@ class QueueBacklog(Stage):
         story.facts.update(waiting_pushed=waiting, active_jobs=[str(j) for j in stuck], failed_jobs=failed)
         self._produce(env, r, next_id + failed + waiting)
 
-    def _produce(self, env: "DemoEnvironment", r: Any, first_id: int) -> None:
+    def _produce(self, env: "StageContext", r: Any, first_id: int) -> None:
         """Start the producer thread (stopped at env stop): push jobs, log real queue stats every 5 s."""
-        from .history import _iso
+        from ..history import iso_ms
 
         stop = threading.Event()
         lock = threading.Lock()
@@ -199,7 +199,7 @@ class QueueBacklog(Stage):
                 if time.monotonic() - last_stats >= 5.0:
                     last_stats = time.monotonic()
                     with open(log, "a", encoding="utf-8") as f:
-                        f.write(_stats_line(_iso(datetime.now(timezone.utc)),
+                        f.write(_stats_line(iso_ms(datetime.now(timezone.utc)),
                                             r.llen(f"{PREFIX}:waiting"), r.llen(f"{PREFIX}:active"),
                                             r.zcard(f"{PREFIX}:failed")) + "\n")
 
@@ -214,7 +214,7 @@ class QueueBacklog(Stage):
 
         env.on_stop(halt)
 
-    def expected(self, env: "DemoEnvironment") -> tuple[str, list[str]]:
+    def expected(self, env: "StageContext") -> tuple[str, list[str]]:
         return "saturation", ["queue", QUEUE]
 
 
@@ -230,12 +230,12 @@ class DependencyFailure(Stage):
     name = "dependency_failure"
     title = "payment provider api.payments.example times out or answers 503: checkouts fail"
 
-    def prepare(self, env: "DemoEnvironment") -> None:
+    def prepare(self, env: "StageContext") -> None:
         self.port = free_port()
         self.proc = start_module(env, "provider", "--port", str(self.port), what="payment provider", port=self.port)
         self.url = f"http://127.0.0.1:{self.port}"
 
-    def fault(self, env: "DemoEnvironment") -> Fault:
+    def fault(self, env: "StageContext") -> Fault:
         call = f"POST https://{shop.PAYMENT_HOST}/v1/charges"
         timeout = on_paths(("/api/checkout",), 0.85, 502,
                            lambda rng: f"payment provider {shop.PAYMENT_HOST} timed out after 2000 ms ({call}, "
@@ -245,18 +245,18 @@ class DependencyFailure(Stage):
                                            f"({call}, order {rng.randint(40000, 99999)})")
         return quiet("payment_provider", any_of(timeout, unavailable), errors_ago_min=10.0)
 
-    def service_args(self, env: "DemoEnvironment") -> list[str]:
+    def service_args(self, env: "StageContext") -> list[str]:
         return ["--payment-url", self.url]
 
-    def parameters(self, env: "DemoEnvironment") -> dict[str, Any]:
+    def parameters(self, env: "StageContext") -> dict[str, Any]:
         health = f"{self.url}/v1/payments/health"
         return {"probe_targets": [f"{env.base_url}/health", f"{env.base_url}/api/products", health],
                 "dependency_urls": [health], "dependency_hosts": [shop.PAYMENT_HOST]}
 
-    def inject(self, env: "DemoEnvironment") -> None:
+    def inject(self, env: "StageContext") -> None:
         env.story.facts.update(provider_pid=self.proc.pid, provider_url=self.url, provider_host=shop.PAYMENT_HOST)
 
-    def expected(self, env: "DemoEnvironment") -> tuple[str, list[str]]:
+    def expected(self, env: "StageContext") -> tuple[str, list[str]]:
         return "dependency", ["payments"]
 
 
