@@ -53,11 +53,12 @@ class Written:
     def endpoint(self) -> str:
         return f"{self.method} {self.path}"
 
-    def parameters(self, pad_min: float = 30.0) -> dict[str, Any]:
-        """The parameters a user of this incident gives: logs, repository, window (padded), service."""
-        return {"logs": [str(self.access_log), str(self.app_log)], "git_repo": str(self.repo),
-                "start": _iso(self.start - timedelta(minutes=pad_min)),
-                "end": _iso(self.end + timedelta(minutes=pad_min)), "service": self.service}
+    def parameters(self, pad_min: float = 30.0, service: bool = False) -> dict[str, Any]:
+        """The parameters a user of this incident gives: logs, repository, window (padded) and, with
+        ``service``, the service name (which the access log does not carry)."""
+        out = {"logs": [str(self.access_log), str(self.app_log)], "git_repo": str(self.repo),
+               "start": _iso(self.start - timedelta(minutes=pad_min)), "end": _iso(self.end + timedelta(minutes=pad_min))}
+        return {**out, "service": self.service} if service else out
 
 
 def _iso(t: datetime) -> str:

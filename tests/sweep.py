@@ -29,9 +29,13 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 PARTIAL = "summary.partial.json"
 #: Cleared before every notebook: what an earlier notebook left must not leak into the next.
-RESET = ("get_ipython().run_line_magic('reset', '-f')\n"
+RESET = ("_ip = get_ipython()\n"
+         "for _k in [k for k in _ip.user_ns if not k.startswith('_') and k not in ('In', 'Out', 'get_ipython', 'exit', 'quit')]:\n"
+         "    del _ip.user_ns[_k]\n"
+         "_ip.displayhook.cache_size = 0\n"
+         "Out.clear()\n"
          "import matplotlib\nmatplotlib.use('Agg')\n"
-         "get_ipython().display_formatter.formatters['image/png'].enabled = False")
+         "_ip.display_formatter.formatters['image/png'].enabled = False")
 
 
 class Kernels:
@@ -50,7 +54,8 @@ class Kernels:
             self._free.put(km)
         self.workers = workers
 
-    def run(self, notebook: str, parameters: dict[str, Any], out_dir: Path, timeout: float = 240) -> dict[str, Any]:
+    def run(self, notebook: str, parameters: dict[str, Any], out_dir: Path, timeout: float = 240,
+            timings: list[tuple[float, str]] | None = None) -> dict[str, Any]:
         """Execute ``notebook`` with ``parameters`` in a free kernel; return its summary (status, severity, ...)."""
         import nbformat
         from nbclient import NotebookClient
@@ -69,6 +74,8 @@ class Kernels:
         try:
             client = NotebookClient(nb, km=km, timeout=timeout, allow_errors=False, kernel_name="python3")
             client.execute()
+            if timings is not None:
+                timings.extend(_cell_seconds(nb))
         except (CellExecutionError, CellTimeoutError) as exc:
             error = " ".join(str(exc).split())[-400:]
         finally:
@@ -85,6 +92,17 @@ class Kernels:
                 pass
         for d in self._dirs:
             d.cleanup()
+
+
+def _cell_seconds(nb: Any) -> list[tuple[float, str]]:
+    out = []
+    for cell in nb.cells:
+        ex = cell.metadata.get("execution") or {}
+        a, b = ex.get("iopub.execute_input"), ex.get("shell.execute_reply")
+        if a and b:
+            secs = (datetime.fromisoformat(b.replace("Z", "+00:00")) - datetime.fromisoformat(a.replace("Z", "+00:00"))).total_seconds()
+            out.append((secs, cell.source.splitlines()[0][:70] if cell.source else ""))
+    return out
 
 
 def summarize(out_dir: Path, error: str | None) -> dict[str, Any]:

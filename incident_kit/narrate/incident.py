@@ -85,6 +85,9 @@ def hypothesis(ranked: pd.DataFrame) -> Answer:
     if ranked is None or not len(ranked):
         return Answer("No cause could be ranked from the evidence.")
     top = ranked.iloc[0]
+    if float(top["score"]) < STANDS_OUT:
+        return Answer(f"No cause stands out: the best candidate, {clean(top['cause'], 200)}, scores {float(top['score']):.2f}.",
+                      evidence=str(top.get("evidence", "")), score=float(top["score"]))
     return Answer(f"Most likely cause: {clean(top['cause'], 240)}", f"(score {float(top['score']):.2f}).",
                   evidence=str(top.get("evidence", "")), score=float(top["score"]))
 
@@ -96,7 +99,8 @@ def headline(service: str, incident: Any, values: Mapping[str, Any], top: pd.Dat
         return f"{where}no incident found in the error rate"
     err = f"{rate:.0%} of requests failing" if rate is not None else "requests failing"
     since = f" since {_hm(incident.start)}"
-    cause = f", most likely {str(ranked.iloc[0]['cause'])[:120]}" if ranked is not None and len(ranked) else ""
+    strong = ranked is not None and len(ranked) and float(ranked.iloc[0]["score"]) >= STANDS_OUT
+    cause = f", most likely {str(ranked.iloc[0]['cause'])[:120]}" if strong else ""
     return f"{where}{err}{since}{cause}"
 
 def probes(frame: pd.DataFrame) -> Answer:
@@ -147,7 +151,7 @@ def providers(table: pd.DataFrame) -> Answer:
     if table is None or not len(table):
         return Answer("No error message names a third-party host or provider.", score=0.0)
     top = table.iloc[0]
-    return Answer(f"{top['share']:.0%} of the errors name {clean(top['provider'], 80)} ({top['share_before']:.0%} before).",
+    return Answer(f"{top['share']:.0%} of the warning and error lines name {clean(top['provider'], 80)} ({top['share_before']:.0%} before).",
                   f"For example: {clean(top['example'], 200)}", score=float(top["share"]))
 
 def auth(found: Mapping[str, Any]) -> Answer:
@@ -230,14 +234,26 @@ def signals(table: pd.DataFrame) -> Answer:
     detail = " ".join(x for x in (f"{clean(rest, 300)}." if rest else "", f"Also moved: {_listing(others)}." if others else "") if x)
     return Answer(f"The biggest change: {clean(first, 240)}.", detail, evidence=str(top["text"]), score=float(top["strength"]))
 
+#: Below this score a hypothesis is listed, never called "most likely".
+STANDS_OUT = 0.3
+
+
 def scenario_headline(scenario: str, service: str, ranked: pd.DataFrame, severity_level: Any = None, what: str = "") -> str:
-    """Return a one-sentence headline for any scenario: what was seen and the most likely cause."""
+    """Return a one-sentence headline for any scenario: what was seen and the most likely cause.
+
+    When no hypothesis scores :data:`STANDS_OUT` or more, the scenario's own evidence found
+    nothing to act on: the sentence says it does not apply here, with what was seen."""
     where = f"{service}: " if service else ""
     lvl = getattr(severity_level, "level", severity_level)
-    cause = f"most likely {clean(ranked.iloc[0]['cause'], 140)}" if ranked is not None and len(ranked) else "no cause ranked"
-    seen = f"{clean(what, 160).rstrip('.')}; " if what else ""
     sev = f" ({lvl})" if lvl else ""
+    seen = clean(what, 160).rstrip(".") if what else ""
+    strong = ranked is not None and len(ranked) and float(ranked.iloc[0]["score"]) >= STANDS_OUT
+    if not strong and scenario not in ("triage", "postmortem"):
+        because = f": {seen[:1].lower()}{seen[1:]}" if seen else ""
+        return f"{where}{scenario.replace('_', ' ')}{sev}: does not apply here{because}; no cause stands out"
+    cause = f"most likely {clean(ranked.iloc[0]['cause'], 140)}" if strong else "no cause stands out"
+    seen = f"{seen}; " if seen else ""
     return f"{where}{scenario.replace('_', ' ')}{sev}: {seen}{cause}"
 
 
-__all__ = ["window", "impact", "difference", "top_error", "deploy", "severity", "hypothesis", "headline", "probes", "latency", "slow_endpoints", "layers", "providers", "auth", "config", "build", "new_errors", "next_scenario", "runs", "people", "signals", "scenario_headline"]
+__all__ = ["window", "impact", "difference", "top_error", "deploy", "severity", "hypothesis", "headline", "probes", "latency", "slow_endpoints", "layers", "providers", "auth", "config", "build", "new_errors", "next_scenario", "runs", "people", "signals", "STANDS_OUT", "scenario_headline"]
