@@ -73,13 +73,16 @@ def provider_slowdown(root: Path, *, seed: int = 1, days_ago: float = 9.0, durat
                       base_ms: float = 120.0, slow_ms: float = 6000.0, rps: float = 1.2, before_h: float = 3.0,
                       after_min: float = 45.0, decoy_after_min: float | None = None,
                       decoy_before_min: float | None = None, now: datetime | None = None) -> Written:
-    """Write a provider slowdown incident under ``root`` and return where and what it is.
+    """Write a provider slowdown incident under ``root`` and return where and what it is
+    (``duration_min=0``: the same service and history without an incident, a quiet baseline).
 
     ``seed`` picks the provider host, the slow endpoint, how the application names the provider
     (a URL in the message, a ``provider``/``upstream`` field, or ``host:port``), the level of its
     lines and the decoys' timings unless given.
     """
     rng = random.Random(seed)
+    if (root / "repo").exists():
+        raise FileExistsError(f"{root / 'repo'} exists: provider_slowdown writes into a new directory")
     root.mkdir(parents=True, exist_ok=True)
     now = now or datetime.now(timezone.utc)
     start = (now - timedelta(days=days_ago)).replace(microsecond=0) + timedelta(seconds=rng.randint(0, 59))

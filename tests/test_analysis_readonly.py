@@ -152,6 +152,8 @@ CALLS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "config_changes": lambda d: evidence.config_changes({"A": "1", "B": None}, {"A": "2"}, required=["B"]),
     "config_events": lambda d: evidence.config_events(evidence.config_changes({"A": "1"}, {"A": "2"}), d["start"]),
     "build_failures": lambda d: evidence.build_failures(["ok", "ERROR: failed to compile"]),
+    "home_scenario": lambda d: [evidence.home_scenario(h["kind"], h["ref"], h["cause"]) for _, h in analysis.hypotheses(
+        window=(d["start"], d["end"]), events=d["events"], logs=d["logs"]).iterrows()],
     "next_scenarios": lambda d: evidence.next_scenarios(
         analysis.hypotheses(window=(d["start"], d["end"]), events=d["events"], logs=d["logs"]), probes=d["probes"]),
     "compose": lambda d: evidence.compose([]),

@@ -84,3 +84,15 @@ def test_named_reads_hosts_urls_fields_and_services(text, key):
                                   "order 54321 paid in 130 ms"])
 def test_named_does_not_take_file_or_class_names_for_hosts(text):
     assert named(text) == {}
+
+
+def test_a_scenario_with_nothing_to_act_on_says_it_does_not_apply_in_one_sentence():
+    weak = pd.DataFrame([{"cause": "deploy abc: docs", "evidence": "", "score": 0.12, "kind": "deploy", "ref": "abc"}])
+    strong = weak.assign(score=0.8)
+    head = narrate.scenario_headline("redis_failure", "shop", weak, "P3", "Redis was not probed (no redis_url).")
+    assert head == "shop: redis failure (P3): does not apply here: redis was not probed (no redis_url); no cause stands out"
+    assert "does not apply" in narrate.scenario_headline("queue_backlog", "", weak.iloc[:0], None, "")
+    assert narrate.scenario_headline("bad_deploy", "", strong, "P1", "") == "bad deploy (P1): most likely deploy abc: docs"
+    assert narrate.scenario_headline("redis_failure", "", strong, "P1", "Redis answers in 2 ms.") == (
+        "redis failure (P1): does not apply here: redis answers in 2 ms; the evidence points to bad_deploy: deploy abc: docs")
+    assert narrate.hypothesis(weak).title.startswith("No cause stands out")

@@ -236,24 +236,37 @@ def signals(table: pd.DataFrame) -> Answer:
 
 #: Below this score a hypothesis is listed, never called "most likely".
 STANDS_OUT = 0.3
+#: Scenarios that look at every incident their own way: they always apply.
+GENERAL = frozenset({"triage", "high_error_rate", "high_latency", "postmortem"})
+#: Hypothesis kinds a specific scenario also investigates beyond its own (auth breaks by config changes).
+ALSO_HOME = {"auth_failures": frozenset({"bad_deploy"})}
 
 
 def scenario_headline(scenario: str, service: str, ranked: pd.DataFrame, severity_level: Any = None, what: str = "") -> str:
     """Return a one-sentence headline for any scenario: what was seen and the most likely cause.
 
-    When no hypothesis scores :data:`STANDS_OUT` or more, the scenario's own evidence found
-    nothing to act on: the sentence says it does not apply here, with what was seen."""
+    A specific scenario (not triage, high_error_rate, high_latency) does not apply when no
+    hypothesis scores :data:`STANDS_OUT` or more, or when the best one belongs to another
+    scenario (``analysis.evidence.home_scenario``): the sentence says so and where it points."""
+    from ..analysis.evidence import home_scenario
+
     where = f"{service}: " if service else ""
     lvl = getattr(severity_level, "level", severity_level)
     sev = f" ({lvl})" if lvl else ""
     seen = clean(what, 160).rstrip(".") if what else ""
     strong = ranked is not None and len(ranked) and float(ranked.iloc[0]["score"]) >= STANDS_OUT
-    if not strong and scenario not in ("triage", "postmortem"):
-        because = f": {seen[:1].lower()}{seen[1:]}" if seen else ""
-        return f"{where}{scenario.replace('_', ' ')}{sev}: does not apply here{because}; no cause stands out"
+    name = f"{where}{scenario.replace('_', ' ')}{sev}"
+    because = f": {seen[:1].lower()}{seen[1:]}" if seen else ""
+    if scenario not in GENERAL:
+        if not strong:
+            return f"{name}: does not apply here{because}; no cause stands out"
+        top = ranked.iloc[0]
+        home = home_scenario(top.get("kind"), top.get("ref"), top["cause"])
+        if home != scenario and home not in ALSO_HOME.get(scenario, ()):
+            return f"{name}: does not apply here{because}; the evidence points to {home}: {clean(top['cause'], 140)}"
     cause = f"most likely {clean(ranked.iloc[0]['cause'], 140)}" if strong else "no cause stands out"
     seen = f"{seen}; " if seen else ""
-    return f"{where}{scenario.replace('_', ' ')}{sev}: {seen}{cause}"
+    return f"{name}: {seen}{cause}"
 
 
 __all__ = ["window", "impact", "difference", "top_error", "deploy", "severity", "hypothesis", "headline", "probes", "latency", "slow_endpoints", "layers", "providers", "auth", "config", "build", "new_errors", "next_scenario", "runs", "people", "signals", "STANDS_OUT", "scenario_headline"]
