@@ -95,10 +95,10 @@ SNIPPETS: dict[str, dict[str, str]] = {
         "polars": "import polars as pl\n"
                   "df = pl.read_ndjson(PATH).with_columns(pl.col('timestamp').str.to_datetime(time_zone='UTC'))"
                   ".to_pandas()",
-        "incident_kit": "import incident_kit.sources.logs as logs\nimport incident_kit.sources.logformats, polars\n"
+        "incident_kit": "import incident_kit.sources.logs as logs\nimport incident_kit.sources.logs.formats.base, polars\n"
                         "df = logs.read(PATH, format='json')",
         # five minutes from the middle of the hour the corpus spans: blocks before are skipped, reading stops after
-        "incident_kit_window": "import incident_kit.sources.logs as logs\nimport incident_kit.sources.logformats, polars\n"
+        "incident_kit_window": "import incident_kit.sources.logs as logs\nimport incident_kit.sources.logs.formats.base, polars\n"
                                "df = logs.read(PATH, format='json', start=WINDOW[0], end=WINDOW[1])",
     },
     "nginx": {
@@ -122,7 +122,7 @@ SNIPPETS: dict[str, dict[str, str]] = {
                   "s = pl.read_csv(PATH, has_header=False, new_columns=['line'], separator='\\x01', quote_char=None)\n"
                   "df = s.select(pl.col('line').str.extract_groups(NGINX_RE_NAMED)).unnest('line')"
                   ".with_columns(pl.col('time').str.to_datetime('%d/%b/%Y:%H:%M:%S %z')).to_pandas()",
-        "incident_kit": "import incident_kit.sources.logs as logs\nimport incident_kit.sources.logformats, pyarrow.csv\n"
+        "incident_kit": "import incident_kit.sources.logs as logs\nimport incident_kit.sources.logs.formats.base, pyarrow.csv\n"
                         "df = logs.read(PATH, format='nginx')",
     },
 }

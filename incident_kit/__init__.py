@@ -21,6 +21,10 @@ from .errors import (
     SourceError,
     SourceTimeout,
 )
+from .offline import OfflineRefused, install_from_env
+
+# A run started with --offline (INCIDENT_KIT_OFFLINE=1) reaches nothing beyond this machine.
+install_from_env()
 
 __version__ = "0.1.0"
 
@@ -35,9 +39,9 @@ _LAZY_MODULES = {
     "redis": "incident_kit.sources.redis",
     "host": "incident_kit.sources.host",
     "deploys": "incident_kit.sources.deploys",
-    "loki": "incident_kit.sources.loki",
-    "elasticsearch": "incident_kit.sources.elasticsearch",
-    "clickhouse": "incident_kit.sources.clickhouse",
+    "loki": "incident_kit.sources.logs.stores.loki",
+    "elasticsearch": "incident_kit.sources.logs.stores.elasticsearch",
+    "clickhouse": "incident_kit.sources.logs.stores.clickhouse",
     "analysis": "incident_kit.analysis",
     "frames": "incident_kit.frames",
     "secrets": "incident_kit.secrets",
@@ -59,6 +63,7 @@ __all__ = [
     "IncidentKitError",
     "MissingDependency",
     "MutationRefused",
+    "OfflineRefused",
     "ParameterError",
     "RunError",
     "SourceError",

@@ -150,7 +150,7 @@ def _paths(pattern: str) -> Callable[[float], str]:
 def _logs_check(item: str) -> Callable[[float], str]:
     """A log store URL is checked at its health endpoint (Loki /ready, ...), a path by the files it names."""
     from .secrets import resolve
-    from .sources import logurls
+    from .sources.logs.stores import urls as logurls
 
     if logurls.is_store_url(item):
         return lambda timeout_s: _http(logurls.health_url(str(resolve(item, field="logs"))))(timeout_s)

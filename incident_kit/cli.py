@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="reports", help="reports directory (default: ./reports)")
     r.add_argument("--timeout", type=float, default=None, help="per-cell timeout in seconds")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument("--offline", action="store_true",
+                   help="reach nothing beyond this machine: probes, HTTP sources and DNS refuse other hosts "
+                        "(also INCIDENT_KIT_OFFLINE=1)")
 
     ls = sub.add_parser("list", help="list scenarios, or one scenario's parameters")
     ls.add_argument("--params", metavar="SCENARIO", help="show the parameters of SCENARIO")

@@ -65,6 +65,10 @@ class SourceTimeout(SourceError):
     """A source did not answer within its timeout."""
 
 
+class SourceOffline(SourceError):
+    """A source was not contacted: offline mode (``--offline``) refuses hosts beyond this machine."""
+
+
 class MutationRefused(SourceError):
     """A statement or command that would change a system was refused before it was sent."""
 
@@ -84,6 +88,7 @@ __all__ = [
     "MissingDependency",
     "SourceError",
     "SourceTimeout",
+    "SourceOffline",
     "MutationRefused",
     "RunError",
     "ServeError",

@@ -18,7 +18,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from . import frames
-from .errors import ConfigError, IncidentKitError
+from .errors import ConfigError, IncidentKitError, SourceOffline
 from .timeutil import iso, now, offset, parse_time, window
 
 PARTIAL_NAME = "summary.partial.json"
@@ -187,6 +187,11 @@ class Investigation:
             return frames.empty(kind, name) if kind in frames.SCHEMAS else pd.DataFrame()
         try:
             frame = fn(*args, **kwargs)
+        except SourceOffline as exc:  # --offline: not contacted, by choice; weighs nothing
+            record.update(status="skipped", error=exc.reason, seconds=round(time.perf_counter() - started, 3))
+            self._add_source(record)
+            self.say(f"*{name}: not contacted ({exc.reason}).*")
+            return frames.empty(kind, name) if kind in frames.SCHEMAS else pd.DataFrame()
         except IncidentKitError as exc:
             return self._failed(record, name, kind, str(exc), started)
         except Exception as exc:  # noqa: BLE001 - an undecorated helper must not stop the notebook

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import secrets
 import sys
@@ -19,7 +20,7 @@ from typing import Any, Iterable, Mapping
 
 import nbformat
 
-from . import __version__, catalog, redact
+from . import __version__, catalog, offline, redact
 from .errors import ConfigError, ParameterError, RunError
 from .investigation import PARTIAL_NAME
 from .params import SHARED_PARAMETERS, merge
@@ -239,6 +240,9 @@ def _read_or_stub(nb_path: Path, error: str | None) -> nbformat.NotebookNode:
 def cli_run(args: argparse.Namespace) -> int:
     """``incident-kit run``: print the report path; exit 0 (ok/degraded) or 1 (failed)."""
     started = time.monotonic()
+    if getattr(args, "offline", False):  # the kernel inherits the environment, so it is offline too
+        os.environ[offline.ENV] = "1"
+        offline.install()
     result = run(
         args.scenario, parameter_files=args.parameters_file, cli_pairs=[tuple(p) for p in args.parameter],
         alert=args.alert, out_dir=args.out, timeout=args.timeout, progress=not args.quiet,

@@ -92,6 +92,15 @@ def changes(inv: Any, git_repo: Any = None, deploy_events: Any = None, *, since:
     return events.sort_values("ts", kind="stable").reset_index(drop=True)
 
 
+def blocked_sessions(activity: pd.DataFrame | None) -> int:
+    """Return how many sessions of a db activity frame (``postgres.locks``/``activity``) wait on a lock
+    another session holds (a non-empty ``blocked_by``), each session once."""
+    if activity is None or not len(activity) or "blocked_by" not in activity.columns:
+        return 0
+    waiting = activity["blocked_by"].map(lambda b: b is not None and not isinstance(b, float) and len(b) > 0)
+    return int(activity.loc[waiting.to_numpy(dtype=bool), "pid"].nunique())
+
+
 def deploys_only(events: pd.DataFrame) -> pd.DataFrame:
     """Return the deploy and config events of ``events`` (what a plot marks)."""
     if events is None or not len(events):
@@ -303,6 +312,6 @@ def p95_during(rates: pd.DataFrame, window: Any) -> float | None:
     return None if pd.isna(p95) else p95
 
 
-
-__all__ = ["Changed", "Runs", "Traffic", "changes", "what_changed", "collect_if", "deploys_only", "disks", "quota_use", "layers", "load_runs", "metrics_series", "p95_during", "probe_all",
+__all__ = ["Changed", "Runs", "Traffic", "blocked_sessions", "changes", "collect_if", "deploys_only", "disks", "quota_use", "layers",
+           "load_runs", "metrics_series", "p95_during", "probe_all", "what_changed",
            "sample", "traffic"]

@@ -4,7 +4,7 @@
 set -euo pipefail
 case "${1:-test}" in
   demo) pkgs=(postgresql git) ;;
-  test) pkgs=(postgresql postgresql-contrib git openssl redis-server prometheus prometheus-alertmanager
+  test) pkgs=(iproute2 util-linux postgresql postgresql-contrib git openssl redis-server prometheus prometheus-alertmanager
               prometheus-node-exporter prometheus-postgres-exporter mariadb-server nginx
               chromium zstd clickhouse-server) ;;
   *) echo "usage: $0 demo|test" >&2; exit 2 ;;

@@ -10,6 +10,20 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 
 
+def network_interfaces() -> list[str]:
+    """Return the names of this process's network interfaces (its namespace's, from /proc/self/net/dev)."""
+    lines = Path("/proc/self/net/dev").read_text().splitlines()[2:]
+    return [line.split(":", 1)[0].strip() for line in lines if ":" in line]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse to start outside a loopback-only network namespace: no test may reach beyond this machine."""
+    others = [name for name in network_interfaces() if name != "lo"]
+    if others:
+        pytest.exit(f"tests must run where only loopback exists, but this network namespace has {', '.join(others)}: "
+                    "run `make test`, or scripts/loopback-only.sh python -m pytest ...", returncode=3)
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     """The ../shared folder beside the project (real data no one here wrote)."""

@@ -154,7 +154,7 @@ def test_site_outage_and_bad_deploy_stages():
         assert not probes["ok"].any() and probes["error"].str.contains("Connection refused").all()
         past = ik.logs.read(env.parameters["logs"], start=env.story.errors_from.isoformat())
         assert (past["status"] == 502).all() and len(past) > 100
-        assert env.story.expected_cause_text == [f"127.0.0.1:{env.http_port}"]
+        assert env.story.expected_cause_text == ["127.0.0.1"] and env.story.facts["port"] == env.http_port
 
     with staged("bad_deploy") as env:
         assert env.service is not None

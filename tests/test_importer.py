@@ -177,9 +177,9 @@ def test_awkward_runbook(tmp_path: Path) -> None:
             continue
         assert line not in code, line
         assert line in markdown, line
-    for expected in ("ik.probes.dns, ['checkout.example.com']",
-                     "ik.prometheus.query, prometheus_url, 'sum(rate(http_requests_total{status=~\"5..\"}[5m]))'", "ik.probes.tcp, ['db.internal:5432']",
-                     "ik.probes.tls, ['checkout.example.com:443']", "ik.redis.info, redis_url, 'memory')",
+    for expected in ("ik.probes.dns, [checkout_example_host]",
+                     "ik.prometheus.query, prometheus_url, 'sum(rate(http_requests_total{status=~\"5..\"}[5m]))'", "ik.probes.tcp, [f'{db_internal_host}:5432']",
+                     "ik.probes.tls, [f'{checkout_example_host}:443']", "ik.redis.info, redis_url, 'memory')",
                      "[f'{app_url}/api/orders/{order_id}']", "customer_id=customer_id, min_order_id=min_order_id",
                      "ik.host.processes", "ik.host.stats", "ik.host.disk, '/var'", "ik.db.query, database_url, 'SELECT now()'",
                      "logs_1 = logs_1.tail(20)", "~processes_1['cmdline']", "ik.host.processes, n=10_000)"):

@@ -53,8 +53,9 @@ def test_json_lines_give_the_canonical_frame(tmp_path: Path) -> None:
 def test_filters_and_window(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "app.jsonl", DEMO_LINES)
     assert list(logs.read(path, service="shop-api")["request_id"]) == ["9f1c02", "9f1c01"]
-    assert list(logs.read(path, status=500)["request_id"]) == ["9f1c01"]
-    assert list(logs.read(path, status="500")["request_id"]) == ["9f1c01"]
+    # a filter judges only the rows that carry its field: the worker's line has no status and is kept
+    assert list(logs.read(path, status=500)["message"]) == ["payment failed", "smtp timeout"]
+    assert list(logs.read(path, status="500")["message"]) == ["payment failed", "smtp timeout"]
     assert list(logs.read(path, level="ERROR")["message"]) == ["smtp timeout"]
     assert len(logs.read(path, service=["shop-api", "shop-worker"])) == 3
     assert len(logs.read(path, service="shop-api", level="error")) == 0
@@ -63,8 +64,22 @@ def test_filters_and_window(tmp_path: Path) -> None:
     assert list(window["request_id"]) == ["9f1c01"]
     relative = logs.read(path, start="-10m", end="2026-11-22T13:30:00Z")  # start relative to end
     assert list(relative["message"]) == ["smtp timeout"]
-    with pytest.raises(ConfigError, match="no column 'tenant'"):
-        logs.read(path, tenant="acme")
+    unjudged = logs.read(path, tenant="acme")  # no row carries the field: all kept, with a note naming the file
+    assert len(unjudged) == 3
+    assert any(n.startswith("filter tenant='acme' not applied to") and str(path) in n for n in unjudged.attrs["notes"])
+    nothing = logs.read(path, service="shop")
+    assert len(nothing) == 0 and any("filter service='shop' matched nothing" in n for n in nothing.attrs["notes"])
+
+
+def test_a_filter_keeps_the_files_that_lack_its_field(tmp_path: Path) -> None:
+    """issue 13: service= on an access log (no service field) and an app log keeps the access log's rows, and says so."""
+    app = write_jsonl(tmp_path / "app.jsonl", DEMO_LINES)
+    access = tmp_path / "access.log"
+    access.write_text('203.0.113.7 - - [22/Nov/2026:13:00:01 +0000] "POST /api/orders HTTP/1.1" 500 12 "-" "curl/8"\n')
+    df = logs.read([app, access], service="shop-api")
+    assert sorted(df["source"].astype(str)) == sorted([str(app)] * 2 + [str(access)])
+    assert [n for n in df.attrs["notes"] if n.startswith("filter service=")] == [
+        f"filter service='shop-api' not applied to {access}: no service field there, its rows are kept"]
 
 
 def test_aliases_and_units(tmp_path: Path) -> None:

@@ -270,8 +270,37 @@ def locks(db_activity: pd.DataFrame | None, inc: Incident, connections: Any = No
             evidence.append(text)
     if not evidence:
         return []
-    return [{"cause": "lock contention in the database", "kind": "lock_contention", "ref": None,
+    holders = _lock_holders(db_activity) if db_activity is not None and len(db_activity) else []
+    cause = "lock contention in the database"
+    if holders:
+        pid, waiting, what = holders[0]
+        cause += f": pid {pid}{f' ({what})' if what else ''} blocks {waiting} session{'s' if waiting != 1 else ''}"
+    return [{"cause": cause, "kind": "lock_contention", "ref": holders[0][0] if holders else None,
              "score": round(min(score, 0.8), 3), "evidence": "; ".join(evidence)}]
+
+
+def _lock_holders(act: pd.DataFrame) -> list[tuple[int, int, str]]:
+    """Return ``(pid, sessions waiting on it, application and state)`` of the sessions others wait on
+    that wait on nobody themselves (the heads of the lock queues), most waited-on first."""
+    if not {"pid", "blocked_by"} <= set(act.columns):
+        return []
+    waiters: dict[int, set[int]] = {}
+    waiting: set[int] = set()
+    for pid, blockers in zip(act["pid"], act["blocked_by"]):
+        if isinstance(blockers, list | tuple | np.ndarray) and len(blockers) and pd.notna(pid):
+            waiting.add(int(pid))
+            for b in blockers:
+                waiters.setdefault(int(b), set()).add(int(pid))
+    heads = sorted(((b, len(w)) for b, w in waiters.items() if b not in waiting), key=lambda x: (-x[1], x[0]))
+    out = []
+    for pid, n in heads:
+        rows = act[act["pid"] == pid]
+        what = ""
+        if len(rows):
+            row = rows.iloc[-1]
+            what = ", ".join(str(row[c]) for c in ("application_name", "state") if c in act.columns and pd.notna(row[c]) and str(row[c]))
+        out.append((pid, n, what))
+    return out
 
 
 def surge(inc: Incident) -> list[Hypothesis]:

@@ -20,7 +20,7 @@ from ..errors import ConfigError
 POLICY_FILE = "severity.yaml"
 SIGNALS = (
     "error_rate", "probes_failing", "db_reachable", "auth_broken", "connection_use",
-    "p95_ms", "p95_threshold_ms", "resource_use",
+    "p95_ms", "p95_threshold_ms", "resource_use", "blocked_sessions",
 )
 _RULE = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*(>=|<=|==|!=|>|<)\s*(\S+)\s*$")
 _OPS = {
@@ -178,6 +178,7 @@ def severity(
     p95_threshold_ms: float | None = None,
     auth_broken: bool | None = None,
     resource_use: Any = None,
+    blocked_sessions: int | None = None,
     policy: Any = None,
 ) -> Severity:
     """Return the :class:`Severity` of an incident under ``policy`` (default: parameters/severity.yaml).
@@ -185,7 +186,8 @@ def severity(
     Signals left ``None`` are unknown and make no rule hold. ``probes`` is a probes frame (the
     share of targets whose latest probe failed is used) or that share; ``connection_use`` and
     ``resource_use`` are ratios (percentages above 1 are divided by 100; a mapping of resources
-    uses the worst). Raises ConfigError for an unusable policy or value.
+    uses the worst); ``blocked_sessions`` counts sessions waiting on a lock another session holds.
+    Raises ConfigError for an unusable policy or value.
     """
     pol = load_policy(policy)
     rate = None
@@ -207,6 +209,7 @@ def severity(
         "p95_ms": None if p95_ms is None or pd.isna(p95_ms) else float(p95_ms),
         "p95_threshold_ms": None if p95_threshold_ms is None else float(p95_threshold_ms),
         "resource_use": _ratio(resource_use, "resource_use"),
+        "blocked_sessions": None if blocked_sessions is None or pd.isna(blocked_sessions) else int(blocked_sessions),
     }
     for entry in pol["levels"]:
         for rule in entry["rules"]:

@@ -37,6 +37,8 @@ class Call:
     after: list[str] = field(default_factory=list)  # lines applied to the frame, "{v}" is its variable
     notes: list[str] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)  # queue keys, so consecutive LLENs merge into one call
+    #: (text in ``label``, parameter): the label names the parameter's value at run time, not the runbook's host
+    label_param: tuple[str, str] | None = None
 
 
 @dataclass

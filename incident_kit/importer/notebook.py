@@ -155,7 +155,8 @@ class CellWriter:
         lines += [f"# note: {n}" for n in dict.fromkeys(call.notes)]
         self._labels[call.label] += 1  # the recorder keys sources by name: repeated checks get a number
         label = call.label if self._labels[call.label] == 1 else f"{call.label} ({self._labels[call.label]})"
-        args = ", ".join([repr(label), call.func, *call.args, *(f"{k}={v}" for k, v in call.kwargs)])
+        args = ", ".join([_label_source(label, call.label_param), call.func, *call.args,
+                          *(f"{k}={v}" for k, v in call.kwargs)])
         lines.append(f"{var} = inv.collect({args})")
         lines += [line.replace("{v}", var) for line in call.after]
         lines.append(var)
@@ -329,6 +330,16 @@ def parameters_source(params: ParameterSet) -> str:
     return "\n".join(lines)
 
 
+def _label_source(label: str, label_param: tuple[str, str] | None) -> str:
+    """Return the source of a label: a literal, or an f-string naming the parameter that replaced the runbook's host."""
+    if not label_param or label_param[0] not in label:
+        return repr(label)
+    before, _, after = label.partition(label_param[0])
+    def esc(text: str) -> str:
+        return text.replace("{", "{{").replace("}", "}}")
+    return "f" + repr(f"{esc(before)}{{{label_param[1]}}}{esc(after)}")
+
+
 def build_notebook(title: str, intro: str, blocks: list[Block], scenario: str,
                    references: dict[str, str] | None = None) -> tuple[dict[str, Any], Tally, ParameterSet]:
     """Return (notebook, tally, parameters) for ``blocks`` of a runbook.
@@ -355,6 +366,14 @@ def build_notebook(title: str, intro: str, blocks: list[Block], scenario: str,
             f"inv.headline(f\"{{len(answered)}} of {{len(inv.sources)}} checks of the runbook {_quote(title)} answered\")"))
     intro += (f"\n\nThis notebook: {sum(tally.calls.values())} commands became calls, {sum(tally.manual.values())} are "
               f"manual actions, {sum(tally.text.values())} are shown as text.")
+    hosts = params.contacted_hosts()
+    if hosts:
+        by_host: dict[str, list[str]] = {}
+        for host, name in hosts:
+            by_host.setdefault(host, []).append(f"`{name}`")
+        listed = ", ".join(f"`{host}` ({', '.join(names)})" for host, names in by_host.items())
+        intro += (f"\n\nHosts it contacts unless you change these parameters: {listed}. "
+                  "`incident-kit run --offline` contacts nothing beyond this machine.")
     setup = ("import incident_kit as ik\n\n"
              f"inv = ik.Investigation({scenario!r}, output_dir=output_dir, start=start, end=end)")
     head = [

@@ -70,10 +70,23 @@ class ParameterSet:
             name: Parameter(name, copy.deepcopy(SHARED_DEFAULTS.get(name)), _SHARED_HELP.get(name, "")) for name in SHARED_PARAMETERS
         }
         self._origins: dict[str, str] = {}
+        self._hosts: dict[str, str] = {}
 
     def extra(self) -> list[Parameter]:
         """Return the parameters beyond the shared ones, in the order they were found."""
         return [p for name, p in self.params.items() if name not in SHARED_DEFAULTS]
+
+    def contacted_hosts(self) -> list[tuple[str, str]]:
+        """Return ``(host[:port], parameter)`` for every parameter whose default is a URL the notebook will contact."""
+        found: list[tuple[str, str]] = []
+        for name, param in self.params.items():
+            values = param.default if isinstance(param.default, list) else [param.default]
+            for value in values:
+                if isinstance(value, str) and ("://" in value or name in self._hosts.values()):
+                    host = urlsplit(value).netloc.rpartition("@")[2] if "://" in value else value
+                    if host and (host, name) not in found:
+                        found.append((host, name))
+        return found
 
     def env(self, var: str) -> str:
         """Return the parameter name for environment variable ``var`` (an ``env:`` reference)."""
@@ -122,6 +135,22 @@ class ParameterSet:
         self.params[name] = Parameter(name, origin, "base URL of the health checks below")
         self._origins[origin] = name
         return name, rest
+
+    def host(self, hostname: str) -> str:
+        """Return the parameter holding ``hostname`` for DNS, TCP and TLS checks (``checkout.example.com`` ->
+        ``checkout_example_host``), so a team can point those checks elsewhere too."""
+        key = hostname.lower().rstrip(".")
+        if key in self._hosts:
+            return self._hosts[key]
+        labels = [lb for lb in key.split(".") if lb not in ("www", "com", "org", "net", "io")] or ["target"]
+        base = identifier("_".join(labels[:3]))
+        name = f"{base}_host"
+        n = 2
+        while name in self.params:
+            name, n = f"{base}{n}_host", n + 1
+        self.params[name] = Parameter(name, hostname, "host the DNS/TCP/TLS checks below contact")
+        self._hosts[key] = name
+        return name
 
     def add_log_path(self, path: str) -> None:
         """Add a log file the runbook reads to the default of ``logs``."""

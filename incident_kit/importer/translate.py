@@ -115,7 +115,8 @@ def _curl(cmd: Command, prog: str, args: list[str], rest: list[list[str]], param
         target = f"{name} + {path_expr}"
     method = "HEAD" if ("-I" in args or "--head" in args) else None
     arg = f'{{"url": {target}, "method": "HEAD"}}' if method else target
-    call = Call("ik.probes.http", [f"[{arg}]"], var="probe", label=f"probe: {_short(url, 60)}")
+    call = Call("ik.probes.http", [f"[{arg}]"], var="probe", label=f"probe: {_short(url, 60)}",
+                label_param=(url[:len(url) - len(path)], name))
     if _option(args, ("-H", "--header")):
         call.notes.append("request headers (credentials) are not sent by the probe")
     call.notes += [n for n in pipeline_tail(rest, frame_kind="probes")[1] if "jq" not in n]
@@ -277,16 +278,29 @@ def _network(cmd: Command, prog: str, args: list[str], rest: list[list[str]], pa
             return None
         kwargs = [("record", repr(p.upper())) for p in pos if p.upper() in _DNS_RECORDS and p.upper() != "A"][:1]
         kwargs += [("server", repr(p[1:])) for p in pos if p.startswith("@")][:1]
-        return Step(cmd, "call", "DNS check", Call("ik.probes.dns", [repr([name])], kwargs, var="dns", label=f"dns: {name}"))
+        param = params.host(name)
+        return Step(cmd, "call", "DNS check", Call("ik.probes.dns", [f"[{param}]"], kwargs, var="dns",
+                                                   label=f"dns: {name}", label_param=(name, param)))
     if prog == "openssl":
         target = _option(args, ("-connect",))
         if pos[:1] == ["s_client"] and target:
-            return Step(cmd, "call", "TLS check", Call("ik.probes.tls", [repr([target])], var="tls", label=f"tls: {target}"))
+            return _host_port_check(cmd, "tls", target, params)
         return None
     if len(pos) >= 2 and pos[-1].isdigit():
-        target = f"{pos[-2]}:{pos[-1]}"
-        return Step(cmd, "call", "TCP check", Call("ik.probes.tcp", [repr([target])], var="tcp", label=f"tcp: {target}"))
+        return _host_port_check(cmd, "tcp", f"{pos[-2]}:{pos[-1]}", params)
     return None
+
+
+def _host_port_check(cmd: Command, kind: str, target: str, params: ParameterSet) -> Step:
+    """Return a TCP or TLS check of ``host:port`` whose host is a notebook parameter."""
+    host, sep, port = target.rpartition(":")
+    if not sep or not host:
+        host, port = target, ""
+    param = params.host(host)
+    expr = f"f'{{{param}}}:{port}'" if port else param
+    what = "TLS check" if kind == "tls" else "TCP check"
+    return Step(cmd, "call", what, Call(f"ik.probes.{kind}", [f"[{expr}]"], var=kind, label=f"{kind}: {target}",
+                                        label_param=(host, param)))
 
 
 Translator = Callable[[Command, str, list[str], list[list[str]], ParameterSet], "Step | None"]

@@ -7,14 +7,28 @@ from typing import Any, Callable, TypeVar
 
 import pandas as pd
 
-from ..errors import IncidentKitError, SourceError, SourceTimeout
+from ..errors import IncidentKitError, SourceError, SourceOffline, SourceTimeout
+from ..offline import OfflineRefused
 from ..secrets import mask_url
 
 F = TypeVar("F", bound=Callable[..., pd.DataFrame])
 
 
+def _offline_cause(exc: BaseException | None) -> OfflineRefused | None:
+    """Return the offline refusal behind ``exc`` (itself, or in its cause/context chain), if any."""
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, OfflineRefused):
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
+
 def _map_backend_error(name: str, target: Any, exc: BaseException) -> SourceError:
     """Return a one-line SourceError for a backend exception (httpx, SQLAlchemy, OS, ...)."""
+    refused = _offline_cause(exc)
+    if refused is not None:
+        return SourceOffline(name, mask_url(target), str(refused))
     text = " ".join(str(exc).split()) or type(exc).__name__
     # SQLAlchemy wraps driver errors with a long "(Background on this error ...)" tail.
     text = text.split("(Background on this error")[0].strip()
@@ -37,14 +51,19 @@ def source(name: str, kind: str, target_arg: int | str = 0) -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> pd.DataFrame:
             try:
                 return fn(*args, **kwargs)
-            except IncidentKitError:
+            except SourceOffline:
+                raise
+            except IncidentKitError as exc:
+                if _offline_cause(exc) is not None:  # a source that wrapped the refusal itself
+                    raise _map_backend_error(name, _target(args, kwargs), exc) from exc
                 raise
             except Exception as exc:  # noqa: BLE001 - every backend error is mapped here
-                if isinstance(target_arg, int):
-                    target = args[target_arg] if len(args) > target_arg else kwargs.get("url", "")
-                else:
-                    target = kwargs.get(target_arg, "")
-                raise _map_backend_error(name, target, exc) from exc
+                raise _map_backend_error(name, _target(args, kwargs), exc) from exc
+
+        def _target(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            if isinstance(target_arg, int):
+                return args[target_arg] if len(args) > target_arg else kwargs.get("url", "")
+            return kwargs.get(target_arg, "")
 
         wrapper.source_name = name  # type: ignore[attr-defined]
         wrapper.frame_kind = kind  # type: ignore[attr-defined]

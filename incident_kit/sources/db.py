@@ -17,8 +17,8 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from .. import sqlguard
-from ..errors import ConfigError, IncidentKitError, SourceError, SourceTimeout
+from .. import offline, sqlguard
+from ..errors import ConfigError, IncidentKitError, SourceError, SourceOffline, SourceTimeout
 from ..secrets import mask_url, resolve
 from ._base import source
 
@@ -114,6 +114,12 @@ class ReadOnlySession:
         from sqlalchemy.pool import NullPool
 
         url = _sqlite_read_only(self.url) if self.backend == "sqlite" else self.url
+        if self.backend != "sqlite" and offline.enabled():  # C drivers connect below Python's sockets
+            from sqlalchemy.engine import make_url
+
+            refused = offline.refusal(make_url(url).host or "localhost", "database host")
+            if refused:
+                raise SourceOffline(self.source, self.target, refused)
         try:
             self._engine = create_engine(url, poolclass=NullPool, connect_args=self._connect_args())
             self._conn = self._engine.connect()

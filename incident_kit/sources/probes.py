@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
-from ..errors import ConfigError, IncidentKitError
+from .. import offline
+from ..errors import ConfigError, IncidentKitError, SourceOffline
 from ..frames import conform
 from ..secrets import mask_url, resolve
 from ..timeutil import now
@@ -56,16 +57,23 @@ def _run(kind: str, targets: list[dict[str, Any]], probe: Callable[[dict[str, An
          rounds: int, interval_s: float) -> pd.DataFrame:
     if int(rounds) < 1:
         raise ConfigError(f"probes.{kind}: rounds={rounds!r}; expected 1 or more")
+    refusals = [_offline_refusal(t, kind) for t in targets]
+    if refusals and all(refusals):  # nothing to probe here: the source is not contacted at all
+        raise SourceOffline(f"probes.{kind}", mask_url(targets[0]["target"]) + (" ..." if len(targets) > 1 else ""),
+                            str(refusals[0]))
     rows: list[dict[str, Any]] = []
 
     def attempt(t: dict[str, Any], rnd: int) -> dict[str, Any]:
         ts = now()
         started = time.perf_counter()
         shown = mask_url(t["target"])
+        refused = _offline_refusal(t, kind)
         try:
-            row = probe(t)
+            row = {"ok": False, "status": "offline", "error": refused} if refused else probe(t)
         except Exception as exc:  # noqa: BLE001 - a failed probe is a row, not an exception
             row = {"ok": False, "error": _one_line(exc)}
+            if isinstance(exc, offline.OfflineRefused):
+                row["status"] = "offline"
         row.setdefault("latency_ms", (time.perf_counter() - started) * 1000)
         row.setdefault("ok", True)
         row.setdefault("error", "")
@@ -86,6 +94,19 @@ def _run(kind: str, targets: list[dict[str, Any]], probe: Callable[[dict[str, An
     cols.remove("round")
     cols.insert(8, "round")
     return out[cols]
+
+
+def _offline_refusal(t: dict[str, Any], kind: str) -> str | None:
+    """Return why offline mode refuses this target (its host, or a DNS target's server), else None."""
+    if not offline.enabled():
+        return None
+    try:
+        target = str(resolve(t["target"], field="probe target"))
+    except IncidentKitError:
+        return None  # the probe itself reports the missing reference
+    if kind == "dns" and t.get("server"):
+        return offline.refusal(str(t["server"]), "DNS server")
+    return offline.refusal(target, "DNS name" if kind == "dns" else "target")
 
 
 # -- HTTP ------------------------------------------------------------------------------------
@@ -211,6 +232,8 @@ def dns(targets: Target | Iterable[Target], rounds: int = 1, interval_s: float =
     answer that must be present).
     """
     items = _targets(targets, "dns")
+    if server:
+        items = [{"server": server, **t} for t in items]
 
     def probe(t: dict[str, Any]) -> dict[str, Any]:
         name = t["target"]

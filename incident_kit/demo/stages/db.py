@@ -52,7 +52,14 @@ def open_sessions(env: "StageContext", n: int, application_name: str, first_sql:
     dsn = app_dsn(env)
 
     def one(_: int) -> psycopg.Connection:
-        conn = psycopg.connect(dsn, application_name=application_name, autocommit=True, connect_timeout=5)
+        # A busy machine can take seconds to fork a backend: a connection that timed out is tried again.
+        for attempt in range(3):
+            try:
+                conn = psycopg.connect(dsn, application_name=application_name, autocommit=True, connect_timeout=10)
+                break
+            except psycopg.OperationalError as exc:
+                if attempt == 2 or "timeout" not in str(exc).lower():
+                    raise
         if first_sql:
             conn.execute(first_sql).fetchall()
         return conn

@@ -1,4 +1,10 @@
-"""``format="auto"``: tell a log file's format from its first lines."""
+"""``format="auto"``: tell a log file's format from its first lines.
+
+JSON objects are told apart first (Docker json-file, journald, plain JSON lines); then every
+registered format with a sniffer says what share of the lines it reads, and the best share wins
+(on equal shares the more specific format: lower ``rank``); then logfmt and CSV; the generic
+timestamp fallback last. The share is the confidence recorded in the notes.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +12,15 @@ import csv
 import json
 import re
 
-from .logfmt import logfmt_pairs
-from .loglines import LINE_FORMATS
+from .formats import REGISTRY
+from .formats.logfmt import logfmt_pairs
 
 SNIFF_LINES = 50
-_RE2_ONLY = re.compile(r"\\[pP]\{[^}]*\}")
-
-
-def _python_pattern(pattern: str) -> re.Pattern[str]:
-    return re.compile(_RE2_ONLY.sub(".", pattern))
-
-
-_LINE_PATTERNS = {name: _python_pattern(fmt.pattern) for name, fmt in LINE_FORMATS.items() if name != "apache"}
+FALLBACK = "generic"
 
 
 def _json_kind(lines: list[str]) -> tuple[str, float, bool] | None:
-    objects = 0
-    journald = 0
+    objects = journald = docker = 0
     first = False
     for i, text in enumerate(lines):
         if not text.lstrip().startswith("{"):
@@ -35,12 +33,14 @@ def _json_kind(lines: list[str]) -> tuple[str, float, bool] | None:
             first = first or i == 0
             objects += 1
             journald += "__REALTIME_TIMESTAMP" in obj
+            docker += "log" in obj and "stream" in obj and "time" in obj
     if not objects:
         return None
-    return ("journald" if journald * 2 > objects else "json", objects / len(lines), first)
+    kind = "journald" if journald * 2 > objects else "docker" if docker * 2 > objects else "json"
+    return (kind, objects / len(lines), first)
 
 
-def _csv_kind(text: str, lines: list[str]) -> tuple[str, str] | None:
+def _csv_kind(lines: list[str]) -> tuple[str, str] | None:
     if len(lines) < 2:
         return None
     try:
@@ -57,10 +57,23 @@ def _csv_kind(text: str, lines: list[str]) -> tuple[str, str] | None:
     return ("csv", dialect.delimiter)
 
 
+def best_line_format(lines: list[str]) -> tuple[str, float, bool]:
+    """Return ``(name, share, first_line_matches)`` of the registered line format reading most of ``lines``."""
+    best, best_share, best_rank = "", 0.0, 10**6
+    for fmt in REGISTRY.values():
+        if fmt.sniff is None or fmt.name == FALLBACK:
+            continue
+        share = fmt.sniff(lines)
+        if share > best_share + 1e-9 or (abs(share - best_share) <= 1e-9 and share > 0 and fmt.rank < best_rank):
+            best, best_share, best_rank = fmt.name, share, fmt.rank
+    first = bool(best) and REGISTRY[best].sniff([lines[0]]) > 0  # type: ignore[misc]
+    return best, best_share, first
+
+
 def sniff(head: bytes) -> tuple[str, dict[str, str], float]:
     """Return ``(format, options, share_of_lines_matched)`` for the first lines of a file.
 
-    ``format`` is ``""`` when nothing fits at least half of the lines (the caller raises).
+    ``format`` is ``""`` when nothing reads the lines, not even the timestamp fallback (the caller raises).
     """
     text = head.decode("utf-8", errors="replace")
     lines = [ln.rstrip("\r") for ln in text.split("\n") if ln.strip()][:SNIFF_LINES]
@@ -70,23 +83,21 @@ def sniff(head: bytes) -> tuple[str, dict[str, str], float]:
     kind = _json_kind(lines)
     if kind and (kind[1] >= 0.5 or (kind[2] and kind[1] >= 0.2)):
         return (kind[0], {}, kind[1])
-    best, best_share, best_first = "", 0.0, False
-    for name, pattern in _LINE_PATTERNS.items():
-        hits = [bool(pattern.match(ln)) for ln in lines]
-        share = sum(hits) / len(lines)
-        if share > best_share:
-            best, best_share, best_first = name, share, hits[0]
+    best, best_share, best_first = best_line_format(lines)
     if best_share >= 0.5 or (best_first and best_share >= 0.2):
         return (best, {}, best_share)
     logfmt = sum(bool(p) and len(p) >= 2 for p in map(logfmt_pairs, lines)) / len(lines)
     if logfmt >= 0.8:
         return ("logfmt", {}, logfmt)
-    found = _csv_kind(text, lines)
+    found = _csv_kind(lines)
     if found:
         return (found[0], {"delimiter": found[1]}, 1.0)
     if logfmt >= 0.5:
         return ("logfmt", {}, logfmt)
+    fallback = REGISTRY[FALLBACK].sniff(lines)  # type: ignore[misc]
+    if fallback > 0:
+        return (FALLBACK, {}, fallback)
     return ("", {}, max(best_share, logfmt))
 
 
-__all__ = ["sniff", "SNIFF_LINES"]
+__all__ = ["sniff", "best_line_format", "SNIFF_LINES", "FALLBACK"]

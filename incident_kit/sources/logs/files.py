@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import IO, Any, Iterator, Sequence
 
-from ..errors import ConfigError, SourceError
+from ...errors import ConfigError, SourceError
 
 DEFAULT_CHUNK_BYTES = 4 << 20
 
@@ -125,7 +125,7 @@ def open_binary(path: Path) -> IO[bytes]:
 
         return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
     if magic[:4] == b"\x28\xb5\x2f\xfd":
-        from .._optional import require
+        from ..._optional import require
 
         zstd = require("zstandard", "logs")
         import io
@@ -150,24 +150,35 @@ def count_lines(block: bytes) -> int:
     return int(np.count_nonzero(np.frombuffer(block, dtype=np.uint8) == 10))
 
 
-def chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES, *, quote: bytes | None = None) -> Iterator[tuple[bytes, int]]:
+_RECORD_START = re.compile(rb"^(?:\[?\d|<\d)")
+
+
+def chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES, *, quote: bytes | None = None,
+           continued: bool = False) -> Iterator[tuple[bytes, int]]:
     """Yield ``(block, first_line_number)`` for ``path``: blocks of whole lines, 1-based line numbers.
 
     With ``quote`` (CSV's ``b'"'``), a block never ends inside a quoted field: a newline within
-    quotes is part of the record, so lines are added until the quotes balance. The last line need
+    quotes is part of the record, so lines are added until the quotes balance. With ``continued``
+    (multi-line formats), a block never ends before a line that continues its last record (one
+    that does not start like a record: a digit, ``[digit`` or ``<digit``). The last line need
     not end in a newline. Raises :class:`SourceError` naming the file on read or decompression errors.
     """
     line_no = 1
+    carry = b""
     try:
         with open_binary(path) as stream:
             while True:
                 block = stream.read(chunk_bytes)
+                if carry:
+                    block, carry = carry + block, b""
                 if not block:
                     break
                 if not block.endswith(b"\n"):
                     block += stream.readline()  # finish the line the read cut: one copy, no carry
                 if quote is not None and block.count(quote) % 2:
                     block = _balance_quotes(block, stream, quote)
+                if continued:
+                    block, carry = _take_continuations(block, stream)
                 yield block, line_no
                 line_no += count_lines(block)
     except SourceError:
@@ -178,6 +189,18 @@ def chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES, *, quote: bytes |
         if type(exc).__module__.startswith(("zstandard", "_zstd")):
             raise SourceError("logs", path, f"cannot decompress: {exc}") from None
         raise
+
+
+def _take_continuations(block: bytes, stream: IO[bytes]) -> tuple[bytes, bytes]:
+    """Return ``block`` with the lines that continue its last record, and the first line that does not (to carry)."""
+    pieces = [block]
+    while True:
+        line = stream.readline()
+        if not line:
+            return b"".join(pieces), b""
+        if line.strip() and _RECORD_START.match(line):
+            return (b"".join(pieces) if len(pieces) > 1 else block), line
+        pieces.append(line)
 
 
 def _balance_quotes(block: bytes, stream: IO[bytes], quote: bytes) -> bytes:

@@ -13,11 +13,11 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from .. import secrets, timeutil
-from ..errors import ConfigError, SourceError
-from . import logstore
-from ._base import source
-from .logfmt import logfmt_pairs
+from .... import secrets, timeutil
+from ....errors import ConfigError, SourceError
+from . import shared as logstore
+from ..._base import source
+from ..formats.logfmt import logfmt_pairs
 
 API = "/loki/api/v1/query_range"
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")

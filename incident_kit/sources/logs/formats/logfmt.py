@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from .logformats import Parsed, _known, split_lines
+from ..formats.base import Parsed, _known, split_lines
 
 _LOGFMT_PAIR = re.compile(r'([^\s="]+)=("(?:[^"\\]|\\.)*"|\S*)')
 

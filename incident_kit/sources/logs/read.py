@@ -18,17 +18,23 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from .. import frames, timeutil
-from ..errors import ConfigError, SourceError
-from . import logfields, logfiles, logfmt, logformats, loglines, logsniff, logtables, logurls
-from .logblocks import Collector, Reader, read_file
-from ._base import source
-from .logtables import to_frame
+from ... import frames, timeutil
+from ...errors import ConfigError, SourceError
+from . import fields as logfields
+from . import files as logfiles
+from . import formats
+from .formats import base as logformats
+from .formats import lines as loglines
+from . import sniff as logsniff
+from . import tables as logtables
+from .stores import urls as logurls
+from .blocks import Collector, Reader, read_file, reference_time
+from .._base import source
+from .tables import to_frame
 
 log = logging.getLogger("incident_kit.logs")
 
-FORMATS = ("auto", "json", "journald", "logfmt", "csv", "combined", "nginx", "common", "apache", "apache_error",
-           "syslog", "syslog5424", "hdfs", "regex")
+FORMATS = ("auto", *sorted(n for n in formats.REGISTRY if n != "generic"), "generic", "regex")
 
 
 def _reader_for(path: Path, fmt: str, options: Mapping[str, Any]) -> Reader | None:
@@ -41,32 +47,36 @@ def _reader_for(path: Path, fmt: str, options: Mapping[str, Any]) -> Reader | No
         fmt, sniffed, share = logsniff.sniff(head)
         if not fmt:
             first = head.decode("utf-8", "replace").strip().split("\n", 1)[0][:120]
-            raise SourceError("logs", path, f"cannot tell the log format from its first lines (first line: {first!r}); "
-                              f"pass format= one of {', '.join(FORMATS[1:])} or a regex with named groups")
+            raise SourceError("logs", path, f"cannot tell the log format from its first lines and no line starts with "
+                              f"a timestamp (first line: {first!r}); pass format= one of {', '.join(FORMATS[1:])} "
+                              "or a regex with named groups")
         opts.update(sniffed)
-        note = f"{path}: format sniffed as {fmt} ({share:.0%} of the first lines match)"
+        confidence = "low confidence: " if share < 0.8 else ""
+        note = f"{path}: format sniffed as {fmt} ({confidence}{share:.0%} of the first lines match)"
         log.info(note)
-        return _build_reader(fmt, opts, note)
-    return _build_reader(fmt, opts, "")
+        return _build_reader(fmt, opts, note, share)
+    return _build_reader(fmt, opts, "", 1.0)
 
 
-def _build_reader(fmt: str, opts: dict[str, Any], note: str) -> Reader:
+def _build_reader(fmt: str, opts: dict[str, Any], note: str, confidence: float) -> Reader:
     if "(?P<" in fmt or "(?<" in fmt:
         return Reader("regex", loglines.parse_lines, {**opts, "line_format": loglines.user_regex(fmt)}, note)
-    name = loglines.FORMAT_ALIASES.get(fmt.lower(), fmt.lower())
-    if name == "regex":
+    if fmt.lower() == "regex":
         pattern = opts.pop("regex", None)
         if not pattern:
             raise ConfigError("logs: format='regex' needs regex='...' with named groups such as (?P<ts>...)")
         return Reader("regex", loglines.parse_lines, {**opts, "line_format": loglines.user_regex(pattern)}, note)
-    if name in loglines.LINE_FORMATS:
-        return Reader(name, loglines.parse_lines, {**opts, "line_format": loglines.LINE_FORMATS[name]}, note)
-    simple = {"json": logformats.parse_json, "journald": logformats.parse_journald,
-              "logfmt": logfmt.parse_logfmt, "csv": logformats.parse_csv}
-    if name not in simple:
+    found = formats.get(fmt)
+    if found is None:
         raise ConfigError(f"logs: format {fmt!r} is not known; expected one of {', '.join(FORMATS)} "
                           "or a regex with named groups")
-    return Reader(name, simple[name], opts, note)
+    return Reader(found.name, found.parse, opts, note, multiline=found.multiline, yearless=found.yearless,
+                  confidence=confidence)
+
+
+# formats whose stamps usually carry no zone (read in ``timezone``, UTC by default)
+_ZONELESS = {"log4j", "log4j_short_year", "oslo", "windows_cbs", "pipes", "golog", "django", "hdfs", "apache_error",
+             "generic", "syslog"}
 
 
 def _filter_key(key: str, aliases: Mapping[str, tuple[str, str | None]]) -> str:
@@ -76,6 +86,7 @@ def _filter_key(key: str, aliases: Mapping[str, tuple[str, str | None]]) -> str:
 @source("logs", "logs")
 def read(paths: Any, format: str = "auto", start: Any = None, end: Any = None, *,
          aliases: Mapping[str, Any] | None = None, time_format: str | None = None, tz: str = "UTC",
+         timezone: str | None = None,
          regex: str | None = None, delimiter: str | None = None, rotated: bool = True,
          max_rows: int | None = None, early_stop: bool = True,
          chunk_bytes: int = logfiles.DEFAULT_CHUNK_BYTES, **filters: Any) -> pd.DataFrame:
@@ -99,6 +110,7 @@ def read(paths: Any, format: str = "auto", start: Any = None, end: Any = None, *
     :class:`ConfigError` for bad options or a filter on a column no file has.
     """
     window = timeutil.window(start, end)
+    tz = timezone or tz
     items = logfiles.as_list(paths) if not isinstance(paths, Path) else [str(paths)]
     stores = [i for i in items if logurls.is_store_url(i)]
     if stores:
@@ -114,15 +126,32 @@ def read(paths: Any, format: str = "auto", start: Any = None, end: Any = None, *
     if delimiter:
         options["delimiter"] = delimiter
     named = {os.path.realpath(p) for p in logfiles.as_list(paths) if os.path.isfile(os.path.expanduser(p))}
-    frame, out, formats, truncated = _read_files(files, format, window, wanted, table_aliases, options,
+    frame, out, file_formats, truncated = _read_files(files, format, window, wanted, table_aliases, options,
                                                  time_format=time_format, tz=tz, chunk_bytes=chunk_bytes,
                                                  early_stop=early_stop, max_rows=max_rows, named=named)
     label = logfiles.describe(paths if isinstance(paths, str | os.PathLike) else files)
     result = frames.conform(frame, "logs", source=label, truncated=truncated, rejected=out.rejected, sort=False)
-    kinds = sorted(set(v for v in formats.values() if v != "empty")) or ["empty"]
-    result.attrs.update({"rejected_sample": out.sample, "format": ",".join(kinds), "formats": formats,
-                         "notes": out.notes, "files": [str(f) for f in files]})
+    kinds = sorted(set(v for v in file_formats.values() if v != "empty")) or ["empty"]
+    out.notes.extend(filter_notes(wanted, out))
+    result.attrs.update({"rejected_sample": out.sample, "format": ",".join(kinds), "formats": file_formats,
+                         "notes": out.notes, "files": [str(f) for f in files], "continuations": out.continuations,
+                         "timezone": tz})
     return result
+
+
+def filter_notes(wanted: Mapping[str, Any], out: Collector) -> list[str]:
+    """Return the notes on equality filters: files they could not judge, and filters that matched nothing."""
+    notes = []
+    for column, value in wanted.items():
+        files = out.unfiltered.get(column, [])
+        if files:
+            shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+            notes.append(f"filter {column}={value!r} not applied to {shown}: no {column} field there, its rows are kept")
+        carrying, matched = out.filter_rows.get(column, [0, 0])
+        if carrying and not matched:
+            notes.append(f"filter {column}={value!r} matched nothing: none of the {carrying} rows with a {column} "
+                         "field has that value")
+    return notes
 
 
 def _read_files(files: list[Path], fmt: str, window: tuple[Any, Any], wanted: Mapping[str, Any],
@@ -136,7 +165,7 @@ def _read_files(files: list[Path], fmt: str, window: tuple[Any, Any], wanted: Ma
     :class:`SourceError` when a named file's format is unknown or no file at all could be read.
     """
     out = Collector()
-    formats: dict[str, str] = {}
+    file_formats: dict[str, str] = {}
     unknown: list[SourceError] = []
     for path in files:
         try:
@@ -146,24 +175,29 @@ def _read_files(files: list[Path], fmt: str, window: tuple[Any, Any], wanted: Ma
                 raise
             unknown.append(exc)
             _skip_unknown(path, exc, out)
-            formats[str(path)] = "unknown"
+            file_formats[str(path)] = "unknown"
             continue
         if reader is None:
-            formats[str(path)] = "empty"
+            file_formats[str(path)] = "empty"
             out.notes.append(f"{path}: empty file")
             continue
-        formats[str(path)] = reader.name
+        file_formats[str(path)] = reader.name
         if reader.note:
             out.notes.append(reader.note)
+        if reader.yearless:
+            ref = reference_time(path, window)
+            whence = "the investigation window" if window[0] is not None or window[1] is not None else \
+                "the file's modification time"
+            what = f"the date of {ref:%Y-%m-%d}" if reader.name == "logback_time" else str(ref.year)
+            out.notes.append(f"{path}: {reader.name} stamps carry no year: taken as {what} (from {whence}), "
+                             f"times in {tz}")
+        elif reader.name in _ZONELESS:
+            out.notes.append(f"{path}: {reader.name} stamps without a zone are taken in {tz}"
+                             + (" (pass timezone= otherwise)" if tz == "UTC" else ""))
         read_file(path, reader, window, wanted, table_aliases, time_format=time_format, tz=tz,
                   chunk_bytes=chunk_bytes, early_stop=early_stop, out=out)
-    if unknown and len(unknown) == sum(1 for f in formats.values() if f != "empty"):
+    if unknown and len(unknown) == sum(1 for f in file_formats.values() if f != "empty"):
         raise unknown[0]
-    if out.parsed_rows:
-        missing = [k for k in wanted if k not in out.columns_seen]
-        if missing:
-            raise ConfigError(f"logs {logfiles.describe(files)}: no column {', '.join(map(repr, missing))} to filter on; "
-                              f"columns are {', '.join(sorted(out.columns_seen))}")
     truncated = False
     if out.tables:
         frame = logtables.to_frame(out.tables)  # emptied: the conversion frees each column as it goes
@@ -171,7 +205,7 @@ def _read_files(files: list[Path], fmt: str, window: tuple[Any, Any], wanted: Ma
             frame, truncated = frame.iloc[:max_rows], True
     else:
         frame = pd.DataFrame()
-    return frame, out, formats, truncated
+    return frame, out, file_formats, truncated
 
 
 def _skip_unknown(path: Path, error: SourceError, out: Collector) -> None:

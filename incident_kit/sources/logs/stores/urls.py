@@ -16,9 +16,10 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import pandas as pd
 
-from .. import secrets
-from ..errors import ConfigError
-from . import logfields, logstore
+from .... import secrets
+from ....errors import ConfigError
+from .. import fields as logfields
+from . import shared as logstore
 
 _SCHEME = re.compile(r"^(loki|es|elasticsearch|opensearch|clickhouse)\+(https?)://", re.I)
 
@@ -80,21 +81,33 @@ def health_url(url: str) -> str:
 
 
 def filter_frame(frame: pd.DataFrame, filters: Mapping[str, Any]) -> pd.DataFrame:
-    """Return the rows of a logs frame matching every ``column=value`` (a list means any of them)."""
+    """Return the rows of a logs frame kept by every ``column=value`` (a list means any of them).
+
+    As for files, a filter judges only rows that carry its field: null values and a frame
+    without the column are kept, and ``attrs["notes"]`` says so, or that a filter matched nothing.
+    """
     if not filters or frame.empty:
         return frame
     keep = pd.Series(True, index=frame.index)
+    notes = list(frame.attrs.get("notes", []))
     for column, wanted in filters.items():
         if column not in frame.columns:
-            raise ConfigError(f"logs {frame.attrs.get('source', '')}: no column {column!r} to filter on; "
-                              f"columns are {', '.join(map(str, frame.columns))}")
+            notes.append(f"filter {column}={wanted!r} not applied to {frame.attrs.get('source', '')}: no {column} "
+                         "field there, its rows are kept")
+            continue
         values = list(wanted) if isinstance(wanted, list | tuple | set | frozenset) else [wanted]
         if column == "level":
             values = [logfields.level_value(v) for v in values]
         col = frame[column]
-        keep &= col.isin(values).fillna(False) | col.astype(str).isin([str(v) for v in values]).fillna(False)
+        matched = (col.isin(values).fillna(False) | col.astype(str).isin([str(v) for v in values]).fillna(False))
+        matched &= col.notna()
+        if col.notna().any() and not matched.any():
+            notes.append(f"filter {column}={wanted!r} matched nothing: none of the {int(col.notna().sum())} rows "
+                         f"with a {column} field has that value")
+        keep &= matched | col.isna()
     out = frame[keep.to_numpy()].reset_index(drop=True)
     out.attrs.update(frame.attrs)
+    out.attrs["notes"] = notes
     return out
 
 

@@ -14,9 +14,11 @@ from urllib.parse import urlsplit, urlunsplit
 import pandas as pd
 import pyarrow as pa
 
-from .. import frames, secrets
-from ..errors import SourceError
-from . import logfields, logformats
+from .... import frames, secrets
+from ....errors import SourceError
+from .. import fields as logfields
+from ..formats import base as logformats
+from ..tables import to_frame
 
 DEFAULT_TIMEOUT = 30.0
 MAX_ROWS = 100_000
@@ -94,8 +96,6 @@ def records_frame(records: Iterable[Mapping[str, Any]], *, source: str, truncate
 
     Records without a readable timestamp are counted as rejected, as for files.
     """
-    from .logs import to_frame
-
     rows = [flatten(r) for r in records]
     if not rows:
         frame = frames.conform(pd.DataFrame(), "logs", source=source, truncated=truncated)

@@ -15,10 +15,11 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from .. import secrets, timeutil
-from ..errors import ConfigError, SourceError
-from . import logformats, logstore
-from ._base import source
+from .... import secrets, timeutil
+from ....errors import ConfigError, SourceError
+from ..formats import base as logformats
+from . import shared as logstore
+from ..._base import source
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?$")
 _INTERVAL = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")

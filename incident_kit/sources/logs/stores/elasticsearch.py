@@ -15,10 +15,10 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from .. import secrets, timeutil
-from ..errors import ConfigError
-from . import logstore
-from ._base import source
+from .... import secrets, timeutil
+from ....errors import ConfigError
+from . import shared as logstore
+from ..._base import source
 
 
 def _window(start: Any, end: Any) -> tuple[pd.Timestamp, pd.Timestamp]:

@@ -14,10 +14,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import ConfigError
-from . import logfields
-from .logfields import TS_TYPE
-from .logformats import MAX_SAMPLE, Parsed, _known, split_lines
+from ....errors import ConfigError
+from .. import fields as logfields
+from ..fields import TS_TYPE
+from ..formats.base import MAX_SAMPLE, Parsed, _known, split_lines
 
 
 @dataclass(frozen=True)
@@ -28,9 +28,10 @@ class LineFormat:
     pattern: str
     build: Callable[[pa.StructArray, dict[str, Any]], dict[str, pa.Array]]
     description: str = ""
+    multiline: bool = False
 
 
-def _blank_to_null(arr: pa.Array, dash: bool = True) -> pa.Array:
+def blank_to_null(arr: pa.Array, dash: bool = True) -> pa.Array:
     empty = pc.equal(arr, "")
     if dash:
         empty = pc.or_(empty, pc.equal(arr, "-"))
@@ -39,21 +40,44 @@ def _blank_to_null(arr: pa.Array, dash: bool = True) -> pa.Array:
     return pc.if_else(empty, pa.scalar(None, arr.type), arr)
 
 
-def _fields(groups: pa.StructArray, skip: set[str]) -> dict[str, pa.Array]:
-    return {f.name: _blank_to_null(groups.field(f.name)) for f in groups.type if f.name not in skip}
+def group_columns(groups: pa.StructArray, skip: set[str] | tuple[str, ...] = ()) -> dict[str, pa.Array]:
+    """Return the groups of ``groups`` not in ``skip`` as columns, empty strings and ``-`` as nulls."""
+    return {f.name: blank_to_null(groups.field(f.name)) for f in groups.type if f.name not in skip}
+
+
+def build_columns(g: pa.StructArray, ts: pa.Array, *, skip: tuple[str, ...] = (), ints: tuple[str, ...] = ("pid",),
+                  keep_dash: tuple[str, ...] = ("message",)) -> dict[str, pa.Array]:
+    """Return ``ts`` first, then every other group of ``g`` (levels normalised, ``ints`` as integers).
+
+    Empty groups become null; so does ``-`` except in ``keep_dash`` groups. Used by the line formats
+    whose groups are already the columns.
+    """
+    out: dict[str, pa.Array] = {"ts": ts}
+    for f in g.type:
+        if f.name in skip or f.name == "ts":
+            continue
+        col = blank_to_null(g.field(f.name), dash=f.name not in keep_dash)
+        if f.name == "level":
+            col = logfields.normalize_level(col)
+        elif f.name in ints:
+            col = pc.cast(col, pa.int64())
+        elif f.name == "message" and col.null_count:
+            col = pc.fill_null(col, "")
+        out[f.name] = col
+    return out
 
 
 def _build_access(seconds_factor: float) -> Callable[[pa.StructArray, dict[str, Any]], dict[str, pa.Array]]:
     def build(g: pa.StructArray, opts: dict[str, Any]) -> dict[str, pa.Array]:
-        out = _fields(g, {"time", "request_time", "rest"})
+        out = group_columns(g, {"time", "request_time", "rest"})
         out["ts"] = pc.strptime(g.field("time"), format="%d/%b/%Y:%H:%M:%S %z", unit="ns", error_is_null=True).cast(TS_TYPE)
-        rt = _blank_to_null(g.field("request_time"))
+        rt = blank_to_null(g.field("request_time"))
         out["latency_ms"] = pc.multiply(pc.cast(rt, pa.float64()), seconds_factor)
         out["status"] = pc.cast(out["status"], pa.int64())
         out["bytes"] = pc.cast(out["bytes"], pa.int64())
         rest = pc.utf8_trim_whitespace(g.field("rest"))
         if pc.any(pc.not_equal(rest, "")).as_py():
-            out["extra"] = _blank_to_null(rest, dash=False)
+            out["extra"] = blank_to_null(rest, dash=False)
         return {"ts": out.pop("ts"), **out}
     return build
 
@@ -89,30 +113,30 @@ def _syslog_year_fix(g: pa.StructArray, opts: dict[str, Any]) -> pa.Array:
 
 
 def _build_syslog(g: pa.StructArray, opts: dict[str, Any]) -> dict[str, pa.Array]:
-    out = _fields(g, {"mon", "day", "hms", "iso", "pri"})
+    out = group_columns(g, {"mon", "day", "hms", "iso", "pri"})
     short = _syslog_year_fix(g, opts)
-    iso = logfields.to_timestamp(_blank_to_null(g.field("iso")), tz=opts.get("tz", "UTC"))
+    iso = logfields.to_timestamp(blank_to_null(g.field("iso")), tz=opts.get("tz", "UTC"))
     ts = pc.if_else(pc.equal(g.field("iso"), ""), short, iso)
     return {"ts": ts, **_pri_fields(g.field("pri")), **out}
 
 
 def _pri_fields(pri: pa.Array) -> dict[str, pa.Array]:
-    number = pc.cast(_blank_to_null(pri), pa.int64())
+    number = pc.cast(blank_to_null(pri), pa.int64())
     if pc.all(pc.is_null(number)).as_py():
         return {}
     return {"level": logfields.normalize_level(pc.bit_wise_and(number, 7)), "facility": pc.divide(number, 8)}
 
 
 def _build_syslog5424(g: pa.StructArray, opts: dict[str, Any]) -> dict[str, pa.Array]:
-    out = _fields(g, {"time", "pri", "message"})
+    out = group_columns(g, {"time", "pri", "message"})
     msg = g.field("message")
     out["message"] = pc.utf8_ltrim(msg, characters="\ufeff")
-    return {"ts": logfields.to_timestamp(_blank_to_null(g.field("time")), tz=opts.get("tz", "UTC")),
+    return {"ts": logfields.to_timestamp(blank_to_null(g.field("time")), tz=opts.get("tz", "UTC")),
             **_pri_fields(g.field("pri")), **out}
 
 
 def _build_apache_error(g: pa.StructArray, opts: dict[str, Any]) -> dict[str, pa.Array]:
-    out = _fields(g, {"dow", "mon", "day", "hms", "frac", "year"})
+    out = group_columns(g, {"dow", "mon", "day", "hms", "frac", "year"})
     out["message"] = g.field("message")
     text = pc.binary_join_element_wise(g.field("year"), g.field("mon"), g.field("day"), g.field("hms"), " ")
     ts = logfields.to_timestamp(text, time_format="%Y %b %d %H:%M:%S", tz=opts.get("tz", "UTC"))
@@ -127,7 +151,7 @@ def _build_apache_error(g: pa.StructArray, opts: dict[str, Any]) -> dict[str, pa
 
 
 def _build_hdfs(g: pa.StructArray, opts: dict[str, Any]) -> dict[str, pa.Array]:
-    out = _fields(g, {"date", "hms"})
+    out = group_columns(g, {"date", "hms"})
     out["message"] = g.field("message")
     text = pc.binary_join_element_wise(g.field("date"), g.field("hms"), " ")
     out["pid"] = pc.cast(out["pid"], pa.int64())
@@ -135,7 +159,7 @@ def _build_hdfs(g: pa.StructArray, opts: dict[str, Any]) -> dict[str, pa.Array]:
 
 
 def _build_generic(g: pa.StructArray, opts: dict[str, Any]) -> dict[str, pa.Array]:
-    return _fields(g, set())
+    return group_columns(g, set())
 
 
 LINE_FORMATS: dict[str, LineFormat] = {
@@ -147,7 +171,7 @@ LINE_FORMATS: dict[str, LineFormat] = {
         "syslog",
         r"^(?:<(?P<pri>\d{1,3})>)?(?:(?P<mon>[A-Z][a-z]{2}) {1,2}(?P<day>\d{1,2}) (?P<hms>\d{2}:\d{2}:\d{2})"
         r"|(?P<iso>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?)) "
-        r"(?P<host>\S+) (?:(?P<service>[^\s:\[]+)(?:\[(?P<pid>\d+)\])?: ?)?(?P<message>.*)$",
+        r"(?P<host>\S+) (?:(?P<service>[^\s:\[]+)(?:\[(?P<pid>\d+)\])?(?: \((?P<address>[^)]*)\))?: ?)?(?P<message>.*)$",
         _build_syslog, "RFC 3164 syslog (also with RFC 3339 stamps, as rsyslog writes /var/log/syslog)"),
     "syslog5424": LineFormat(
         "syslog5424",
@@ -158,7 +182,7 @@ LINE_FORMATS: dict[str, LineFormat] = {
         "apache_error",
         r"^\[(?P<dow>[A-Z][a-z]{2}) (?P<mon>[A-Z][a-z]{2}) (?P<day>\d{1,2}) (?P<hms>\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d+))? "
         r"(?P<year>\d{4})\] \[(?:(?P<module>[^:\]]+):)?(?P<level>[^\]]+)\]"
-        r"(?: \[pid (?P<pid>\d+)(?::tid (?P<tid>\d+))?\])?(?: \[client (?P<client>[^\]]+?)(?::\d+)?\])? ?(?P<message>.*)$",
+        r"(?: \[pid (?P<pid>\d+)(?::tid (?P<tid>\d+))?\])? ?(?P<message>(?:\[client (?P<client>[^\]]+?)(?::\d+)?\] )?.*)$",
         _build_apache_error, "Apache error log (2.2 and 2.4 styles)"),
     "hdfs": LineFormat(
         "hdfs",
@@ -178,7 +202,7 @@ def parse_lines(block: bytes, first_line: int, *, line_format: LineFormat, **opt
     through the regex like every other format.
     """
     if line_format.build in _ACCESS_BUILDERS:
-        from .logaccess import parse_access_fast
+        from ..formats.access import parse_access_fast
 
         parsed = parse_access_fast(block, first_line, line_format, opts)
         if parsed is not None:
@@ -188,22 +212,61 @@ def parse_lines(block: bytes, first_line: int, *, line_format: LineFormat, **opt
 
 
 def parse_line_array(lines: pa.Array, numbers: np.ndarray, line_format: LineFormat, opts: dict[str, Any]) -> Parsed:
+    """Parse lines with ``line_format``: matching lines are rows, continuation lines join the row above, others are rejected.
+
+    A line the pattern does not match continues the record above when it is indented, or, in a
+    multi-line format, when it does not start like a record (a digit or ``[``): its text goes
+    to that row's ``exception`` column and it is counted in ``Parsed.continuations``. Any other
+    line is rejected on its own (it never takes a neighbour with it).
+    """
     groups = pc.extract_regex(lines, line_format.pattern)
     matched = pc.is_valid(groups)
     all_matched = pc.all(matched).as_py() if len(lines) else True
+    exception = None
+    continuations = 0
+    bad = np.empty(0, np.int64)
     if not all_matched:
         mask = matched.to_numpy(zero_copy_only=False)
-        bad = np.flatnonzero(~mask)
+        cont = ~mask & _continues(lines, line_format.multiline)
+        owner = np.cumsum(mask) - 1
+        orphan = cont & (owner < 0)
+        if int(numbers[0]) == 1:  # the file's first line: no record above
+            cont &= ~orphan
+        continuations = int(cont.sum())
+        if continuations and mask.any():
+            exception = _attach(lines, cont & ~orphan, owner, int(mask.sum()))
+        bad = np.flatnonzero(~mask & ~cont)
         rejected_lines, rejected_numbers = lines.take(pa.array(bad[:MAX_SAMPLE])), numbers[bad[:MAX_SAMPLE]]
         groups, lines, numbers = groups.filter(matched), lines.filter(matched), numbers[mask]
     columns = line_format.build(groups, opts) if len(groups) else {}
+    if exception is not None and columns:
+        columns["exception"] = exception
     table = pa.table(columns) if columns else pa.table({"ts": pa.nulls(0, TS_TYPE)})
-    parsed = Parsed(table, _known(numbers, lines))
-    if not all_matched:
+    parsed = Parsed(table, _known(numbers, lines), continuations=continuations)
+    if len(bad):
         for n, text in zip(rejected_numbers, rejected_lines.to_pylist()):
             parsed.reject(int(n), text, f"does not match the {line_format.name} format")
         parsed.rejected = int(len(bad))
     return parsed
+
+
+def _continues(lines: pa.Array, multiline: bool) -> np.ndarray:
+    """Return which lines may continue the record above (indented; in multi-line formats, not record-like)."""
+    indented = pc.match_substring_regex(lines, r"^[ \t]")
+    if multiline:
+        record_like = pc.match_substring_regex(lines, r"^(?:\[?\d|<\d)")
+        indented = pc.or_(indented, pc.invert(record_like))
+    return pc.fill_null(indented, False).to_numpy(zero_copy_only=False)
+
+
+def _attach(lines: pa.Array, cont: np.ndarray, owner: np.ndarray, records: int) -> pa.Array:
+    """Return per record the text of its continuation lines joined by newlines (null for none)."""
+    idx = np.flatnonzero(cont)
+    owners = owner[idx]
+    offsets = np.searchsorted(owners, np.arange(records + 1)).astype(np.int32)
+    texts = lines.take(pa.array(idx, pa.int64())).cast(pa.string())
+    joined = pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), texts), "\n")
+    return pc.if_else(pc.equal(joined, ""), pa.scalar(None, pa.string()), joined)
 
 
 def user_regex(pattern: str, name: str = "regex") -> LineFormat:

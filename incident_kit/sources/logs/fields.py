@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 
 TS_TYPE = pa.timestamp("ns", tz="UTC")
 
@@ -53,8 +53,16 @@ _UNIT_TO_MS = {"ns": 1e-6, "us": 1e-3, "µs": 1e-3, "ms": 1.0, "s": 1000.0, "m":
 _LEVELS = {
     "warn": "warning", "err": "error", "eror": "error", "crit": "critical", "fatal": "critical",
     "emerg": "emergency", "panic": "emergency", "information": "info", "informational": "info",
-    "dbg": "debug", "severe": "error", "trace": "trace",
+    "dbg": "debug", "severe": "error", "trace": "trace", "failure": "error", "failed": "error",
+    "warnings": "warning", "information": "info", "informational": "info", "finest": "trace", "finer": "trace",
+    "fine": "debug", "config": "info", "verbose": "debug", "critical": "critical", "alert": "alert",
+    "emergency": "emergency", "success": "info", "audit": "info",
+    # one-letter levels: logcat (V D I W E F A), Rails/Ruby Logger, glog (I W E F)
+    "v": "debug", "d": "debug", "i": "info", "n": "notice", "w": "warning", "e": "error", "f": "critical",
+    "a": "critical", "c": "critical",
 }
+# the one scale every family maps to, from least to most severe
+LEVELS = ("trace", "debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 SYSLOG_SEVERITIES = ("emergency", "alert", "critical", "error", "warning", "notice", "info", "debug")
 
 
@@ -294,5 +302,5 @@ def canonicalize(table: pa.Table, aliases: Mapping[str, tuple[str, str | None]],
     return pa.table(out) if out else pa.table({"ts": pa.nulls(table.num_rows, TS_TYPE)})
 
 
-__all__ = ["ALIASES", "CANONICAL", "TS_TYPE", "SYSLOG_SEVERITIES", "alias_table", "normalize_level",
+__all__ = ["ALIASES", "CANONICAL", "TS_TYPE", "SYSLOG_SEVERITIES", "LEVELS", "alias_table", "normalize_level",
            "level_value", "to_timestamp", "duration_to_ms", "canonicalize"]

@@ -15,9 +15,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .logfields import TS_TYPE
-from .logformats import Parsed, _known, split_lines
-from .loglines import _ACCESS_BUILDERS, LineFormat, _blank_to_null, parse_line_array
+from ..fields import TS_TYPE
+from ..formats.base import Parsed, _known, split_lines
+from ..formats.lines import _ACCESS_BUILDERS, LineFormat, blank_to_null, parse_line_array
 
 _ACCESS_WIDTHS = {7: "common", 10: "combined", 11: "combined with request time"}
 _REQUEST = r"^(?P<method>[A-Za-z]+) (?P<path>[^ ]*)(?: (?P<protocol>.*))?$"
@@ -128,14 +128,14 @@ def split_request(request: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
     codes, distinct = _factorize(request)
     parts = pc.extract_regex(distinct, _REQUEST)
     index = pa.array(codes)
-    method = _blank_to_null(parts.field("method"))
+    method = blank_to_null(parts.field("method"))
     path = parts.field("path")
     if method.null_count:
         path = pc.if_else(pc.is_null(method), pa.scalar(None, path.type), path)
     methods = pc.unique(method.drop_null())  # a dictionary without a null value: Arrow unifies only those
     method_codes = pc.index_in(method, value_set=methods).take(index)
     return (pa.DictionaryArray.from_arrays(method_codes, methods), path.take(index),
-            _blank_to_null(parts.field("protocol")).take(index))
+            blank_to_null(parts.field("protocol")).take(index))
 
 
 def parse_access_fast(block: bytes, first_line: int, line_format: LineFormat, opts: dict[str, Any]) -> Parsed | None:
@@ -172,6 +172,8 @@ def parse_access_fast(block: bytes, first_line: int, line_format: LineFormat, op
         )
     except (pa.ArrowInvalid, UnicodeDecodeError):
         return None
+    if t.num_rows + len(odd) != _record_lines(block):
+        return None  # an unterminated quote joined lines: the regex reads each line on its own
     factor = 1000.0 if line_format.build is _ACCESS_BUILDERS[0] else 0.001
     parts = []
     for batch in t.to_batches():
@@ -188,6 +190,14 @@ def parse_access_fast(block: bytes, first_line: int, line_format: LineFormat, op
     return _merge_odd_lines(block, first_line, table, odd, line_format, opts)
 
 
+def _record_lines(block: bytes) -> int:
+    """Return the number of non-blank lines in ``block`` (counted without splitting it when none is blank)."""
+    lines = block.count(b"\n") + (0 if block.endswith(b"\n") or not block else 1)
+    if b"\n\n" not in block and b"\n\r\n" not in block and not block.startswith((b"\n", b"\r\n")):
+        return lines
+    return len(split_lines(block, 1)[1])
+
+
 def _access_columns(f: dict[str, pa.Array], width: int, factor: float) -> dict[str, pa.Array] | None:
     """Return the columns of one batch of split access-log fields; None when a field is not what it should be."""
     ok = pc.and_(pc.and_(pc.starts_with(f["f3"], "["), pc.ends_with(f["f4"], "]")),
@@ -197,16 +207,16 @@ def _access_columns(f: dict[str, pa.Array], width: int, factor: float) -> dict[s
     method, path, protocol = split_request(f["f5"])
     columns: dict[str, pa.Array] = {
         "ts": clf_time(f["f3"], f["f4"]),
-        "client": f["f0"], "ident": _blank_to_null(f["f1"]), "user": _blank_to_null(f["f2"]),
-        "message": _blank_to_null(f["f5"]), "method": method, "path": path, "protocol": protocol,
-        "status": pc.cast(_blank_to_null(f["f6"]), pa.int64()),
-        "bytes": pc.cast(_blank_to_null(f["f7"]), pa.int64()),
+        "client": f["f0"], "ident": blank_to_null(f["f1"]), "user": blank_to_null(f["f2"]),
+        "message": blank_to_null(f["f5"]), "method": method, "path": path, "protocol": protocol,
+        "status": pc.cast(blank_to_null(f["f6"]), pa.int64()),
+        "bytes": pc.cast(blank_to_null(f["f7"]), pa.int64()),
     }
     if width >= 10:
-        columns["referer"] = _blank_to_null(f["f8"])
-        columns["user_agent"] = _blank_to_null(f["f9"])
+        columns["referer"] = blank_to_null(f["f8"])
+        columns["user_agent"] = blank_to_null(f["f9"])
     if width == 11:
-        columns["latency_ms"] = pc.multiply(pc.cast(_blank_to_null(f["f10"]), pa.float64()), factor)
+        columns["latency_ms"] = pc.multiply(pc.cast(blank_to_null(f["f10"]), pa.float64()), factor)
     return columns
 
 
@@ -239,7 +249,11 @@ def _merge_odd_lines(block: bytes, first_line: int, table: pa.Table, odd: list[s
     fast = ~is_odd
     all_numbers = np.concatenate([numbers[fast], extra_numbers])
     all_lines = pa.concat_arrays([lines.filter(pa.array(fast)), extra_lines.cast(lines.type)])
+    order = np.argsort(all_numbers, kind="stable")  # the odd lines' rows back in their place: file order
+    if merged.num_rows == len(order):
+        merged, all_numbers, all_lines = merged.take(pa.array(order)), all_numbers[order], all_lines.take(pa.array(order))
     parsed = Parsed(merged, _known(all_numbers, all_lines), extra.rejected, extra.rejected_sample)
+    parsed.continuations = extra.continuations
     return parsed
 
 

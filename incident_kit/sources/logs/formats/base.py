@@ -19,8 +19,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import logfields
-from .logfields import TS_TYPE
+from .. import fields as logfields
+from ..fields import TS_TYPE
 
 MAX_SAMPLE = 20
 
@@ -37,6 +37,7 @@ class Parsed:
     locate: Callable[[], tuple[np.ndarray, pa.Array | None]]
     rejected: int = 0
     rejected_sample: list[dict[str, Any]] = field(default_factory=list)
+    continuations: int = 0  # lines that continue the record above (stack traces), kept in its ``exception``
 
     def reject(self, line_no: int, text: str, reason: str) -> None:
         """Count one rejected line and keep it in the sample while the sample is short."""

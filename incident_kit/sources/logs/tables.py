@@ -17,8 +17,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .. import frames
-from . import logfields
+from ... import frames
+from . import fields as logfields
 
 # canonical text columns typed "category" (few distinct values: level, service, method, source)
 DICT_TYPE = pa.dictionary(pa.int32(), pa.large_string())

@@ -22,8 +22,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import SourceError
-from . import logfields, logfiles, logformats, logtables
+from ...errors import SourceError
+from . import fields as logfields
+from . import files as logfiles
+from .formats import base as logformats
+from . import tables as logtables
 
 # a block wholly later than ``end`` by this much stops a time-sorted file
 SORTED_SLACK = pd.Timedelta(minutes=5)
@@ -42,6 +45,9 @@ class Reader:
     parse: Callable[..., logformats.Parsed]
     options: dict[str, Any] = field(default_factory=dict)
     note: str = ""
+    multiline: bool = False
+    yearless: bool = False
+    confidence: float = 1.0
 
 
 @dataclass
@@ -54,33 +60,59 @@ class Collector:
     notes: list[str] = field(default_factory=list)
     columns_seen: set[str] = field(default_factory=set)
     parsed_rows: int = 0
+    continuations: int = 0
+    # per filter column: rows that carry the field, rows that match; files that lack the field
+    filter_rows: dict[str, list[int]] = field(default_factory=dict)
+    unfiltered: dict[str, list[str]] = field(default_factory=dict)
 
     def add_rejects(self, path: Path, parsed: logformats.Parsed) -> None:
         self.rejected += parsed.rejected
+        self.continuations += parsed.continuations
         for item in parsed.rejected_sample:
             if len(self.sample) < logformats.MAX_SAMPLE:
                 self.sample.append({"source": str(path), **item})
 
 
-def filter_mask(table: pa.Table, filters: Mapping[str, Any]) -> pa.Array | None:
-    """Return the mask of rows matching every ``column=value`` filter (a list means any of); None without filters."""
+def filter_mask(table: pa.Table, filters: Mapping[str, Any],
+                counts: dict[str, list[int]] | None = None) -> pa.Array | None:
+    """Return the mask of rows kept by every ``column=value`` filter (a list means any of); None without filters.
+
+    A filter judges only the rows that carry its field: rows whose value is null, and tables
+    without the column, are kept. ``counts[column]`` adds up [rows carrying the field, rows matching].
+    """
     mask = None
     for column, wanted in filters.items():
         if column not in table.column_names:
-            cond = pa.array(np.zeros(table.num_rows, dtype=bool))
-        else:
-            col = table.column(column)
-            values = list(wanted) if isinstance(wanted, list | tuple | set | frozenset) else [wanted]
-            if column == "level":
-                values = [logfields.level_value(v) for v in values]
-            try:
-                value_set = pa.array(values).cast(col.type)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-                value_set = pa.array([str(v) for v in values])
-                col = col.cast(pa.string())
-            cond = pc.fill_null(pc.is_in(col, value_set=value_set), False)
+            continue
+        col = table.column(column)
+        values = list(wanted) if isinstance(wanted, list | tuple | set | frozenset) else [wanted]
+        if column == "level":
+            values = [logfields.level_value(v) for v in values]
+        try:
+            value_set = pa.array(values).cast(col.type)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            value_set = pa.array([str(v) for v in values])
+            col = col.cast(pa.string())
+        matched = pc.fill_null(pc.is_in(col, value_set=value_set), False)
+        if counts is not None:
+            tally = counts.setdefault(column, [0, 0])
+            tally[0] += len(col) - col.null_count
+            tally[1] += pc.sum(matched).as_py() or 0
+        cond = pc.or_(matched, pc.is_null(col)) if col.null_count else matched
         mask = cond if mask is None else pc.and_(mask, cond)
     return mask
+
+
+def reference_time(path: Path, window: tuple[pd.Timestamp | None, pd.Timestamp | None]) -> pd.Timestamp:
+    """Return the instant year-less stamps are read near: the window's end, else its start, else the file's mtime."""
+    if window[1] is not None:
+        return window[1]
+    if window[0] is not None:
+        return window[0]
+    try:
+        return pd.Timestamp(os.path.getmtime(path), unit="s", tz="UTC")
+    except OSError:
+        return pd.Timestamp.now(tz="UTC")
 
 
 @dataclass
@@ -110,6 +142,7 @@ class FileBlocks:
         self.last_max: int | None = None
         self.skipped_lines = 0
         self.encode: set[str] | None = None  # text columns kept dictionary-encoded, chosen on the file's first rows
+        self.reference = reference_time(path, window)
 
     @property
     def needs_header(self) -> bool:
@@ -121,7 +154,7 @@ class FileBlocks:
         if not (self.early_stop and self.sorted_so_far and self.skip_before is not None and not self.needs_header):
             return None
         first_ts, last_ts = edge_times(block, self.reader, self.options, self.aliases, time_format=self.time_format,
-                                       tz=self.tz, end=self.end)
+                                       tz=self.tz, end=self.reference)
         if (first_ts is not None and last_ts is not None and first_ts <= last_ts < self.skip_before
                 and (self.last_max is None or first_ts >= self.last_max - SORTED_SLACK.value)):
             return last_ts
@@ -140,7 +173,7 @@ class FileBlocks:
 
     def parse(self, block: bytes, first_line: int, options: dict[str, Any]) -> _Block:
         """Parse ``block`` into canonical columns (runs on the worker thread; touches no shared state)."""
-        parsed = self.reader.parse(block, first_line, tz=self.tz, reference=self.end, **options)
+        parsed = self.reader.parse(block, first_line, tz=self.tz, reference=self.reference, **options)
         table = logfields.canonicalize(parsed.table, self.aliases, time_format=self.time_format, tz=self.tz)
         return _Block(first_line, parsed, table)
 
@@ -185,7 +218,12 @@ class FileBlocks:
         if self.hi is not None:
             below = pc.less_equal(ts, self.hi)
             mask = below if mask is None else pc.and_(mask, below)
-        matching = filter_mask(table, self.filters)
+        if mask is not None and self.filters:  # filters are judged (and counted) on the rows in the window
+            table, mask = table.filter(mask), None
+        for column in self.filters:
+            if column not in table.column_names and str(self.path) not in self.out.unfiltered.get(column, []):
+                self.out.unfiltered.setdefault(column, []).append(str(self.path))
+        matching = filter_mask(table, self.filters, self.out.filter_rows)
         if matching is not None:
             mask = matching if mask is None else pc.and_(mask, matching)
         if mask is not None:
@@ -208,7 +246,7 @@ class FileBlocks:
         if tail is None:
             return False
         _, last = edge_times(tail, self.reader, self.options, self.aliases, time_format=self.time_format, tz=self.tz,
-                             end=self.end)
+                             end=self.reference)
         return last is not None and last >= first_max - SORTED_SLACK.value
 
 
@@ -231,7 +269,8 @@ def read_file(path: Path, reader: Reader, window: tuple[pd.Timestamp | None, pd.
     with ThreadPoolExecutor(PARSE_AHEAD, thread_name_prefix="incident-kit-log-parse") as workers:
         try:
             quote = b'"' if reader.name == "csv" else None  # a quoted CSV field may hold newlines
-            for block, first_line in logfiles.prefetch(logfiles.chunks(path, chunk_bytes, quote=quote)):
+            blocks = logfiles.chunks(path, chunk_bytes, quote=quote, continued=reader.multiline)
+            for block, first_line in logfiles.prefetch(blocks):
                 # with blocks still being parsed the state lags: it can only say "skip" too often, never
                 # too rarely, so a "skip" is decided again once every earlier block is kept
                 last_ts = state.skippable(block)
@@ -286,4 +325,4 @@ def edge_times(block: bytes, reader: Reader, options: Mapping[str, Any], aliases
     return edges[0], edges[1]
 
 
-__all__ = ["Reader", "Collector", "FileBlocks", "SORTED_SLACK", "filter_mask", "read_file", "edge_times"]
+__all__ = ["Reader", "Collector", "FileBlocks", "SORTED_SLACK", "filter_mask", "read_file", "edge_times", "reference_time"]

@@ -1,0 +1,1 @@
+"""Remote log stores (Loki, Elasticsearch/OpenSearch, ClickHouse), read with the query pushed down."""
