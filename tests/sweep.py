@@ -71,14 +71,17 @@ class Kernels:
         nb.cells.insert(0, nbformat.v4.new_code_cell(RESET))
         km = self._free.get()
         error = None
+        client = NotebookClient(nb, km=km, timeout=timeout, allow_errors=False, kernel_name="python3")
         try:
-            client = NotebookClient(nb, km=km, timeout=timeout, allow_errors=False, kernel_name="python3")
             client.execute()
             if timings is not None:
                 timings.extend(_cell_seconds(nb))
         except (CellExecutionError, CellTimeoutError) as exc:
             error = " ".join(str(exc).split())[-400:]
         finally:
+            if getattr(client, "kc", None) is not None:
+                client.kc.stop_channels()
+                client.kc.context.destroy(linger=0)
             if not km.is_alive():
                 km.start_kernel(cwd=str(ROOT))
             self._free.put(km)

@@ -96,7 +96,7 @@ def _stage_and_run(scenario: str, notebooks: list[str], out_dir: str) -> dict[st
         env.stop()
     historical = {**shift_parameters(cold, paths), "start": iso(start), "end": iso(end)}
     results["historical"] = run(scenario, historical, out_dir=out_dir).summary
-    results["historical_parameters"] = historical  # the sweep (test_sweep.py) runs every scenario on these files
+    results["historical_parameters"] = historical  # test_every_scenario_on_every_incident (tests/sweep.py) runs every scenario on these files
     results["times"] = {"errors_from": iso(story.errors_from - SHIFT), "deploy_at": iso(story.deploy_at - SHIFT)}
     return results
 
