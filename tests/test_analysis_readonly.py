@@ -21,7 +21,8 @@ import pytest
 
 import incident_kit as ik
 from incident_kit import analysis
-from incident_kit.analysis import evidence, synthetic
+from incident_kit.analysis import evidence, synthetic, upstream
+from incident_kit.analysis.context import build
 from incident_kit.frames import conform
 
 OPTIONAL = ["level", "service", "status", "latency_ms", "method", "path", "client", "message"]
@@ -157,6 +158,13 @@ CALLS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "next_scenarios": lambda d: evidence.next_scenarios(
         analysis.hypotheses(window=(d["start"], d["end"]), events=d["events"], logs=d["logs"]), probes=d["probes"]),
     "compose": lambda d: evidence.compose([]),
+    "upstream.named": lambda d: [upstream.named(str(m)) for m in d["logs"]["message"].dropna().head(50)],
+    "upstream.counts": lambda d: upstream.counts(d["logs"]["message"].dropna()),
+    "upstream.noteworthy": lambda d: upstream.noteworthy(d["logs"]),
+    "upstream.texts": lambda d: upstream.texts(d["logs"]),
+    "upstream.mentions": lambda d: upstream.mentions(d["logs"], np.ones(len(d["logs"]), dtype=bool),
+                                                     np.zeros(len(d["logs"]), dtype=bool), names=["payment"]),
+    "upstream.hypotheses": lambda d: upstream.hypotheses(build(d["logs"], d["start"], d["end"]), names=["payment"]),
     "people_timeline": lambda d: evidence.people_timeline(["2026-11-22T15:40Z rolled back"]),
     "findings_table": lambda d: evidence.findings_table([]),
     "carried_findings": lambda d: evidence.carried_findings([]),
@@ -166,6 +174,7 @@ CALLS: dict[str, Callable[[dict[str, Any]], Any]] = {
 def _public() -> list[str]:
     names = [n for n in analysis.__all__ if inspect.isfunction(getattr(analysis, n))]
     names += [n for n in evidence.__all__ if inspect.isfunction(getattr(evidence, n))]
+    names += [f"upstream.{n}" for n in upstream.__all__ if inspect.isfunction(getattr(upstream, n))]
     return names
 
 
