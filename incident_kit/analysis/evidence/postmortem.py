@@ -15,6 +15,10 @@ NEXT_SCENARIO = {
     "correlated": "high_error_rate",
 }
 
+#: Scenarios that investigate a symptom rather than a cause.
+SYMPTOMS = frozenset({"high_error_rate", "high_latency"})
+
+
 def home_scenario(kind: Any, ref: Any = None, cause: Any = "") -> str:
     """Return the scenario that investigates a hypothesis of ``kind`` (a failing Redis ->
     redis_failure, connections -> db_connection_exhaustion, a resource -> resource_pressure, a queue
@@ -57,7 +61,9 @@ def next_scenarios(hypotheses: pd.DataFrame | None, *, probes: pd.DataFrame | No
             add("site_outage", 0.95, "every probed endpoint fails its health check")
     if signals is not None and len(signals):
         for _, sig in signals.iterrows():
-            add(str(sig["scenario"]), float(sig["strength"]), str(sig["text"]))
+            # A symptom (errors, latency) is where to look when no cause is strong: a strong cause ranks first.
+            weight = 0.8 if sig["scenario"] in SYMPTOMS else 1.0
+            add(str(sig["scenario"]), weight * float(sig["strength"]), str(sig["text"]))
     if p95_rising:
         add("high_latency", 0.5, "p95 latency left its baseline")
     if auth_failing:
