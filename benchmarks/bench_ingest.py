@@ -1,12 +1,14 @@
 """Log ingestion speed and memory: incident_kit.logs.read against pandas, pyarrow, DuckDB and polars.
 
-Generates (once, cached under .bench/) 1,000,000-line JSON-lines and nginx-combined corpora,
+Generates (once, cached under .bench/) 1,000,000-line JSON-lines, nginx-combined and logback-pattern corpora,
 then, each in a fresh subprocess so peak RSS is its own, times:
   - ``cat file > /dev/null`` (the floor: reading the bytes),
   - each library baseline doing the same parse into a pandas frame with a UTC timestamp column
-    (JSON: every field; nginx: the combined fields via the library's regex extraction),
+    (JSON: every field; nginx: the combined fields via the library's regex extraction; log4j: stamp, level,
+    thread, logger and message of ``%d{yyyy-MM-dd HH:mm:ss.SSS} %-5level [%thread] %logger - %msg`` by regex),
   - ``incident_kit.logs.read`` producing the canonical logs frame.
-Figures: time relative to the fastest baseline (``ingest_*_vs_fastest``, target <= 1.5x);
+Figures: time relative to the fastest baseline (``ingest_*_vs_fastest``, target <= 1.5x; for log4j only polars
+and DuckDB, the libraries with a regex extraction into columns);
 incident_kit's peak memory (RSS growth over the process after imports) relative to the in-memory
 size of that baseline's resulting frame (``ingest_*_mem_vs_fastest``: issue 3's "peak memory no
 more than 2x that of the baseline's resulting frame", target <= 2x) and, for orientation, relative
@@ -39,10 +41,36 @@ NGINX_RE_NAMED = (r'^(?P<client>\S+) \S+ (?P<user>\S+) \[(?P<time>[^\]]+)\] "(?P
                   r'(?P<request_time>[\d.]+)$')
 
 
+LOG4J_RE = r'^(\S+ \S+) +([A-Z]+) +\[([^\]]*)\] (\S+) - (.*)$'
+LOG4J_NAMES = ["ts", "level", "thread", "logger", "message"]
+LOG4J_RE_NAMED = r'^(?P<ts>\S+ \S+) +(?P<level>[A-Z]+) +\[(?P<thread>[^\]]*)\] (?P<logger>\S+) - (?P<message>.*)$'
+
+
 # the corpora span one hour from BASE_EPOCH (one line every 3.6 ms)
 BASE_EPOCH = 1795438800
 WINDOW = (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(BASE_EPOCH + 1800)),
           time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(BASE_EPOCH + 2100)))
+
+
+def generate_log4j() -> Path:
+    """Write the logback-pattern corpus if missing (a service's log: levels, threads, loggers); return its path."""
+    CACHE.mkdir(exist_ok=True)
+    path = CACHE / f"ingest_{LINES}.log4j.log"
+    if path.exists():
+        return path
+    rnd = random.Random(7)
+    loggers = ["com.example.shop.OrderController", "com.zaxxer.hikari.pool.HikariPool", "o.s.web.servlet.DispatcherServlet",
+               "com.example.shop.PaymentClient", "org.hibernate.SQL"]
+    with open(path, "w") as f:
+        for i in range(LINES):
+            t = BASE_EPOCH + i * 0.0036
+            sec = int(t)
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(sec)) + f".{int((t - sec) * 1000):03d}"
+            level = "ERROR" if rnd.random() < 0.03 else "WARN" if rnd.random() < 0.05 else "INFO"
+            message = (f"order {rnd.randrange(10**6)} failed: HikariPool-1 - Connection is not available" if level == "ERROR"
+                       else f"request served in {rnd.randrange(1, 400)} ms for user u{rnd.randrange(10**5)}")
+            f.write(f"{stamp} {level:<5} [http-nio-8080-exec-{rnd.randrange(1, 200)}] {rnd.choice(loggers)} - {message}\n")
+    return path
 
 
 def generate() -> tuple[Path, Path]:
@@ -125,6 +153,20 @@ SNIPPETS: dict[str, dict[str, str]] = {
         "incident_kit": "import incident_kit.sources.logs as logs\nimport incident_kit.sources.logs.formats.base, pyarrow.csv\n"
                         "df = logs.read(PATH, format='nginx')",
     },
+    "log4j": {
+        "duckdb": "import duckdb\n"
+                  "df = duckdb.sql(f\"SELECT regexp_extract(line, '{LOG4J_RE}', {LOG4J_NAMES}) AS g FROM "
+                  "read_csv('{PATH}', columns={{'line': 'VARCHAR'}}, delim='\\x01', quote='', header=false)\""
+                  ").select('unnest(g)').select(\"* REPLACE (CAST(ts AS TIMESTAMP) AS ts)\")"
+                  ".arrow().read_all().to_pandas()",
+        "polars": "import polars as pl\n"
+                  "s = pl.read_csv(PATH, has_header=False, new_columns=['line'], separator='\\x01', quote_char=None)\n"
+                  "df = s.select(pl.col('line').str.extract_groups(LOG4J_RE_NAMED)).unnest('line')"
+                  ".with_columns(pl.col('ts').str.to_datetime('%Y-%m-%d %H:%M:%S%.3f', time_zone='UTC')).to_pandas()",
+        # sniffed, as a user would read it
+        "incident_kit": "import incident_kit.sources.logs as logs\nimport incident_kit.sources.logs.formats.base, polars\n"
+                        "df = logs.read(PATH)",
+    },
 }
 
 RUNNER = r"""
@@ -132,6 +174,9 @@ import os, sys, time, resource, json
 NGINX_RE = {nginx_re!r}
 NGINX_NAMES = {names!r}
 NGINX_RE_NAMED = {nginx_re_named!r}
+LOG4J_RE = {log4j_re!r}
+LOG4J_NAMES = {log4j_names!r}
+LOG4J_RE_NAMED = {log4j_re_named!r}
 PATH = {path!r}
 WINDOW = {window!r}
 def rss():
@@ -160,6 +205,7 @@ def run_one(kind: str, name: str, path: Path, timeout: float | None = None) -> d
     imports = "\n".join(ln for ln in code.splitlines() if ln.startswith("import "))
     body = "\n".join(ln for ln in code.splitlines() if not ln.startswith("import "))
     script = RUNNER.format(nginx_re=NGINX_RE, nginx_re_named=NGINX_RE_NAMED, names=NGINX_NAMES, path=str(path),
+                           log4j_re=LOG4J_RE, log4j_names=LOG4J_NAMES, log4j_re_named=LOG4J_RE_NAMED,
                            window=WINDOW, imports=imports, code=body)
     try:
         proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=timeout)
@@ -192,16 +238,19 @@ def main() -> int:
     """Generate, measure, print details then figures."""
     t0 = time.perf_counter()
     jpath, npath = generate()
+    lpath = generate_log4j()
     print(f"corpora: {jpath.name} ({jpath.stat().st_size / 1e6:.0f} MB), {npath.name} ({npath.stat().st_size / 1e6:.0f} MB);"
           f" ready in {time.perf_counter() - t0:.1f}s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus")
     figures: list[str] = []
-    for kind, path in (("json", jpath), ("nginx", npath)):
+    for kind, path in (("json", jpath), ("nginx", npath), ("log4j", lpath)):
         cat = min(cat_seconds(path) for _ in range(2))
         print(f"[{kind}] cat > /dev/null: {cat:.3f}s")
         results: dict[str, dict[str, float]] = {}
         # pandas last, stopped once it is slower than the fastest so far (it cannot be the fastest then)
         order = ["duckdb", "polars", "pyarrow", "incident_kit", "pandas"]
         for name in order:
+            if name not in SNIPPETS[kind]:
+                continue
             runs = 1 if name == "pandas" else RUNS
             fastest_so_far = min((r["seconds"] for k, r in results.items() if k != "incident_kit"), default=None)
             timeout = fastest_so_far * 1.2 + 10 if name == "pandas" and fastest_so_far else None
@@ -227,8 +276,9 @@ def main() -> int:
               f"resulting frame ({fb['frame_bytes'] / 1e6:.0f} MB; target <= 2x) and {vs_peak:.2f}x {fastest}'s peak "
               f"(+{fb['peak_growth'] / 1e6:.0f} MB); incident_kit's canonical frame {ours['frame_bytes'] / 1e6:.0f} MB")
         figures.append(f"ingest_{kind}_vs_fastest: {ours['seconds'] / fb['seconds']:.2f}x")
-        figures.append(f"ingest_{kind}_mem_vs_fastest: {vs_frame:.2f}x")
-        figures.append(f"ingest_{kind}_peak_vs_fastest_peak: {vs_peak:.2f}x")
+        if kind != "log4j":
+            figures.append(f"ingest_{kind}_mem_vs_fastest: {vs_frame:.2f}x")
+            figures.append(f"ingest_{kind}_peak_vs_fastest_peak: {vs_peak:.2f}x")
     window = best("json", "incident_kit_window", jpath, RUNS)
     size = jpath.stat().st_size
     print(f"[window] incident_kit, {WINDOW[0]} to {WINDOW[1]} of the JSON corpus: {window['seconds']:.2f}s, "

@@ -49,6 +49,7 @@ _LAZY_MODULES = {
     "plots": "incident_kit.report.plots",
     "narrate": "incident_kit.narrate",
     "steps": "incident_kit.steps",
+    "scenarios": "incident_kit.scenarios",
     "config": "incident_kit.sources.config",
 }
 _LAZY_ATTRS = {

@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="reports", help="reports directory (default: ./reports)")
     r.add_argument("--timeout", type=float, default=None, help="per-cell timeout in seconds")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument("--format", choices=("html", "md", "both"), default="both",
+                   help="report.html, report.md (Markdown postmortem) or both (default)")
     r.add_argument("--offline", action="store_true",
                    help="reach nothing beyond this machine: probes, HTTP sources and DNS refuse other hosts "
                         "(also INCIDENT_KIT_OFFLINE=1)")

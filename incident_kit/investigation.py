@@ -19,6 +19,7 @@ import pandas as pd
 
 from . import frames
 from .errors import ConfigError, IncidentKitError, SourceOffline
+from .report import tables
 from .timeutil import iso, now, offset, parse_time, window
 
 PARTIAL_NAME = "summary.partial.json"
@@ -96,6 +97,7 @@ class Investigation:
         except ValueError:
             raise ConfigError(f"live_within: {within!r} is not a duration; expected e.g. 15min or 1h") from None
         self.sources: list[dict[str, Any]] = []
+        tables.install(self)  # DataFrames shown as tables for people (report.tables)
         self.data: dict[str, Any] = {
             "headline": None, "severity": None, "severity_reason": None, "impact": {}, "findings": [],
             "hypotheses": [], "timeline": [], "notes": [],
@@ -202,6 +204,7 @@ class Investigation:
             seconds=round(time.perf_counter() - started, 3),
         )
         self._add_source(record)
+        tables.observe(frame)
         return frame
 
     def _failed(self, record: dict[str, Any], name: str, kind: str | None, reason: str, started: float) -> pd.DataFrame:

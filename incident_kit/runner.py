@@ -1,7 +1,9 @@
 """Run a scenario: resolve parameters, execute the notebook with papermill, write the report.
 
-Every run leaves ``<out_dir>/<run_id>/notebook.ipynb``, ``summary.json`` and ``report.html`` and
-refreshes ``<out_dir>/index.html``, also when a cell fails (status "failed", with the reason).
+Every run leaves ``<out_dir>/<run_id>/notebook.ipynb``, ``summary.json``, ``report.html`` and
+``report.md`` (``formats``) and refreshes ``<out_dir>/index.html``, also when a cell fails
+(status "failed", with the reason). :func:`write_reports` renders and redacts the reports; the
+server's resolution re-render calls it too, so both renders keep the same content and redaction.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from . import __version__, catalog, offline, redact
 from .errors import ConfigError, ParameterError, RunError
 from .investigation import PARTIAL_NAME
 from .params import SHARED_PARAMETERS, merge
-from .report import export_html, write_index
+from .report import export_html, write_index, write_markdown
 from .report.drafts import drafts
+
+FORMATS = ("html", "md", "both")
 
 RUN_ID = re.compile(r"^\d{8}T\d{6}Z-[A-Za-z0-9_-]{1,64}-[0-9a-f]{6}$")
 
@@ -42,7 +46,9 @@ class RunResult:
 
     @property
     def report(self) -> Path:
-        return self.dir / "report.html"
+        """The HTML report, or report.md when only Markdown was written."""
+        html = self.dir / "report.html"
+        return html if html.exists() or not (self.dir / "report.md").exists() else self.dir / "report.md"
 
 
 def new_run_id(scenario: str, now: datetime | None = None) -> str:
@@ -181,12 +187,16 @@ def run(
     run_id: str | None = None,
     timeout: float | None = None,
     progress: bool = False,
+    formats: str = "both",
 ) -> RunResult:
     """Execute scenario ``scenario`` and write its report; returns the RunResult.
 
-    Raises ConfigError/ParameterError (bad scenario, file or parameter) before anything runs;
+    ``formats``: "html", "md" or "both" (report.html, report.md). Raises ConfigError/ParameterError
+    (bad scenario, file, parameter or format) before anything runs;
     once execution starts, failures are reported in the result (status "failed"), not raised.
     """
+    if formats not in FORMATS:
+        raise ConfigError(f"format {formats!r} is not one of: {', '.join(FORMATS)}")
     path = catalog.find(scenario)
     name = path.stem
     import papermill
@@ -196,7 +206,7 @@ def run(
     params, notes = resolve_parameters(declared, parameters, parameter_files=parameter_files,
                                        cli_pairs=cli_pairs, alert_parameters=alert_params)
     # Secrets are resolved here only to know what to remove from the outputs; never written.
-    scrub = redact.redactor(parameters=params)
+    scrub = redactor_for(params)
     run_id = run_id or new_run_id(name)
     if not RUN_ID.match(run_id):
         raise RunError(f"run id {run_id!r} is not of the form <yyyymmddTHHMMSSZ>-<scenario>-<6 hex>")
@@ -217,12 +227,70 @@ def run(
     summary, _ = scrub.obj(summary)
     nbformat.write(nb, str(nb_path))
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    export_html(nb, summary, run_dir / "report.html", drafts=drafts(summary, params.get("service")))
-    scrub.file(run_dir / "report.html")
-    scrub.directory(run_dir, skip=("notebook.ipynb", "summary.json", "report.html"))
+    write_reports(run_dir, nb, summary, params, formats=formats, scrub=scrub)
+    scrub.directory(run_dir, skip=("notebook.ipynb", "summary.json", "report.html", "report.md"))
     write_index(out)
     scrub.file(out / "index.html")
     return RunResult(run_id, name, summary["status"], run_dir, summary)
+
+
+def redactor_for(params: Mapping[str, Any]) -> redact.Redactor:
+    """Return the redactor of a run with parameters ``params`` (references unresolved): built-in rules,
+    ``parameters/redaction.yaml`` and the values the run's ``env:``/``file:`` references resolve to."""
+    return redact.redactor(parameters=params)
+
+
+def write_reports(run_dir: Path, nb: nbformat.NotebookNode, summary: dict[str, Any], params: Mapping[str, Any],
+                  *, formats: str = "both", scrub: redact.Redactor | None = None) -> list[Path]:
+    """Write report.html and/or report.md (``formats``) of a run from its redacted notebook and summary,
+    with the communication drafts, and redact what was written; returns the paths written.
+
+    A team template (parameters/postmortem_template.md) that cannot be rendered is replaced by the
+    default layout, with a note in summary.json naming the template and the reason.
+    Raises OSError when a report cannot be written.
+    """
+    scrub = scrub or redactor_for(params)
+    texts = drafts(summary, params.get("service") or _declared(nb, "service"))
+    written: list[Path] = []
+    if formats in ("html", "both"):
+        written.append(export_html(nb, summary, run_dir / "report.html", drafts=texts))
+    if formats in ("md", "both"):
+        try:
+            written.append(write_markdown(nb, summary, run_dir / "report.md", drafts=texts, redactor=scrub))
+        except ConfigError as exc:
+            from .report.markdown import DEFAULT_TEMPLATE
+
+            summary.setdefault("notes", []).append(f"report.md: the team template was not used: {exc}")
+            (run_dir / "summary.json").write_text(json.dumps(scrub.obj(summary)[0], indent=2), encoding="utf-8")
+            written.append(write_markdown(nb, summary, run_dir / "report.md", drafts=texts, template=DEFAULT_TEMPLATE,
+                                          redactor=scrub))
+        figures = run_dir / "figures"
+        if figures.is_dir():
+            scrub.directory(figures)
+    for path in written:
+        scrub.file(path)
+    return written
+
+
+def _declared(nb: nbformat.NotebookNode, name: str) -> Any:
+    """Return the literal value the notebook's parameter cells give ``name`` (injected over defaults), or None."""
+    import ast
+
+    value = None
+    for cell in nb.cells:
+        if cell.cell_type != "code" or not {"parameters", "injected-parameters"} & set(cell.metadata.get("tags", [])):
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+                try:
+                    value = ast.literal_eval(node.value)
+                except ValueError:
+                    pass
+    return value
 
 
 def _read_or_stub(nb_path: Path, error: str | None) -> nbformat.NotebookNode:
@@ -246,6 +314,7 @@ def cli_run(args: argparse.Namespace) -> int:
     result = run(
         args.scenario, parameter_files=args.parameters_file, cli_pairs=[tuple(p) for p in args.parameter],
         alert=args.alert, out_dir=args.out, timeout=args.timeout, progress=not args.quiet,
+        formats=getattr(args, "format", "both"),
     )
     s = result.summary
     line = f"{result.status}: {s.get('severity') or '-'} {s.get('headline')} ({time.monotonic() - started:.1f}s)"

@@ -24,15 +24,31 @@ def grouping_accuracy(predicted: list[str], truth: pd.Series) -> float:
     return correct / len(frame)
 
 
-@pytest.mark.parametrize("dataset, target", [("Apache", 1.0), ("HDFS", 0.998)])
-def test_grouping_accuracy_on_loghub_with_one_configuration(shared_dir, dataset, target):
-    structured = shared_dir / "data" / "loghub" / dataset / f"{dataset}_2k.log_structured.csv"
-    data = pd.read_csv(structured)
-    predicted = A.signatures(data["Content"])
-    assert len(predicted) == len(data)
-    accuracy = grouping_accuracy(predicted, data["EventId"])
-    print(f"{dataset} grouping accuracy {accuracy:.4f} ({len(set(predicted))} templates)")
-    assert accuracy >= target
+LOGHUB = ["Android", "Apache", "BGL", "HDFS", "Hadoop", "HealthApp", "OpenStack", "Spark", "Windows", "Zookeeper"]
+
+
+def test_grouping_accuracy_on_loghub_with_one_configuration(shared_dir):
+    """Every visible Loghub set read by ``ik.logs.read`` (format sniffed) and only its parsed message templated.
+
+    Rows come out time-sorted; a template is a function of the message, so each ground-truth line
+    gets the template of its message. Prints the accuracy per set (issue 14: mean >= 0.90, each >= 0.65).
+    """
+    from incident_kit.sources import logs
+
+    scores = {}
+    for dataset in LOGHUB:
+        path = shared_dir / "data" / "loghub" / dataset / f"{dataset}_2k.log"
+        frame = logs.read(path)
+        messages = [str(m) for m in frame["message"]]
+        template_of = dict(zip((m.strip() for m in messages), A.signatures(messages)))
+        truth = pd.read_csv(f"{path}_structured.csv", dtype=str, keep_default_na=False)
+        predicted = [template_of.get(c.strip(), "") for c in truth["Content"]]
+        scores[dataset] = grouping_accuracy(predicted, truth["EventId"])
+    print("grouping accuracy: " + ", ".join(f"{k} {v:.3f}" for k, v in scores.items())
+          + f"; mean {sum(scores.values()) / len(scores):.3f}")
+    assert sum(scores.values()) / len(scores) >= 0.90
+    assert min(scores.values()) >= 0.65
+    assert scores["Apache"] == 1.0 and scores["HDFS"] >= 0.998
 
 
 def test_templates_mask_ids_numbers_ips_paths_and_keep_words():

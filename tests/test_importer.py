@@ -64,7 +64,8 @@ def assert_code_cells_read_only(nb: dict) -> int:
             values = [n.value for a in node.args[2:] for n in ast.walk(a)
                       if isinstance(n, ast.Constant) and isinstance(n.value, str)]
             if fn == "ik.db.query":
-                assert sqlguard.is_read_only(values[0], "postgres"), source
+                binds = [k.arg for k in node.keywords if k.arg]
+                assert sqlguard.is_read_only(values[0], "postgres", binds), source
                 values = values[1:]
             assert not any(MUTATING_WORDS.search(v) for v in values), source
         code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("#"))

@@ -59,7 +59,10 @@ FAMILIES = {
               "\t... 42 more",
               "2026-10-28 09:26:02,000 - shop.api - INFO - Python logging layout",
               "2026-10-28T09:26:03.000+01:00  INFO 45469 --- [           main] o.a.c.c.StandardService  : Starting service",
-              "[2026-10-28 09:26:04 +0000] [12345] [INFO] Starting gunicorn 21.2.0"],
+              "[2026-10-28 09:26:04 +0000] [12345] [INFO] Starting gunicorn 21.2.0",
+              "2026-10-28 09:26:05,000 shop.worker WARNING Python's '%(asctime)s %(name)s %(levelname)s'"],
+    "klog": ["I1014 10:15:30.123456   12345 controller.go:123] Starting controller",
+             "E1014 10:15:31.000001   12345 reflector.go:138] failed to list *v1.Pod: connection refused"],
     "log4j_short_year": ["17/06/09 20:10:40 INFO executor.CoarseGrainedExecutorBackend: Registered signal handlers",
                          "17/06/09 20:10:41 ERROR spark.SecurityManager: oops"],
     "logback_time": ["09:26:01.043 [main] INFO  c.e.App - started", "09:26:02.000 [http-1] ERROR c.e.Db - failed"],
@@ -76,7 +79,8 @@ FAMILIES = {
     "syslog": ["Jun 14 15:16:01 combo sshd(pam_unix)[19939]: authentication failure; logname= uid=0 euid=0 tty=NODEVssh",
                "Jul  1 09:02:26 calvisitor-10-105-160-95 com.apple.xpc.launchd[1] (com.apple.xpc.launchd.domain.pid.W.32137): "
                "Service exited with abnormal code: 1",
-               "<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8"],
+               "<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8",
+               "Jul  3 11:00:01 calvisitor-10-105-160-95 Google Chrome Helper[19736]: Couldn't set background color"],
     "logcat": ["03-17 16:13:38.811  1702  2395 D WindowManager: printFreezingDisplayLogsopening app wtoken",
                "03-17 16:13:38.820  1702  8671 E AndroidRuntime: FATAL EXCEPTION: main"],
     "logcat_time": ["03-17 16:13:38.811 D/WindowManager( 1702): printFreezingDisplayLogs",
@@ -97,7 +101,16 @@ FAMILIES = {
                '{"log":"boom\\n","stream":"stderr","time":"2023-10-14T10:15:31.000000000Z"}'],
     "django": ['[14/Oct/2023 10:15:30] "GET /api/x HTTP/1.1" 200 1234', '[14/Oct/2023 10:15:31] "POST /api/y HTTP/1.1" 500 56'],
     "generic": ["2023-10-14 10:15:30 server started on port 80", "1697278531 something happened",
-                "  an indented continuation", "Oct 14 10:15:32 no host here"],
+                "  an indented continuation", "Oct 14 10:15:32 no host here",
+                "[2023-10-14T10:15:30,123][WARN ][o.e.c.r.a.DiskThresholdMonitor] [node-1] high disk watermark",
+                "1:M 14 Oct 2023 10:15:30.123 * Ready to accept connections"],
+    "nginx_error": ['2023/10/14 10:15:30 [error] 1234#1234: *5 connect() failed (111: Connection refused) while connecting '
+                    'to upstream, client: 1.2.3.4, server: shop, request: "GET /api/orders HTTP/1.1", upstream: '
+                    '"http://127.0.0.1:8080/api/orders", host: "shop"', "2023/10/14 10:15:31 [notice] 1#1: signal process started"],
+    "postgres": ["2023-10-14 10:15:30.123 UTC [12345] LOG:  database system is ready to accept connections",
+                 "2023-10-14 10:15:31.123 UTC [12346] app@shop ERROR:  deadlock detected",
+                 "2023-10-14 10:15:31.123 UTC [12346] app@shop DETAIL:  Process 12346 waits for ShareLock on transaction 1",
+                 "\tProcess 12347 waits for ShareLock on transaction 2."],
 }
 
 
@@ -110,6 +123,9 @@ def test_every_family_is_recognised_and_every_line_accounted_for(tmp_path: Path,
     assert df["ts"].notna().all() and df.attrs["rejected"] == 0
     assert accounted(df) == len(FAMILIES[name])
     assert set(df["level"].dropna()) <= set(fields.LEVELS)
+    if name == "syslog":
+        chrome = df[df["message"].str.startswith("Couldn't")]
+        assert list(chrome["service"]) == ["Google Chrome Helper"] and list(chrome["pid"].astype(str)) == ["19736"]
 
 
 def test_a_malformed_line_never_takes_its_neighbour(tmp_path: Path) -> None:
@@ -171,6 +187,16 @@ def test_yearless_stamps_take_the_window_year_else_the_file_time(tmp_path: Path)
     tz = logs.read(path, timezone="Europe/Paris")
     assert tz["ts"].iloc[0] == pd.Timestamp("2018-12-30T22:59:00Z")
     assert any("times in Europe/Paris" in n for n in tz.attrs["notes"])
+
+
+def test_formats_can_be_named_and_the_choice_is_recorded(tmp_path: Path) -> None:
+    path = tmp_path / "spark.log"
+    path.write_text("\n".join(FAMILIES["log4j_short_year"]) + "\n")
+    named = logs.read(path, format="spark")  # an alias of the family's format
+    assert named.attrs["format"] == "log4j_short_year" and named.attrs["confidence"] == {str(path): 1.0}
+    sniffed = logs.read(path)
+    assert sniffed.attrs["confidence"] == {str(path): 1.0}
+    assert any("format sniffed as log4j_short_year (100% of the first lines match)" in n for n in sniffed.attrs["notes"])
 
 
 def test_the_registry_declares_each_format_once() -> None:

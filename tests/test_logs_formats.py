@@ -101,7 +101,7 @@ def test_access_fast_path_agrees_with_the_regex() -> None:
     fmt = loglines.LINE_FORMATS["combined"]
     lines, numbers = logformats.split_lines(block, 1)
     slow = loglines.parse_line_array(lines, numbers, fmt, {})
-    fast = loglines.parse_lines(block, 1, line_format=fmt)
+    fast = logaccess.parse_access(block, 1, line_format=fmt)
     assert fast.rejected == slow.rejected == 1
     key = ["ts", "client", "method", "path", "status", "bytes", "latency_ms", "message", "user"]
 

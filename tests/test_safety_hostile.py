@@ -146,8 +146,24 @@ def test_run_completes_with_the_right_status(hostile) -> None:
     assert result.status in ("ok", "degraded"), result.summary.get("error")
     summary = json.loads((result.dir / "summary.json").read_text())
     assert summary["alert"]["labels"]["team"] == "../../etc/passwd"  # kept as data
-    assert sorted(p.name for p in result.dir.iterdir()) == ["notebook.ipynb", "report-without-csp.html", "report.html",
-                                                          "summary.json"]
+    assert sorted(p.name for p in result.dir.iterdir() if p.name != "figures") == [
+        "notebook.ipynb", "report-without-csp.html", "report.html", "report.md", "summary.json"]
+
+
+def test_report_md_keeps_hostile_text_inert(hostile) -> None:
+    """report.md (rendered by markdown-it-py, raw HTML allowed as GitHub would) holds no tag, no link
+    and no image that came from the data: the hostile text shows as text."""
+    from markdown_it import MarkdownIt
+
+    result, _, _ = hostile
+    text = (result.dir / "report.md").read_text()
+    tokens = MarkdownIt("commonmark", {"html": True}).enable("table").parse(text)
+    inline = [c for t in tokens if t.type == "inline" for c in (t.children or [])]
+    assert not [t.content[:80] for t in tokens if t.type == "html_block"]
+    assert not [c.content[:80] for c in inline if c.type == "html_inline"]
+    assert all(c.attrGet("href").startswith("#") for c in inline if c.type == "link_open")
+    assert all(not re.match(r"[a-z]+:", c.attrGet("src")) for c in inline if c.type == "image")
+    assert "&lt;script&gt;" in text or "&lt;img" in text, "the hostile text should be shown, escaped"
 
 
 def test_path_traversal_in_names_is_refused(tmp_path: Path) -> None:

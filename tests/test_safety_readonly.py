@@ -28,6 +28,23 @@ def target(pg_cluster, tmp_path_factory):
         "CREATE FUNCTION sneaky() RETURNS int LANGUAGE plpgsql AS $$ BEGIN UPDATE ledger SET amount = 0; RETURN 1; END $$",
         "CREATE PROCEDURE purge() LANGUAGE sql AS 'DELETE FROM ledger'",
         "CREATE EXTENSION IF NOT EXISTS pg_stat_statements",
+        "CREATE EXTENSION IF NOT EXISTS pageinspect",
+        # wrappers that look harmless: the guard must read what they are, not what they are called
+        "CREATE FUNCTION stop_it(p int) RETURNS bool LANGUAGE sql AS 'SELECT pg_terminate_backend(p)'",
+        "CREATE FUNCTION calm_stop(p int) RETURNS bool STABLE LANGUAGE sql AS 'SELECT pg_terminate_backend(p)'",
+        "CREATE FUNCTION quiet_stop(p int) RETURNS bool IMMUTABLE LANGUAGE plpgsql AS "
+        "$$ BEGIN RETURN pg_terminate_backend(p); END $$",
+        "CREATE FUNCTION doubled(p int) RETURNS int IMMUTABLE LANGUAGE sql RETURN p * 2",
+        "CREATE VIEW stoppers AS SELECT pid, pg_terminate_backend(pid) AS gone FROM pg_stat_activity",
+        "CREATE VIEW doubled_ids AS SELECT doubled(id) AS d FROM ledger",
+        "CREATE FUNCTION kill_op(int, int) RETURNS bool LANGUAGE sql AS 'SELECT pg_terminate_backend($2)'",
+        "CREATE OPERATOR ==> (LEFTARG = int, RIGHTARG = int, FUNCTION = kill_op)",
+        "CREATE DOMAIN victim_pid AS int CHECK (calm_stop(VALUE))",
+        "CREATE TABLE pages (id int, tags int[])",
+        "INSERT INTO pages SELECT g, ARRAY[g % 7] FROM generate_series(1, 2000) g",
+        "CREATE INDEX pages_brin ON pages USING brin (id) WITH (pages_per_range = 1)",
+        "CREATE INDEX pages_gin ON pages USING gin (tags) WITH (fastupdate = on)",
+        "INSERT INTO pages SELECT g, ARRAY[g % 5] FROM generate_series(2001, 2100) g",
         dbname=db,
     )
     url = pg_cluster.url(db)  # superuser: the library, not the role, must stop every write
@@ -48,6 +65,9 @@ def _state(url: str) -> tuple:
             c.execute("SELECT last_value, is_called FROM ledger_id_seq").fetchone(),
             c.execute("SELECT array_agg(relname ORDER BY relname) FROM pg_class WHERE relnamespace = 'public'::regnamespace").fetchone(),
             c.execute("SELECT current_setting('default_transaction_read_only')").fetchone(),
+            c.execute("SELECT md5(string_agg(md5(get_raw_page(r, b)), ',' ORDER BY r, b)) FROM "
+                      "(VALUES ('pages_brin'), ('pages_gin')) i(r), "
+                      "generate_series(0, pg_relation_size(r::regclass) / 8192 - 1) b").fetchone(),
         )
 
 
@@ -87,6 +107,16 @@ ATTEMPTS = [
     "SELECT lo_import('/etc/hostname')",
     "PREPARE p AS DELETE FROM ledger",
     "GRANT ALL ON ledger TO PUBLIC",
+    "SELECT stop_it(pid) FROM pg_stat_activity WHERE application_name = 'victim'",
+    "SELECT calm_stop(pid) FROM pg_stat_activity WHERE application_name = 'victim'",
+    "SELECT quiet_stop(pid) FROM pg_stat_activity WHERE application_name = 'victim'",
+    "SELECT * FROM stoppers",
+    "SELECT 1 ==> pid FROM pg_stat_activity WHERE application_name = 'victim'",
+    "SELECT pid::victim_pid FROM pg_stat_activity WHERE application_name = 'victim'",
+    "SELECT brin_summarize_new_values('pages_brin')",
+    "SELECT brin_summarize_range('pages_brin', 0)",
+    "SELECT brin_desummarize_range('pages_brin', 0)",
+    "SELECT gin_clean_pending_list('pages_gin')",
 ]
 
 
@@ -103,6 +133,23 @@ def test_mutation_attempt_fails_and_changes_nothing(target, sql: str) -> None:
     assert _state(url) == before
     assert victim.execute("SELECT 1").fetchone() == (1,)  # the victim session is alive
     assert not Path(marker).exists()
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT doubled(id) FROM ledger ORDER BY id LIMIT 1",
+    "SELECT * FROM doubled_ids LIMIT 1",
+    "SELECT '{\"abc\":1}'::json ->> 'abc' AS v",
+    "SELECT (ARRAY[1, 2, 3])[:2] AS a, ':null' AS b",
+    "SELECT '0/16AE7F8' > pg_lsn '0/16AE7F7' AS gt",
+    "SELECT id FROM ledger ORDER BY id USING > LIMIT 1",
+    "SELECT count(*) FROM pg_stat_statements",
+    "SELECT random() < 2 AS r, clock_timestamp() IS NOT NULL AS c",
+])
+def test_harmless_reads_get_through(target, sql: str) -> None:
+    url, _, _, _ = target
+    before = _state(url)
+    assert len(ik.db.query(url, sql)) >= 1
+    assert _state(url) == before
 
 
 def test_bound_parameters_are_data_not_sql(target) -> None:

@@ -147,6 +147,7 @@ def test_prometheus_alertmanager_to_report_and_resolution(tmp_path: Path) -> Non
         assert note["run_id"] == run["run_id"] and note["report_url"].endswith(f"/reports/{run['run_id']}/report.html")
         assert "IkE2EFault" in note["text"]
         html_before = (run_dir / "report.html").stat().st_mtime
+        assert 'id="communication"' in (run_dir / "report.html").read_text() and (run_dir / "report.md").exists()
 
         # The rule stops firing -> Alertmanager's resolved notice -> the run records the resolution.
         _State.fault = 0
@@ -162,7 +163,13 @@ def test_prometheus_alertmanager_to_report_and_resolution(tmp_path: Path) -> Non
         assert summary["alert"]["status"] == "resolved" and summary["alert"]["ends_at"] == after["resolved_at"]
         assert any(e["kind"] == "recovery" for e in summary["timeline"])
         assert (run_dir / "report.html").stat().st_mtime > html_before
-        assert "resolved (recovery)" in (run_dir / "report.html").read_text()
+        html = (run_dir / "report.html").read_text()
+        assert "resolved (recovery)" in html
+        # The re-render keeps what the first render had: the communication drafts, and report.md too.
+        assert 'id="communication"' in html and "INCIDENT RESOLVED" in html
+        md = (run_dir / "report.md").read_text()
+        assert "## Communication drafts" in md and "resolved (recovery)" in md
+        assert TOKEN not in html and TOKEN not in md
     finally:
         stop_process(prom)
         stop_process(am)

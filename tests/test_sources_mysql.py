@@ -150,6 +150,21 @@ def test_mutations_through_the_mysql_sources_change_nothing(mariadb) -> None:
         assert cur.fetchone()[0] == 30
 
 
+def test_stored_functions_only_when_declared_reading(mariadb) -> None:
+    with closing(pymysql.connect(unix_socket=mariadb["socket"], user="root", database="shop")) as root:
+        cur = root.cursor()
+        cur.execute("CREATE FUNCTION IF NOT EXISTS zero_totals() RETURNS INT MODIFIES SQL DATA "
+                    "BEGIN UPDATE orders SET total = 0; RETURN 1; END")
+        cur.execute("CREATE FUNCTION IF NOT EXISTS plain_fn() RETURNS INT RETURN 1")  # CONTAINS SQL by default
+        cur.execute("CREATE FUNCTION IF NOT EXISTS order_count() RETURNS INT READS SQL DATA "
+                    "RETURN (SELECT count(*) FROM orders)")
+        root.commit()
+    for sql in ["SELECT zero_totals()", "SELECT plain_fn() AS x"]:
+        with pytest.raises(MutationRefused, match="stored function shop"):
+            ik.db.query(mariadb["url"], sql)
+    assert ik.db.query(mariadb["url"], "SELECT order_count() AS n").n.iloc[0] == 40
+
+
 def test_the_session_itself_is_read_only(mariadb) -> None:
     import sqlalchemy.exc
 

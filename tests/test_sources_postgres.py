@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 import incident_kit as ik
+from incident_kit.sources.db import ReadOnlySession
 from incident_kit import frames
 from incident_kit.errors import MutationRefused, SourceError, SourceTimeout
 from waiting import wait_until
@@ -201,9 +202,13 @@ def test_mutations_through_the_sources_change_nothing(pg) -> None:
         for sql in attempts:
             with pytest.raises(MutationRefused):
                 ik.db.query(url, sql)
-        # sqlguard cannot see inside a function; the read-only transaction stops it on the server.
-        with pytest.raises(SourceError, match="read-only transaction"):
+        # sqlguard reads pg_proc: a user-defined function is VOLATILE unless declared otherwise.
+        with pytest.raises(MutationRefused, match="VOLATILE"):
             ik.db.query(url, "SELECT ik_sneaky()")
+        # the second line: whatever gets through runs read-only, in a read-only session.
+        with ReadOnlySession(url) as session:
+            assert session.scalar("SHOW transaction_read_only") == "on"
+            assert session.scalar("SHOW default_transaction_read_only") == "on"
         assert victim.execute("SELECT 1").fetchone() == (1,)
     assert pg.psql("SELECT md5(string_agg(id || ':' || balance, ',' ORDER BY id)) FROM ik_accounts") == before
     assert pg.psql("SELECT to_regclass('ik_copy') IS NULL") .strip() == "t"

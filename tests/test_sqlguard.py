@@ -13,7 +13,6 @@ READS = [
     "SELECT a->>'b', x::regclass, now() - interval '1 min' FROM t WHERE y = ANY(ARRAY[1, 2])",
     "WITH x AS (SELECT * FROM t) SELECT count(*) FROM x",
     "SELECT pid, pg_blocking_pids(pid) FROM pg_stat_activity",
-    "SELECT * FROM t WHERE id = :id",
     "TABLE t",
     "VALUES (1), (2)",
     "SHOW max_connections",
@@ -24,6 +23,18 @@ READS = [
     "SELECT 1 UNION ALL SELECT 2",
     "SELECT 1; -- trailing comment",
     "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT * FROM r",
+    # PostgreSQL's own grammar: operators, typed literals, USING orderings, VALUES, XML/JSON functions
+    "SELECT '0/16AE7F8' > pg_lsn '0/16AE7F7'",
+    "SELECT * FROM inet_tbl WHERE i <<= '192.168.1.0/24'::cidr",
+    "SELECT * FROM box_tbl b WHERE b.f1 <@ box '(0,0,3,3)'",
+    "SELECT json_object('{}')",
+    "SELECT xmlpi(name foo)",
+    "SELECT * FROM person ORDER BY age USING >",
+    "with cte(foo) as (values(42)) values((select foo from cte))",
+    "SELECT '{\"abc\":1}'::json, f1[:1], ':null' FROM point_tbl",
+    "SELECT random(), clock_timestamp(), pg_sleep(0)",
+    "EXPLAIN (COSTS OFF) DELETE FROM t",
+    "SELECT x FROM t WHERE a OPERATOR(pg_catalog.=) 1",
 ]
 
 WRITES = {
@@ -69,6 +80,14 @@ WRITES = {
     "SELECT (SELECT pg_reload_conf())": "pg_reload_conf",
     "SELECT * FROM (VALUES (pg_terminate_backend(1))) v": "pg_terminate_backend",
     "SELECT * FROM lo_import('x')": "lo_import",
+    "SELECT brin_summarize_new_values('brin_idx')": "VOLATILE",
+    "SELECT gin_clean_pending_list('gin_idx')": "VOLATILE",
+    "EXPLAIN (ANALYZE) UPDATE t SET v = 1": "EXPLAIN ANALYZE runs UPDATE",
+    "SELECT table_to_xml('t', true, false, '')": "runs SQL",
+    "SELECT * FROM t FOR KEY SHARE": "locking clause",
+    "LISTEN x": "not a read",
+    "SELECT txid_current()": "transaction id",
+    "SET statement_timeout = 0": "SET",
     "": "empty",
     "SELEC 1 FROM": "",
 }
@@ -77,6 +96,12 @@ WRITES = {
 @pytest.mark.parametrize("sql", READS)
 def test_plain_reads_pass(sql: str) -> None:
     assert sqlguard.check(sql, "postgres") == sql.strip().rstrip(";").strip()
+
+
+def test_bind_parameters_only_where_given() -> None:
+    text = sqlguard.check("SELECT ':1', f[:1], x::int FROM t WHERE id = :id", "postgres", params=["id"])
+    assert text == "SELECT '\\:1', f[\\:1], x\\:\\:int FROM t WHERE id = :id"
+    assert not sqlguard.is_read_only("SELECT * FROM t WHERE id = :id", "postgres")  # not PostgreSQL without params
 
 
 @pytest.mark.parametrize("sql,named", list(WRITES.items()))

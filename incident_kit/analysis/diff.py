@@ -17,6 +17,7 @@ import pandas as pd
 from ..errors import ConfigError
 from ..timeutil import parse_time
 from .rates import error_mask
+from .series import make_series
 from .signatures import messages_of, mine
 from .window import IncidentWindow
 
@@ -181,6 +182,8 @@ def diff(
     n_inc, n_base = int(inc_sel.sum()), int(base_sel.sum())
     what = {"failing": "failing requests", "slow": "slow requests"}.get(selection, "incident rows")
     out: list[dict[str, Any]] = []
+    trend = _trend_rows(ts, rows, errors if failing_only else None, sel if is_time else None)
+    series: list[dict[str, Any] | None] = []
     for name in columns:
         if name == "message" and signatures:
             wanted = [c for c in ("message", "method", "path", "status") if c in frame.columns]
@@ -211,6 +214,12 @@ def diff(
             z = delta / np.sqrt(pooled * (1 - pooled) * (1 / n_inc + 1 / n_base))
         candidates = np.flatnonzero(c_inc >= min_count)
         best = candidates[np.argsort(-delta[candidates], kind="stable")][:max_values]
+        best = [i for i in best if not (delta[i] < min_delta or delta[i] <= 0 or not z[i] >= min_z)]
+        if trend is not None and best:
+            spec = make_series(trend[0], best, np.where(trend[1], codes, -1), trend[2], trend[3])
+            series.extend({**spec, "counts": spec["counts"][j]} if spec else None for j in range(len(best)))
+        else:
+            series.extend(None for _ in best)
         for i in best:
             if delta[i] < min_delta or delta[i] <= 0 or not z[i] >= min_z:
                 continue
@@ -224,10 +233,32 @@ def diff(
             })
     result = pd.DataFrame(out, columns=DIFF_COLUMNS)
     result = result.sort_values(["delta", "incident_count"], ascending=[False, False], kind="stable").head(top)
+    kept = [series[i] for i in result.index]
     result = result.reset_index(drop=True)
     result.attrs.update({"incident_rows": n_inc, "baseline_rows": n_base, "failing_only": bool(failing_only),
-                         "selection": selection})
+                         "selection": selection, "row_field": dict(enumerate(result["column"].tolist()))})
+    first = next((x for x in kept if x), None)
+    if first:
+        result.attrs["row_series"] = {"start": first["start"], "step_s": first["step_s"],
+                                      "window_start": pd.Timestamp(sel[0]).isoformat() if is_time else None,
+                                      "counts": {i: x["counts"] for i, x in enumerate(kept) if x}}
     return result
+
+
+def _trend_rows(ts: pd.Series | None, rows: np.ndarray, errors: np.ndarray | None,
+                window: tuple[Any, Any] | None) -> tuple[pd.Series, np.ndarray, Any, Any] | None:
+    """Return (times, counted mask, start, end) of the compared rows for each value's count per bucket:
+    failing rows when only those were compared, over the incident and a lead of its length before it."""
+    if ts is None or window is None or window[0] is None:
+        return None
+    t = ts if rows.all() else ts[rows]
+    counted = np.ones(len(t), dtype=bool) if errors is None else (errors if rows.all() else errors[rows])
+    start = pd.Timestamp(window[0])
+    end = pd.Timestamp(window[1]) if window[1] is not None else t.max()
+    if pd.isna(end) or end <= start:
+        return None
+    lead = min(max(end - start, pd.Timedelta(minutes=10)), pd.Timedelta(hours=2))
+    return t.reset_index(drop=True), counted, start - lead, end
 
 
 __all__ = ["DIFF_COLUMNS", "diff"]

@@ -12,6 +12,7 @@ from ..errors import ConfigError
 from ..timeutil import parse_time
 from .rates import error_mask, floor_times, require_columns
 from .context import NEW_MARGIN
+from .series import make_series
 from .signatures import messages_of, mine
 
 TOP_ERROR_COLUMNS = ["signature", "count", "share", "first_seen", "last_seen", "new_in_window", "example"]
@@ -88,10 +89,31 @@ def top_errors(
     seen_before = set(np.unique(b_codes).tolist())
     out["new_in_window"] = [has_baseline and c not in seen_before for c in out.index]
     out = out.sort_values(["count", "first_seen"], ascending=[False, True]).head(n)
+    keys = list(out.index)
     out = out[TOP_ERROR_COLUMNS].reset_index(drop=True)
     out["first_seen"] = pd.to_datetime(out["first_seen"], utc=True)
     out["last_seen"] = pd.to_datetime(out["last_seen"], utc=True)
+    base_errors = np.array(error_mask(base_logs), dtype=bool)[noteworthy] if has_baseline else np.zeros(0, dtype=bool)
+    b_ts = pd.to_datetime(base_logs[noteworthy]["ts"], utc=True) if has_baseline else pd.Series([], dtype="datetime64[ns, UTC]")
+    series = _series(pd.concat([work["ts"], b_ts[base_errors].reset_index(drop=True)], ignore_index=True),
+                     np.concatenate([w_codes, np.asarray(b_codes)[base_errors]]), keys, lo, hi, work["ts"])
+    if series:
+        out.attrs["row_series"] = series
     return out
+
+
+def _series(ts: pd.Series, codes: np.ndarray, keys: list[Any], lo: Any, hi: Any, window_ts: pd.Series) -> dict[str, Any] | None:
+    """Return each top signature's count per bucket over the window and a lead of the same length
+    before it (at least 10 min, at most 2 h), for the sparklines of report.tables; None without times."""
+    start = lo if lo is not None else pd.to_datetime(window_ts, utc=True).min()
+    end = hi if hi is not None else pd.to_datetime(window_ts, utc=True).max()
+    if start is None or pd.isna(start) or end is None or pd.isna(end):
+        return None
+    lead = min(max(end - start, pd.Timedelta(minutes=10)), pd.Timedelta(hours=2))
+    spec = make_series(ts, keys, codes, start - lead, end)
+    if spec:
+        spec["window_start"] = pd.Timestamp(start).isoformat()
+    return spec
 
 
 def signature_counts(

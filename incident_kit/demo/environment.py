@@ -181,7 +181,7 @@ class DemoEnvironment:
                     self.service.kill()
                     self.service.wait()
 
-    def _wait_ready(self, url: str, timeout_s: float = 15.0) -> None:
+    def _wait_ready(self, url: str, timeout_s: float = 60.0) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.service is not None and self.service.poll() is not None:

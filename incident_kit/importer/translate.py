@@ -67,8 +67,8 @@ def sql_call(cmd: Command, sql: str, params: ParameterSet, *, via: str, url: str
         return Step(cmd, "text", "empty SQL")
     if bound.startswith("\\"):
         return Step(cmd, "text", f"psql meta-command {bound.split()[0]}; not translated")
-    if not sqlguard.is_read_only(bound, dialect):
-        why = _sql_refusal(bound, dialect)
+    if not sqlguard.is_read_only(bound, dialect, binds):
+        why = _sql_refusal(bound, dialect, binds)
         return Step(cmd, "manual", why)
     literal = f'"""\n{bound}\n"""' if "\n" in bound else py_literal(bound)
     call = Call("ik.db.query", [url, literal], [(b, b) for b in binds], var="query",
@@ -78,10 +78,10 @@ def sql_call(cmd: Command, sql: str, params: ParameterSet, *, via: str, url: str
     return Step(cmd, "call", "read-only SQL", call)
 
 
-def _sql_refusal(sql: str, dialect: str) -> str:
-    """Return the short reason sqlguard gives for refusing ``sql``."""
+def _sql_refusal(sql: str, dialect: str, binds: list[str] | None = None) -> str:
+    """Return the short reason sqlguard gives for refusing ``sql`` (``binds``: its ``:name`` parameters)."""
     try:
-        sqlguard.check(sql, dialect)
+        sqlguard.check(sql, dialect, params=binds or ())
     except Exception as exc:  # noqa: BLE001 - MutationRefused, its reason is what we want
         reason = getattr(exc, "reason", str(exc))
         detail = re.sub(r"^refused (?:'[^']*'|\"[^\"]*\"): ", "", reason.split("; only")[0])

@@ -24,6 +24,9 @@ def _duration_min(summary: Mapping[str, Any]) -> str:
     w = summary.get("window") or {}
     if not w.get("start"):
         return "[duration]"
+    measured = (summary.get("impact") or {}).get("duration_min")
+    if not w.get("end") and isinstance(measured, int | float):
+        return f"{int(measured)} minutes"
     end = pd.Timestamp(w["end"]) if w.get("end") else pd.Timestamp(summary.get("finished_at") or pd.Timestamp.now(tz="UTC"))
     minutes = max(0, int((end - pd.Timestamp(w["start"])).total_seconds() // 60))
     return f"{minutes} minutes"
@@ -39,7 +42,17 @@ def _impact(summary: Mapping[str, Any]) -> str:
     return text + (f", {users:,} users affected" if users else "")
 
 
+def _people(summary: Mapping[str, Any], kind: str) -> str:
+    """Return what the responders wrote for ``kind`` (a postmortem's root cause, resolution), or ""."""
+    lines = [line.strip() for f in summary.get("findings") or [] if f.get("kind") == kind
+             for line in str(f.get("evidence") or "").split("\n") if line.strip()]
+    return "; ".join(lines)
+
+
 def _cause(summary: Mapping[str, Any]) -> str:
+    established = _people(summary, "root_cause")
+    if established:
+        return established
     hyps = summary.get("hypotheses") or []
     return f"{hyps[0].get('cause')} (to be confirmed)" if hyps else "[root cause]"
 
@@ -66,7 +79,7 @@ def drafts(summary: Mapping[str, Any], service: str | None = None) -> dict[str, 
         ),
         "Resolution": (
             f"INCIDENT RESOLVED - [time]\n\nSeverity: {sev}\nTotal Duration: {_duration_min(summary)}\n"
-            f"User Impact: {_impact(summary)}\n\nRoot Cause: {_cause(summary)}\nMitigation: [what was done]\n\n"
+            f"User Impact: {_impact(summary)}\n\nRoot Cause: {_cause(summary)}\nMitigation: {_people(summary, 'resolution') or '[what was done]'}\n\n"
             "Next Steps:\n- Postmortem scheduled for [date]\n- Action items to prevent recurrence"
         ),
         "Status page": (

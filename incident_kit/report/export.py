@@ -8,6 +8,8 @@ from typing import Any
 
 import nbformat
 
+from . import view
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 #: Cells with these tags never reach a report.
 REMOVED_TAGS = frozenset({"parameters", "injected-parameters", "report-hide", "papermill-error-cell-tag"})
@@ -43,7 +45,8 @@ def export_html(notebook: nbformat.NotebookNode | str | Path, summary: dict[str,
     the notebook's outputs form the evidence. Raises OSError if ``dest`` cannot be written.
     """
     nb = nbformat.read(str(notebook), as_version=4) if isinstance(notebook, str | Path) else copy.deepcopy(notebook)
-    nb.metadata["incident_kit"] = {"summary": summary, "drafts": drafts or {}}
+    nb.metadata["incident_kit"] = {"summary": summary, "drafts": drafts or {},
+                                   "view": view.build(summary, nb, REMOVED_TAGS)}
     resources = {"postmortem_css": (TEMPLATES / "postmortem" / "report.css").read_text(encoding="utf-8")}
     body, _ = _exporter().from_notebook_node(nb, resources=resources)
     dest = Path(dest)

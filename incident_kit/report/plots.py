@@ -44,6 +44,20 @@ def _mark_events(ax: Any, events: pd.DataFrame | None, window_start: Any = None)
         ax.axvspan(x, ax.get_xlim()[1], color="#d9480f", alpha=0.08, label="incident window")
 
 
+def _dates(fig: Any, x: pd.Index) -> None:
+    """Label a time axis concisely in UTC (``07:45``, the day once) instead of full stamps."""
+    if isinstance(x, pd.DatetimeIndex):
+        import matplotlib.dates as mdates
+
+        for ax in fig.axes:
+            locator = mdates.AutoDateLocator(maxticks=8)
+            ax.xaxis.set_major_locator(locator)
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        fig.axes[-1].set_xlabel("UTC")
+    else:
+        fig.autofmt_xdate()
+
+
 def _naive(index: pd.Index) -> pd.Index:
     return index.tz_convert("UTC").tz_localize(None) if getattr(index, "tz", None) is not None else index
 
@@ -69,7 +83,7 @@ def error_rate(rates: pd.DataFrame, events: pd.DataFrame | None = None, window_s
     ax2.set_ylabel("requests")
     for ax in (ax1, ax2):
         _mark_events(ax, events if ax is ax1 else None, window_start)
-    fig.autofmt_xdate()
+    _dates(fig, x)
     return fig
 
 
@@ -84,7 +98,7 @@ def latency(rates: pd.DataFrame, events: pd.DataFrame | None = None, window_star
     ax.set_ylabel("latency ms")
     ax.legend(loc="upper left", fontsize=8)
     _mark_events(ax, events, window_start)
-    fig.autofmt_xdate()
+    _dates(fig, x)
     return fig
 
 
@@ -109,7 +123,7 @@ def lines(frame: pd.DataFrame, title: str, ylabel: str = "") -> Any:
     ax.set_ylabel(ylabel)
     if len(frame.columns) > 1:
         ax.legend(loc="upper left", fontsize=8)
-    fig.autofmt_xdate()
+    _dates(fig, x)
     return fig
 
 

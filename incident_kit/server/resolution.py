@@ -1,5 +1,8 @@
 """A resolved alert on a finished run: record the recovery in summary.json and re-render the report.
 
+The re-render goes through the runner's own :func:`incident_kit.runner.write_reports` with the
+runner's redactor for the run's parameters (read from the executed notebook), so it keeps
+everything the first render had (communication drafts, report.md) and the same redaction.
 Idempotent: applying the same resolution twice leaves one recovery event in the timeline.
 """
 
@@ -26,27 +29,51 @@ def resolve_summary(summary: dict[str, Any], resolved_at: str) -> dict[str, Any]
     return out
 
 
-def apply(run_dir: Path, resolved_at: str, *, render: bool = True) -> bool:
-    """Rewrite ``run_dir/summary.json`` with the resolution and (``render``) re-export ``report.html``.
+def run_parameters(notebook: Path) -> dict[str, Any]:
+    """Return the parameters a run was executed with (papermill records them in the notebook's metadata)."""
+    try:
+        meta = json.loads(notebook.read_text(encoding="utf-8")).get("metadata") or {}
+    except (OSError, ValueError):
+        return {}
+    params = (meta.get("papermill") or {}).get("parameters") or {}
+    return dict(params) if isinstance(params, dict) else {}
 
-    Returns True when there is a notebook to render the report from (rendered when ``render``).
+
+def apply(run_dir: Path, resolved_at: str, *, render: bool = True) -> bool:
+    """Rewrite ``run_dir/summary.json`` with the resolution and (``render``) re-render the reports the run has.
+
+    Returns True when there is a notebook to render the reports from (rendered when ``render``).
     Raises OSError/ValueError when summary.json cannot be read or written.
     """
     summary_path = run_dir / "summary.json"
+    notebook = run_dir / "notebook.ipynb"
     summary = resolve_summary(json.loads(summary_path.read_text(encoding="utf-8")), resolved_at)
+    scrub = None
+    if render and notebook.exists():  # the runner (pandas, nbconvert) is loaded in the re-render's process only
+        from ..runner import redactor_for
+
+        params = run_parameters(notebook)
+        scrub = redactor_for(params)
+        summary, _ = scrub.obj(summary)
     tmp = summary_path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(summary, indent=2), encoding="utf-8")
     tmp.replace(summary_path)
-    notebook = run_dir / "notebook.ipynb"
     if not notebook.exists():
         return False
-    if not render:
+    if scrub is None:
         return True
-    from ..report import export_html, write_index
+    import nbformat
 
-    export_html(notebook, summary, run_dir / "report.html")
+    from ..report import write_index
+    from ..runner import write_reports
+
+    has_html, has_md = (run_dir / "report.html").exists(), (run_dir / "report.md").exists()
+    formats = "both" if has_html == has_md else ("html" if has_html else "md")
+    nb = nbformat.read(str(notebook), as_version=4)
+    write_reports(run_dir, nb, summary, params, formats=formats, scrub=scrub)
     write_index(run_dir.parent)
+    scrub.file(run_dir.parent / "index.html")
     return True
 
 
-__all__ = ["resolve_summary", "apply"]
+__all__ = ["resolve_summary", "apply", "run_parameters"]

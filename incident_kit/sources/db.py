@@ -1,16 +1,20 @@
 """Read-only SQL on any SQLAlchemy URL: the session every database source uses, and ``query``.
 
-Every statement is checked by :mod:`incident_kit.sqlguard` before it is sent, then run in its
-own transaction that is made read-only on the server (``SET TRANSACTION READ ONLY`` on
-PostgreSQL, ``SET SESSION TRANSACTION READ ONLY`` on MySQL/MariaDB, ``mode=ro`` plus
-``PRAGMA query_only`` on SQLite), with a statement timeout and a row limit, and always rolled
-back. Connections are not pooled: each session opens one connection and closes it.
+Every statement is checked by :mod:`incident_kit.sqlguard` before it is sent (on PostgreSQL
+against the connected server's catalog, :mod:`.pgcatalog`), then run in its own transaction that
+is made read-only on the server (``SET TRANSACTION READ ONLY`` in a session whose
+``default_transaction_read_only`` is on, on PostgreSQL; ``SET SESSION TRANSACTION READ ONLY``
+on MySQL/MariaDB; ``mode=ro`` plus ``PRAGMA query_only`` on SQLite), with a statement timeout
+and a row limit, and always rolled back. A statement without parameters reaches the server as
+written (no bind processing of its text). Connections are not pooled: each session opens one
+connection and closes it.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import threading
 import time
 from decimal import Decimal
 from typing import Any, Mapping
@@ -21,7 +25,10 @@ from .. import offline, sqlguard
 from ..errors import ConfigError, IncidentKitError, SourceError, SourceOffline, SourceTimeout
 from ..secrets import mask_url, resolve
 from ._base import source
+from .pgcatalog import PgCatalog
 
+_ENGINES: dict[tuple[str, str], Any] = {}
+_ENGINES_LOCK = threading.Lock()
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_LIMIT = 10_000
 APPLICATION_NAME = "incident-kit"
@@ -63,6 +70,31 @@ def _sqlite_read_only(url: str) -> str:
     return f"{scheme}:///file:{path}?mode=ro&uri=true{extra}"
 
 
+def _lenient_time_loaders(driver: Any) -> None:
+    """Make a psycopg 3 connection return dates and times Python cannot hold (``infinity``, years
+    beyond 9999 or BC) as the server's text instead of failing the whole read."""
+    adapters = getattr(driver, "adapters", None)
+    if adapters is None:
+        return
+    from psycopg import DataError
+    from psycopg.types import datetime as dt
+
+    for name in ("DateLoader", "TimestampLoader", "TimestamptzLoader", "IntervalLoader", "TimeLoader", "TimetzLoader"):
+        base = getattr(dt, name, None)
+        if base is None:
+            continue
+
+        def load(self: Any, data: Any, _base: Any = base) -> Any:
+            try:
+                return _base.load(self, data)
+            except (DataError, ValueError, OverflowError):
+                return bytes(data).decode("utf-8", "replace")
+
+        pg_type = {"DateLoader": "date", "TimestampLoader": "timestamp", "TimestamptzLoader": "timestamptz",
+                   "IntervalLoader": "interval", "TimeLoader": "time", "TimetzLoader": "timetz"}[name]
+        adapters.register_loader(pg_type, type(f"Lenient{name}", (base,), {"load": load}))
+
+
 class ReadOnlySession:
     """One connection to a database on which only checked reads run, each in a read-only transaction.
 
@@ -85,6 +117,7 @@ class ReadOnlySession:
         self.dialect = sqlguard.dialect_for(self.backend)
         self._engine: Any = None
         self._conn: Any = None
+        self.catalog: PgCatalog | None = None
 
     # -- errors ---------------------------------------------------------------------------
     def error(self, exc: BaseException) -> SourceError:
@@ -100,8 +133,12 @@ class ReadOnlySession:
     # -- lifecycle ------------------------------------------------------------------------
     def _connect_args(self) -> dict[str, Any]:
         t = max(1, math.ceil(self.timeout_s))
-        if self.backend == "postgresql":
-            return {"connect_timeout": t, "application_name": APPLICATION_NAME}
+        if self.backend == "postgresql":  # every transaction of the session is read-only unless changed
+            from sqlalchemy.engine import make_url
+
+            given = make_url(self.url).query.get("options") or ""
+            options = f"{given if isinstance(given, str) else ' '.join(given)} -c default_transaction_read_only=on"
+            return {"connect_timeout": t, "application_name": APPLICATION_NAME, "options": options.strip()}
         if self.backend in ("mysql", "mariadb"):
             return {"connect_timeout": t, "read_timeout": t + 2, "write_timeout": t + 2,
                     "init_command": "SET SESSION TRANSACTION READ ONLY"}
@@ -121,7 +158,13 @@ class ReadOnlySession:
             if refused:
                 raise SourceOffline(self.source, self.target, refused)
         try:
-            self._engine = create_engine(url, poolclass=NullPool, connect_args=self._connect_args())
+            args = self._connect_args()
+            key = (url, repr(sorted(args.items())))
+            with _ENGINES_LOCK:  # one engine per URL: the dialect learns the server once; NullPool, no pooling
+                self._engine = _ENGINES.pop(key, None) or create_engine(url, poolclass=NullPool, connect_args=args)
+                _ENGINES[key] = self._engine
+                while len(_ENGINES) > 32:
+                    _ENGINES.pop(next(iter(_ENGINES))).dispose()
             self._conn = self._engine.connect()
             self._prepare_session()
         except IncidentKitError:
@@ -139,7 +182,11 @@ class ReadOnlySession:
 
     def _prepare_session(self) -> None:
         driver = self._conn.connection.driver_connection
-        if self.backend == "sqlite":
+        if self.backend == "postgresql":
+            _lenient_time_loaders(driver)
+            version = getattr(getattr(driver, "info", None), "server_version", None)
+            self.catalog = PgCatalog(self._catalog_rows, self.target, version)
+        elif self.backend == "sqlite":
             driver.execute("PRAGMA query_only = ON")
         elif self.backend in ("mysql", "mariadb"):
             cur = driver.cursor()
@@ -159,9 +206,7 @@ class ReadOnlySession:
             except Exception:  # noqa: BLE001 - closing a broken connection
                 pass
             self._conn = None
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
+        self._engine = None  # kept in _ENGINES; with NullPool it holds no connection
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -170,36 +215,48 @@ class ReadOnlySession:
     def _begin(self) -> None:
         if self.backend == "postgresql":
             ms = int(self.timeout_s * 1000)
-            self._conn.exec_driver_sql("SET TRANSACTION READ ONLY")
-            self._conn.exec_driver_sql(f"SET LOCAL statement_timeout = {ms}")
-            self._conn.exec_driver_sql(f"SET LOCAL lock_timeout = {ms}")
-            self._conn.exec_driver_sql("SET LOCAL idle_in_transaction_session_timeout = 0")
+            cursor = self._conn.connection.driver_connection.cursor()
+            try:  # one round trip, no parameters
+                cursor.execute(f"SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = {ms}; "
+                               f"SET LOCAL lock_timeout = {ms}; SET LOCAL idle_in_transaction_session_timeout = 0")
+            finally:
+                cursor.close()
         elif self.backend == "sqlite":
             deadline = time.monotonic() + self.timeout_s
             self._conn.connection.driver_connection.set_progress_handler(
                 lambda: 1 if time.monotonic() > deadline else 0, 10_000)
 
+    def _catalog_rows(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        from sqlalchemy import text
+
+        return [tuple(r) for r in self._conn.execute(text(sql), dict(params)).fetchall()]
+
+    def _stored_functions(self, names: list[str]) -> list[tuple[Any, ...]]:
+        from sqlalchemy import bindparam, text
+
+        sql = text("SELECT ROUTINE_SCHEMA, ROUTINE_NAME, SQL_DATA_ACCESS FROM information_schema.ROUTINES "
+                   "WHERE ROUTINE_TYPE = 'FUNCTION' AND LOWER(ROUTINE_NAME) IN :names")
+        return [tuple(r) for r in self._conn.execute(sql.bindparams(bindparam("names", expanding=True)),
+                                                     {"names": names}).fetchall()]
+
     def rows(self, sql: str, params: Mapping[str, Any] | None = None, *,
              limit: int | None = None) -> tuple[list[str], list[tuple[Any, ...]], bool]:
         """Return ``(columns, rows, truncated)`` of one checked read (at most ``limit`` rows).
 
-        Raises :class:`MutationRefused` before sending anything that is not a plain read, and
-        :class:`SourceError`/:class:`SourceTimeout` when the database fails.
+        ``params`` are bound as ``:name`` parameters; without them the statement is sent as
+        written. Raises :class:`MutationRefused` before sending anything that is not a plain read,
+        and :class:`SourceError`/:class:`SourceTimeout` when the database fails.
         """
-        from sqlalchemy import text
-
-        checked = sqlguard.check(sql, self.dialect, source=self.source, target=self.target)
+        params = dict(params or {})
+        sqlguard.precheck(sql, self.dialect, source=self.source, target=self.target, params=params)
         limit = self.limit if limit is None else int(limit)
         trans = self._conn.begin()
         try:
             self._begin()
-            result = self._conn.execute(text(checked), dict(params or {}))
-            if not result.returns_rows:
-                return [], [], False
-            columns = list(result.keys())
-            fetched = result.fetchmany(limit + 1)
-            truncated = len(fetched) > limit
-            return columns, [tuple(r) for r in fetched[:limit]], truncated
+            stored = self._stored_functions if self.backend in ("mysql", "mariadb") else None
+            checked = sqlguard.check(sql, self.dialect, source=self.source, target=self.target,
+                                     catalog=self.catalog, params=params, routines=stored)
+            return self._execute(checked, params, limit)
         except IncidentKitError:
             raise
         except Exception as exc:  # noqa: BLE001
@@ -209,6 +266,25 @@ class ReadOnlySession:
                 trans.rollback()
             except Exception:  # noqa: BLE001 - the connection may be gone already
                 pass
+
+    def _execute(self, checked: str, params: dict[str, Any], limit: int) -> tuple[list[str], list[tuple[Any, ...]], bool]:
+        from sqlalchemy import text
+
+        if params:
+            result = self._conn.execute(text(checked), params)
+            if not result.returns_rows:
+                return [], [], False
+            columns, fetched = list(result.keys()), result.fetchmany(limit + 1)
+        else:  # the driver's own cursor, no parameters: nothing in the text is taken for a placeholder
+            cursor = self._conn.connection.driver_connection.cursor()
+            try:
+                cursor.execute(checked)
+                if cursor.description is None:
+                    return [], [], False
+                columns, fetched = [d[0] for d in cursor.description], cursor.fetchmany(limit + 1)
+            finally:
+                cursor.close()
+        return columns, [tuple(r) for r in fetched[:limit]], len(fetched) > limit
 
     def frame(self, sql: str, params: Mapping[str, Any] | None = None, *, limit: int | None = None) -> pd.DataFrame:
         """Return one checked read as a DataFrame; ``attrs['truncated']`` says whether rows were cut."""
@@ -233,10 +309,13 @@ def query(url: str, sql: str, *, timeout_s: float = DEFAULT_TIMEOUT_S, limit: in
     """Run one read-only statement on any SQLAlchemy URL and return its rows as a DataFrame.
 
     ``url`` may be an ``env:``/``file:`` reference; ``params`` are bound as ``:name``
-    parameters. At most ``limit`` rows are returned (``attrs['truncated']`` tells).
+    parameters (without them the SQL reaches the server exactly as written). At most ``limit`` rows are returned (``attrs['truncated']`` tells).
     Raises :class:`MutationRefused` for anything but a single plain read (nothing is sent),
     :class:`SourceError` when the database fails or does not answer within ``timeout_s``.
     """
+    dialect = sqlguard.dialect_for(backend_of(str(url))) if "://" in str(url) else None
+    if dialect:  # a statement that is not a read by its shape is refused before connecting
+        sqlguard.precheck(sql, dialect, source="db", target=mask_url(str(url)), params=params)
     with ReadOnlySession(url, source="db", timeout_s=timeout_s, limit=limit) as session:
         return session.frame(sql, params)
 

@@ -61,6 +61,7 @@ class Collector:
     columns_seen: set[str] = field(default_factory=set)
     parsed_rows: int = 0
     continuations: int = 0
+    confidence: dict[str, float] = field(default_factory=dict)
     # per filter column: rows that carry the field, rows that match; files that lack the field
     filter_rows: dict[str, list[int]] = field(default_factory=dict)
     unfiltered: dict[str, list[str]] = field(default_factory=dict)

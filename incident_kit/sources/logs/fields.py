@@ -60,6 +60,9 @@ _LEVELS = {
     # one-letter levels: logcat (V D I W E F A), Rails/Ruby Logger, glog (I W E F)
     "v": "debug", "d": "debug", "i": "info", "n": "notice", "w": "warning", "e": "error", "f": "critical",
     "a": "critical", "c": "critical",
+    # PostgreSQL: LOG is its informational level; the lines that qualify a message (DETAIL, HINT...) are info
+    "log": "info", "detail": "info", "hint": "info", "statement": "info", "context": "info", "location": "info",
+    "query": "info", "debug1": "debug", "debug2": "debug", "debug3": "debug", "debug4": "debug", "debug5": "debug",
 }
 # the one scale every family maps to, from least to most severe
 LEVELS = ("trace", "debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
@@ -225,7 +228,8 @@ def duration_to_ms(values: pa.Array, unit: str | None) -> pa.Array:
     return result
 
 
-def _to_int(values: pa.Array) -> pa.Array:
+def to_int(values: pa.Array) -> pa.Array:
+    """Return integers (or integer-looking text) as int64; anything else becomes null."""
     if pa.types.is_integer(values.type):
         return values.cast(pa.int64())
     if pa.types.is_floating(values.type):
@@ -254,7 +258,7 @@ def _convert(canon: str, col: Any, unit: str | None, time_format: str | None, tz
     if canon == "ts":
         return to_timestamp(col, time_format=time_format, tz=tz)
     if canon == "status":
-        return _to_int(col)
+        return to_int(col)
     if canon == "latency_ms":
         return duration_to_ms(col, unit)
     if canon == "level":
@@ -303,4 +307,4 @@ def canonicalize(table: pa.Table, aliases: Mapping[str, tuple[str, str | None]],
 
 
 __all__ = ["ALIASES", "CANONICAL", "TS_TYPE", "SYSLOG_SEVERITIES", "LEVELS", "alias_table", "normalize_level",
-           "level_value", "to_timestamp", "duration_to_ms", "canonicalize"]
+           "level_value", "to_timestamp", "duration_to_ms", "canonicalize", "to_int"]

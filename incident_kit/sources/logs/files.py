@@ -150,7 +150,10 @@ def count_lines(block: bytes) -> int:
     return int(np.count_nonzero(np.frombuffer(block, dtype=np.uint8) == 10))
 
 
-_RECORD_START = re.compile(rb"^(?:\[?\d|<\d)")
+# lines that plainly continue the record above (indented, stack traces); a block is not cut before them
+_CONTINUED = re.compile(rb"^(?:[ \t]|Caused by:|Suppressed:|Traceback \(|During handling|The above exception|"
+                        rb"\.\.\. \d+ |[\w$.]+(?:Exception|Error|Throwable)(?::|\r?\n|$))")
+_MAX_CARRIED = 1 << 22  # a runaway "continuation" (4 MB) ends the block anyway
 
 
 def chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES, *, quote: bytes | None = None,
@@ -159,8 +162,8 @@ def chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES, *, quote: bytes |
 
     With ``quote`` (CSV's ``b'"'``), a block never ends inside a quoted field: a newline within
     quotes is part of the record, so lines are added until the quotes balance. With ``continued``
-    (multi-line formats), a block never ends before a line that continues its last record (one
-    that does not start like a record: a digit, ``[digit`` or ``<digit``). The last line need
+    (multi-line formats), a block never ends before a line that plainly continues its last record
+    (indented, or a stack trace's ``Caused by:``/``Traceback``/``...Exception:``). The last line need
     not end in a newline. Raises :class:`SourceError` naming the file on read or decompression errors.
     """
     line_no = 1
@@ -193,14 +196,15 @@ def chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES, *, quote: bytes |
 
 def _take_continuations(block: bytes, stream: IO[bytes]) -> tuple[bytes, bytes]:
     """Return ``block`` with the lines that continue its last record, and the first line that does not (to carry)."""
-    pieces = [block]
+    pieces, size = [block], 0
     while True:
         line = stream.readline()
         if not line:
             return b"".join(pieces), b""
-        if line.strip() and _RECORD_START.match(line):
+        if (line.strip() and not _CONTINUED.match(line)) or size > _MAX_CARRIED:
             return (b"".join(pieces) if len(pieces) > 1 else block), line
         pieces.append(line)
+        size += len(line)
 
 
 def _balance_quotes(block: bytes, stream: IO[bytes], quote: bytes) -> bytes:

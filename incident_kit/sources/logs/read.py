@@ -105,7 +105,11 @@ def read(paths: Any, format: str = "auto", start: Any = None, end: Any = None, *
     ``es+https://...``, ``clickhouse+http://...``, see :mod:`.logurls`) are read from the store.
 
     Returns the frame with attrs ``source``, ``truncated``, ``rejected``, ``rejected_sample``
-    (dicts: source, line, text, reason), ``format``, ``formats`` (per file) and ``notes``.
+    (dicts: source, line, text, reason), ``format``, ``formats`` and ``confidence`` (per file: the share
+    of the first lines the sniffed format reads, 1.0 when given), ``continuations`` (lines kept in
+    the ``exception`` of the record above), ``timezone`` and ``notes`` (sniffing, year and zone
+    assumptions, filters that could not apply or matched nothing). ``timezone`` (alias of ``tz``)
+    names the zone of stamps that carry none.
     Raises :class:`SourceError` naming a missing/unreadable file or an unknown format, and
     :class:`ConfigError` for bad options or a filter on a column no file has.
     """
@@ -135,7 +139,7 @@ def read(paths: Any, format: str = "auto", start: Any = None, end: Any = None, *
     out.notes.extend(filter_notes(wanted, out))
     result.attrs.update({"rejected_sample": out.sample, "format": ",".join(kinds), "formats": file_formats,
                          "notes": out.notes, "files": [str(f) for f in files], "continuations": out.continuations,
-                         "timezone": tz})
+                         "confidence": out.confidence, "timezone": tz})
     return result
 
 
@@ -182,6 +186,7 @@ def _read_files(files: list[Path], fmt: str, window: tuple[Any, Any], wanted: Ma
             out.notes.append(f"{path}: empty file")
             continue
         file_formats[str(path)] = reader.name
+        out.confidence[str(path)] = round(reader.confidence, 3)
         if reader.note:
             out.notes.append(reader.note)
         if reader.yearless:

@@ -6,7 +6,7 @@ Adding a format is one module (or one declaration in its family's module) regist
 
 from __future__ import annotations
 
-from . import classic, containers, desktop, generic, hpc, jvm, mobile, python, web, windows  # noqa: F401  (registration)
+from . import classic, containers, databases, desktop, generic, hpc, jvm, mobile, python, web, windows  # noqa: F401  (registration)
 from .registry import ALIASES, REGISTRY, Format, get
 
 __all__ = ["Format", "REGISTRY", "ALIASES", "get"]

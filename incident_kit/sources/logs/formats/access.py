@@ -16,8 +16,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..fields import TS_TYPE
-from ..formats.base import Parsed, _known, split_lines
-from ..formats.lines import _ACCESS_BUILDERS, LineFormat, blank_to_null, parse_line_array
+from .base import Parsed, known_lines, split_lines
+from .lines import LineFormat, blank_to_null, parse_line_array
 
 _ACCESS_WIDTHS = {7: "common", 10: "combined", 11: "combined with request time"}
 _REQUEST = r"^(?P<method>[A-Za-z]+) (?P<path>[^ ]*)(?: (?P<protocol>.*))?$"
@@ -138,6 +138,15 @@ def split_request(request: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
             blank_to_null(parts.field("protocol")).take(index))
 
 
+def parse_access(block: bytes, first_line: int, *, line_format: LineFormat, **opts: Any) -> Parsed:
+    """Parse a block of access-log lines: the fast path of :func:`parse_access_fast`, else the format's regex."""
+    parsed = parse_access_fast(block, first_line, line_format, opts)
+    if parsed is not None:
+        return parsed
+    lines, numbers = split_lines(block, first_line)
+    return parse_line_array(lines, numbers, line_format, opts)
+
+
 def parse_access_fast(block: bytes, first_line: int, line_format: LineFormat, opts: dict[str, Any]) -> Parsed | None:
     """Split access-log lines as space-separated, double-quoted fields with Arrow's CSV reader.
 
@@ -174,7 +183,7 @@ def parse_access_fast(block: bytes, first_line: int, line_format: LineFormat, op
         return None
     if t.num_rows + len(odd) != _record_lines(block):
         return None  # an unterminated quote joined lines: the regex reads each line on its own
-    factor = 1000.0 if line_format.build is _ACCESS_BUILDERS[0] else 0.001
+    factor = 0.001 if line_format.name == "apache" else 1000.0
     parts = []
     for batch in t.to_batches():
         columns = _access_columns({n: batch.column(n) for n in names}, width, factor)
@@ -252,9 +261,9 @@ def _merge_odd_lines(block: bytes, first_line: int, table: pa.Table, odd: list[s
     order = np.argsort(all_numbers, kind="stable")  # the odd lines' rows back in their place: file order
     if merged.num_rows == len(order):
         merged, all_numbers, all_lines = merged.take(pa.array(order)), all_numbers[order], all_lines.take(pa.array(order))
-    parsed = Parsed(merged, _known(all_numbers, all_lines), extra.rejected, extra.rejected_sample)
+    parsed = Parsed(merged, known_lines(all_numbers, all_lines), extra.rejected, extra.rejected_sample)
     parsed.continuations = extra.continuations
     return parsed
 
 
-__all__ = ["parse_access_fast", "clf_time", "split_request"]
+__all__ = ["parse_access", "parse_access_fast", "clf_time", "split_request"]

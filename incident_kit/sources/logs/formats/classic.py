@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from functools import partial
 
-from .base import parse_csv, parse_journald, parse_json
+from .access import parse_access
+from .delimited import parse_csv
+from .jsonlines import parse_journald, parse_json
 from .lines import LINE_FORMATS, parse_lines
 from .logfmt import parse_logfmt
 from .registry import Format, python_pattern, register, share_matching
@@ -14,8 +16,8 @@ from .registry import Format, python_pattern, register, share_matching
 def _declare(name: str, rank: int, *aliases: str, sniffed: bool = True) -> Format:
     lf = LINE_FORMATS[name]
     sniff = partial(share_matching, python_pattern(lf.pattern), multiline=False) if sniffed else None
-    return register(Format(name, partial(parse_lines, line_format=lf), sniff, rank, description=lf.description),
-                    *aliases)
+    parse = parse_access if name in ("combined", "apache") else parse_lines
+    return register(Format(name, partial(parse, line_format=lf), sniff, rank, description=lf.description), *aliases)
 
 
 COMBINED = _declare("combined", 20, "nginx", "common", "clf", "access")

@@ -9,7 +9,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import stamps
-from .base import Parsed, parse_json
+from .base import Parsed
+from .jsonlines import parse_json
 from .lines import build_columns
 from .registry import Format, line_format, register
 
@@ -42,6 +43,15 @@ def _docker_share(lines: list[str]) -> float:
     return hits / len(lines) if lines else 0.0
 
 
+def _build_klog(g: pa.StructArray, opts: dict[str, Any]) -> dict[str, pa.Array]:
+    ts = stamps.with_year(g.field("ts"), "%m%d %H:%M:%S.%f", opts.get("reference"), opts.get("tz", "UTC"))
+    return build_columns(g, ts)
+
+
+KLOG = register(line_format(
+    "klog", r"^(?P<level>[IWEF])(?P<ts>\d{4} \d{2}:\d{2}:\d{2}\.\d{6}) +(?P<pid>\d+) (?P<file>[^\s:\]]+:\d+)\] "
+    r"(?P<message>.*)$", _build_klog, rank=10, multiline=True, yearless=True,
+    description="Kubernetes klog/glog: 'I1014 10:15:30.123456  12345 file.go:123] message' (no year)"), "glog")
 CRI = register(line_format(
     "cri", r"^(?P<ts>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})) (?P<stream>stdout|stderr) "
     r"(?P<tag>[FP]) ?(?P<message>.*)$", _build_cri, rank=10,
@@ -49,4 +59,4 @@ CRI = register(line_format(
 DOCKER = register(Format("docker", parse_docker, _docker_share, rank=5,
                          description="Docker json-file lines"), "docker_json", "json-file")
 
-__all__ = ["CRI", "DOCKER", "parse_docker"]
+__all__ = ["KLOG", "CRI", "DOCKER", "parse_docker"]

@@ -23,13 +23,14 @@ _STAMPS = {
     "ctime": r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) " + stamps.MONTHS + r" +\d{1,2} \d{2}:\d{2}:\d{2}(?:\.\d+)? \d{4}",
     "clf": r"\d{2}/" + stamps.MONTHS + r"/\d{4}:\d{2}:\d{2}:\d{2}(?: [+-]\d{4})?",
     "bsd": stamps.MONTHS + r" +\d{1,2} \d{2}:\d{2}:\d{2}",
+    "day_month": r"\d{1,2} " + stamps.MONTHS + r" \d{4} \d{2}:\d{2}:\d{2}(?:\.\d{1,9})?",
     "short_year": stamps.SHORT_YEAR,
     "month_day": r"\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d{1,6})?",
     "compact": r"\d{8}[-T ]?\d{2}:?\d{2}:?\d{2}",
     "epoch": r"1\d{9}(?:\.\d+)?|1\d{12}",
 }
 PATTERN = (r"^(?P<prefix>(?:\S+ +){0,3}?)[\[(<]?(?:" + "|".join(f"(?P<{k}>{v})" for k, v in _STAMPS.items())
-           + r")[\])>]?[,:]?(?:\s+\[?(?P<level>" + stamps.LEVEL + r")\]?:?)?(?:\s+(?P<message>.*))?$")
+           + r")[\])>]?[,:]?(?:\s+|$|\b|\[)(?:\[?(?P<level>" + stamps.LEVEL + r")\s*\]?:?\s*)?(?P<message>.*)$")
 
 
 def _only(column: pa.Array) -> pa.Array | None:
@@ -56,6 +57,9 @@ def _convert(g: pa.StructArray, opts: dict[str, Any]) -> pa.Array:
         elif name == "month_day":
             whole = pc.replace_substring_regex(text, r"\.\d+$", "")
             found.append(stamps.with_year(whole, "%m-%d %H:%M:%S", ref, tz))
+        elif name == "day_month":
+            whole = pc.replace_substring_regex(text, r"\.\d+$", "")
+            found.append(stamps.fields.to_timestamp(whole, time_format="%d %b %Y %H:%M:%S", tz=tz))
         elif name == "ctime":
             found.append(stamps.fields.to_timestamp(pc.replace_substring_regex(text, r"\.\d+", ""),
                                                     time_format="%a %b %d %H:%M:%S %Y", tz=tz))

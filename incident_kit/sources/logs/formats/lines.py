@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from ....errors import ConfigError
 from .. import fields as logfields
 from ..fields import TS_TYPE
-from ..formats.base import MAX_SAMPLE, Parsed, _known, split_lines
+from .base import MAX_SAMPLE, Parsed, known_lines, split_lines
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,8 @@ class LineFormat:
     build: Callable[[pa.StructArray, dict[str, Any]], dict[str, pa.Array]]
     description: str = ""
     multiline: bool = False
+    # a cheaper reading of the format's commonest layout: groups (null where it does not apply) or None
+    presplit: Callable[[pa.Array], pa.StructArray | None] | None = None
 
 
 def blank_to_null(arr: pa.Array, dash: bool = True) -> pa.Array:
@@ -113,7 +115,11 @@ def _syslog_year_fix(g: pa.StructArray, opts: dict[str, Any]) -> pa.Array:
 
 
 def _build_syslog(g: pa.StructArray, opts: dict[str, Any]) -> dict[str, pa.Array]:
-    out = group_columns(g, {"mon", "day", "hms", "iso", "pri"})
+    out = group_columns(g, {"mon", "day", "hms", "iso", "pri", "spaced_service", "spaced_pid", "worded_service"})
+    spaced = pc.coalesce(blank_to_null(g.field("spaced_service")), blank_to_null(g.field("worded_service")))
+    if spaced.null_count < len(spaced):  # a tag with spaces ("Google Chrome Helper[19736]:", macOS)
+        out["service"] = pc.coalesce(out["service"], spaced)
+        out["pid"] = pc.coalesce(out["pid"], blank_to_null(g.field("spaced_pid")))
     short = _syslog_year_fix(g, opts)
     iso = logfields.to_timestamp(blank_to_null(g.field("iso")), tz=opts.get("tz", "UTC"))
     ts = pc.if_else(pc.equal(g.field("iso"), ""), short, iso)
@@ -171,7 +177,9 @@ LINE_FORMATS: dict[str, LineFormat] = {
         "syslog",
         r"^(?:<(?P<pri>\d{1,3})>)?(?:(?P<mon>[A-Z][a-z]{2}) {1,2}(?P<day>\d{1,2}) (?P<hms>\d{2}:\d{2}:\d{2})"
         r"|(?P<iso>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?)) "
-        r"(?P<host>\S+) (?:(?P<service>[^\s:\[]+)(?:\[(?P<pid>\d+)\])?(?: \((?P<address>[^)]*)\))?: ?)?(?P<message>.*)$",
+        r"(?P<host>\S+) (?:(?:(?P<service>[^\s:\[]+)(?:\[(?P<pid>\d+)\])?|(?P<spaced_service>[^:\[]+?)\[(?P<spaced_pid>\d+)\]"
+        r"|(?P<worded_service>[^\s:\[]+(?: [^\s:\[]+){1,2}))"
+        r"(?: \((?P<address>[^)]*)\))?: ?)?(?P<message>.*)$",
         _build_syslog, "RFC 3164 syslog (also with RFC 3339 stamps, as rsyslog writes /var/log/syslog)"),
     "syslog5424": LineFormat(
         "syslog5424",
@@ -189,24 +197,9 @@ LINE_FORMATS: dict[str, LineFormat] = {
         r"^(?P<date>\d{6}) (?P<hms>\d{6}) (?P<pid>\d+) (?P<level>[A-Z]+) (?P<component>[^\s:]+): (?P<message>.*)$",
         _build_hdfs, "Hadoop HDFS log (loghub)"),
 }
-_ACCESS_BUILDERS = (LINE_FORMATS["combined"].build, LINE_FORMATS["apache"].build)
-FORMAT_ALIASES = {"nginx": "combined", "common": "combined", "clf": "combined", "apache_combined": "apache",
-                  "apache_common": "apache", "rfc3164": "syslog", "rfc5424": "syslog5424", "jsonl": "json",
-                  "ndjson": "json", "journal": "journald", "apache_error_log": "apache_error"}
-
 
 def parse_lines(block: bytes, first_line: int, *, line_format: LineFormat, **opts: Any) -> Parsed:
-    """Parse a block with a line format; lines the pattern does not match are rejected.
-
-    Access logs take a fast path first (:func:`_parse_access_fast`); lines it cannot split go
-    through the regex like every other format.
-    """
-    if line_format.build in _ACCESS_BUILDERS:
-        from ..formats.access import parse_access_fast
-
-        parsed = parse_access_fast(block, first_line, line_format, opts)
-        if parsed is not None:
-            return parsed
+    """Parse a block with a line format; lines the pattern does not match continue a record or are rejected."""
     lines, numbers = split_lines(block, first_line)
     return parse_line_array(lines, numbers, line_format, opts)
 
@@ -219,7 +212,7 @@ def parse_line_array(lines: pa.Array, numbers: np.ndarray, line_format: LineForm
     to that row's ``exception`` column and it is counted in ``Parsed.continuations``. Any other
     line is rejected on its own (it never takes a neighbour with it).
     """
-    groups = pc.extract_regex(lines, line_format.pattern)
+    groups = _groups(lines, line_format)
     matched = pc.is_valid(groups)
     all_matched = pc.all(matched).as_py() if len(lines) else True
     exception = None
@@ -242,12 +235,32 @@ def parse_line_array(lines: pa.Array, numbers: np.ndarray, line_format: LineForm
     if exception is not None and columns:
         columns["exception"] = exception
     table = pa.table(columns) if columns else pa.table({"ts": pa.nulls(0, TS_TYPE)})
-    parsed = Parsed(table, _known(numbers, lines), continuations=continuations)
+    parsed = Parsed(table, known_lines(numbers, lines), continuations=continuations)
     if len(bad):
         for n, text in zip(rejected_numbers, rejected_lines.to_pylist()):
             parsed.reject(int(n), text, f"does not match the {line_format.name} format")
         parsed.rejected = int(len(bad))
     return parsed
+
+
+def _groups(lines: pa.Array, line_format: LineFormat) -> pa.StructArray:
+    """Return the pattern's groups per line (null where it does not match), the presplit layout first if any."""
+    fast = line_format.presplit(lines) if line_format.presplit is not None and len(lines) else None
+    if fast is None:
+        return pc.extract_regex(lines, line_format.pattern)
+    if fast.null_count == 0:
+        return fast
+    missing = pc.is_null(fast)
+    rest = pc.extract_regex(lines.filter(missing), line_format.pattern)
+    names = [f.name for f in rest.type]
+    have = {f.name for f in fast.type}
+    empty = pa.array([""] * len(lines), pa.string()) if set(names) - have else None
+    columns = []
+    for name in names:
+        base = fast.field(name) if name in have else empty
+        columns.append(pc.replace_with_mask(pc.fill_null(base, ""), missing, pc.fill_null(rest.field(name), "")))
+    valid = pc.or_(pc.invert(missing), pc.replace_with_mask(pc.invert(missing), missing, pc.is_valid(rest)))
+    return pa.StructArray.from_arrays(columns, names, mask=pc.invert(valid))
 
 
 def _continues(lines: pa.Array, multiline: bool) -> np.ndarray:
@@ -284,4 +297,4 @@ def user_regex(pattern: str, name: str = "regex") -> LineFormat:
     return LineFormat(name, pattern, _build_generic, "user regex")
 
 
-__all__ = ["LineFormat", "LINE_FORMATS", "FORMAT_ALIASES", "ACCESS", "parse_lines", "parse_line_array", "user_regex"]
+__all__ = ["LineFormat", "LINE_FORMATS", "ACCESS", "blank_to_null", "group_columns", "build_columns", "parse_lines", "parse_line_array", "user_regex"]

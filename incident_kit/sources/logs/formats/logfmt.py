@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ..formats.base import Parsed, _known, split_lines
+from .base import Parsed, known_lines, split_lines
 
 _LOGFMT_PAIR = re.compile(r'([^\s="]+)=("(?:[^"\\]|\\.)*"|\S*)')
 
@@ -69,7 +69,7 @@ def _parse_logfmt_polars(lines: pa.Array, numbers: np.ndarray) -> Parsed:
         table = wide.drop(_ROW).to_arrow()
     else:
         kept, table = np.empty(0, np.int64), pa.table({})
-    parsed = Parsed(table, _known(numbers[kept], lines.take(pa.array(kept, pa.int64()))))
+    parsed = Parsed(table, known_lines(numbers[kept], lines.take(pa.array(kept, pa.int64()))))
     if len(kept) < len(lines):
         bad = np.ones(len(lines), dtype=bool)
         bad[kept] = False
@@ -91,7 +91,7 @@ def _parse_logfmt_lines(lines: pa.Array, numbers: np.ndarray) -> Parsed:
             kept.append(i)
     table = pa.table({k: pa.array([r.get(k) for r in records], pa.string())
                       for k in dict.fromkeys(k for r in records for k in r)}) if records else pa.table({})
-    parsed = Parsed(table, _known(numbers[kept] if kept else np.empty(0, np.int64), lines.take(pa.array(kept, pa.int64()))))
+    parsed = Parsed(table, known_lines(numbers[kept] if kept else np.empty(0, np.int64), lines.take(pa.array(kept, pa.int64()))))
     for i in bad:
         parsed.reject(int(numbers[i]), lines[i].as_py(), "no key=value pair")
     return parsed

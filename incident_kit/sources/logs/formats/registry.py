@@ -75,9 +75,13 @@ def share_matching(pattern: re.Pattern[str], lines: list[str], multiline: bool) 
 
 
 def line_format(name: str, pattern: str, build: Callable[..., Any], *, rank: int = 50, multiline: bool = False,
-                yearless: bool = False, description: str = "", sniffed: bool = True) -> Format:
-    """Return the :class:`Format` of an RE2 line pattern with named groups and its column builder."""
-    lf = LineFormat(name, pattern, build, description, multiline=multiline)
+                yearless: bool = False, description: str = "", sniffed: bool = True,
+                presplit: Callable[[Any], Any] | None = None) -> Format:
+    """Return the :class:`Format` of an RE2 line pattern with named groups and its column builder.
+
+    ``presplit(lines)`` may read the format's commonest layout more cheaply (see :class:`.lines.LineFormat`).
+    """
+    lf = LineFormat(name, pattern, build, description, multiline=multiline, presplit=presplit)
     compiled = python_pattern(pattern)
     sniff = partial(share_matching, compiled, multiline=multiline) if sniffed else None
     return Format(name, partial(parse_lines, line_format=lf), sniff, rank, multiline, yearless, description)

@@ -30,19 +30,40 @@ _ROUTER = {
 
 def _build_heroku(g: pa.StructArray, opts: dict[str, Any]) -> dict[str, pa.Array]:
     out = build_columns(g, stamps.iso(g.field("ts"), opts.get("tz", "UTC")))
-    message = g.field("message")
-    for name, (pattern, kind) in _ROUTER.items():
-        found = pc.extract_regex(message, pattern)
-        value = blank_to_null(pc.if_else(pc.is_valid(found), found.field("v"), ""))
-        if value.null_count == len(value):
-            continue
-        out[name] = pc.cast(value, kind) if kind is not None else value
+    _fields_from(g.field("message"), _ROUTER, out)
     if "router_level" in out:
         level = out.pop("router_level")
         out["level"] = pc.if_else(pc.equal(level, "error"), "error", pc.if_else(pc.is_null(level), None, "info"))
     return out
 
 
+_NGINX_FIELDS = {
+    "client": (r"\bclient: (?P<v>[^,]+)", None), "server": (r"\bserver: (?P<v>[^,]+)", None),
+    "method": (r"\brequest: \"(?P<v>[A-Z]+) ", None), "path": (r"\brequest: \"[A-Z]+ (?P<v>[^\" ]+)", None),
+    "upstream": (r"\bupstream: \"(?P<v>[^\"]*)\"", None), "host": (r"\bhost: \"(?P<v>[^\"]*)\"", None),
+}
+
+
+def _fields_from(message: pa.Array, table: dict[str, tuple[str, Any]], out: dict[str, pa.Array]) -> None:
+    """Add to ``out`` the fields that ``table``'s patterns (one ``v`` group each) find in ``message``."""
+    for name, (pattern, kind) in table.items():
+        found = pc.extract_regex(message, pattern)
+        value = blank_to_null(pc.if_else(pc.is_valid(found), found.field("v"), ""))
+        if value.null_count == len(value):
+            continue
+        out[name] = pc.cast(value, kind) if kind is not None else value
+
+
+def _build_nginx_error(g: pa.StructArray, opts: dict[str, Any]) -> dict[str, pa.Array]:
+    out = build_columns(g, stamps.iso(g.field("ts"), opts.get("tz", "UTC")), ints=("pid", "tid", "connection"))
+    _fields_from(g.field("message"), _NGINX_FIELDS, out)
+    return out
+
+
+NGINX_ERROR = register(line_format(
+    "nginx_error", r"^(?P<ts>\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}) \[(?P<level>\w+)\] (?P<pid>\d+)#(?P<tid>\d+): "
+    r"(?:\*(?P<connection>\d+) )?(?P<message>.*)$", _build_nginx_error, rank=10, multiline=True,
+    description="nginx error log: stamp, [level], pid#tid: *connection message, client/server/request/upstream read"))
 RAILS = register(line_format(
     "rails", r"^(?P<letter>[DIWEFAU]), \[(?P<ts>" + stamps.ISO + r") #(?P<pid>\d+)\] +(?P<level>[A-Z]+) -- "
     r"(?P<progname>[^:]*): (?P<message>.*)$", _build_rails, rank=10, multiline=True,
@@ -56,4 +77,4 @@ HEROKU = register(line_format(
     r"(?:- )?(?P<message>.*)$", _build_heroku, rank=10,
     description="Heroku/Railway lines: 'stamp source[dyno]: message', router fields read"), "railway", "heroku_router")
 
-__all__ = ["RAILS", "GO", "HEROKU"]
+__all__ = ["NGINX_ERROR", "RAILS", "GO", "HEROKU"]

@@ -17,7 +17,7 @@ import pandas as pd
 
 from .... import secrets, timeutil
 from ....errors import ConfigError, SourceError
-from ..formats import base as logformats
+from ..formats import jsonlines
 from . import shared as logstore
 from ..._base import source
 
@@ -131,7 +131,7 @@ def logs(url: Any, table: str, start: Any = None, end: Any = None, *, time_colum
            f"WHERE {_where(time_column, s, e, where, filters, precision)} ORDER BY {ident(time_column)} "
            f"LIMIT {int(max_rows) + 1} FORMAT JSONEachRow")
     body = _run(url, sql, database=database, timeout=timeout, window=(s, e))
-    parsed = logformats.parse_json(body, 1) if body.strip() else None
+    parsed = jsonlines.parse_json(body, 1) if body.strip() else None
     records = parsed.table.to_pylist() if parsed is not None else []
     truncated = len(records) > max_rows
     records = records[:max_rows]
@@ -166,7 +166,7 @@ def counts(url: Any, table: str, start: Any = None, end: Any = None, *, interval
            f"WHERE {_where(time_column, s, e, where, filters, precision)} "
            f"GROUP BY bucket{', `' + by + '`' if by else ''} ORDER BY bucket FORMAT JSONEachRow")
     body = _run(url, sql, database=database, timeout=timeout, window=(s, e))
-    parsed = logformats.parse_json(body, 1) if body.strip() else None
+    parsed = jsonlines.parse_json(body, 1) if body.strip() else None
     rows = []
     for r in parsed.table.to_pylist() if parsed is not None else []:
         row = {"ts": pd.Timestamp(int(r["bucket"]), unit="s", tz="UTC"), "metric": "count", "value": float(r["n"])}

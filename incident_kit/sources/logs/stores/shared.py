@@ -17,7 +17,7 @@ import pyarrow as pa
 from .... import frames, secrets
 from ....errors import SourceError
 from .. import fields as logfields
-from ..formats import base as logformats
+from ..formats import jsonlines
 from ..tables import to_frame
 
 DEFAULT_TIMEOUT = 30.0
@@ -101,7 +101,7 @@ def records_frame(records: Iterable[Mapping[str, Any]], *, source: str, truncate
         frame = frames.conform(pd.DataFrame(), "logs", source=source, truncated=truncated)
         frame.attrs.update({"rejected_sample": [], "format": source.split(" ")[0], "notes": [], **(extra or {})})
         return frame
-    table = logformats.records_to_table(rows)
+    table = jsonlines.records_to_table(rows)
     table = logfields.canonicalize(table, logfields.alias_table(aliases))
     rejected = 0
     if "ts" not in table.column_names:

@@ -1,16 +1,11 @@
-"""The one place SQL is checked before it is sent: only a single plain read gets through.
+"""MySQL, SQLite and other dialects: sqlglot parses the statement in the target's dialect.
 
-Statements are parsed with sqlglot (in the dialect of the target database) and refused
-unless they are one ``SELECT``/``WITH``/``VALUES``/``TABLE``/``SHOW``/``DESCRIBE``/``EXPLAIN``
-(without ``ANALYZE`` of a write) containing no data-changing node anywhere in the tree
-(writable CTEs, ``SELECT ... INTO``, locking clauses such as ``FOR UPDATE``) and no call to a
-function that changes the server (``pg_terminate_backend``, ``set_config``, ``lo_*``,
-``dblink*``, advisory locks, ``nextval``, ``GET_LOCK``, ...).
-A statement sqlglot cannot parse is refused too: it cannot be proven to be a read.
-
-The sources also run every statement in a read-only transaction, so the server itself is the
-second line of defence; this module is the first, and the only one for functions such as
-``pg_terminate_backend`` that a read-only transaction allows.
+Refused unless it is one ``SELECT``/``WITH``/``VALUES``/``TABLE``/``SHOW``/``DESCRIBE``/``EXPLAIN``
+(without ``ANALYZE`` of a write) with no data-changing node anywhere in the tree (writable CTEs,
+``SELECT ... INTO``, locking clauses) and no call of a function that changes the server
+(:data:`REFUSED_FUNCTIONS`: ``GET_LOCK``, ``load_extension``, ...). A statement sqlglot cannot
+parse is refused. MySQL and SQLite declare no volatility PostgreSQL-style, so this is a deny list;
+their second line (read-only transaction/connection) is what the sources add.
 """
 
 from __future__ import annotations
@@ -19,24 +14,18 @@ import functools
 import logging
 import re
 
-from .errors import MutationRefused
+from ..errors import MutationRefused
 
-#: SQLAlchemy backend name -> sqlglot dialect.
-DIALECTS: dict[str, str] = {
-    "postgresql": "postgres",
-    "postgres": "postgres",
-    "mysql": "mysql",
-    "mariadb": "mysql",
-    "sqlite": "sqlite",
-    "mssql": "tsql",
-    "oracle": "oracle",
-    "duckdb": "duckdb",
-    "clickhouse": "clickhouse",
-    "snowflake": "snowflake",
-    "bigquery": "bigquery",
-    "redshift": "redshift",
-    "trino": "trino",
-}
+def short(sql: str, n: int = 60) -> str:
+    """Return ``sql`` on one line, cut to ``n`` characters."""
+    text = " ".join(str(sql).split())
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def refusal(sql: str, why: str, target: str = "") -> MutationRefused:
+    """Return the one-line MutationRefused naming the statement and why it is not a plain read."""
+    return MutationRefused("sqlguard", target, f"refused {short(sql)!r}: {why}; only a single plain read is allowed")
+
 
 #: Functions that change the server, a session or files even inside a read-only transaction.
 REFUSED_FUNCTIONS: frozenset[str] = frozenset({
@@ -73,23 +62,6 @@ _EXPLAIN_OPTIONS = re.compile(
 )
 
 
-def dialect_for(url_or_backend: str | None) -> str | None:
-    """Return the sqlglot dialect for a SQLAlchemy URL or backend name (``None`` for generic SQL)."""
-    if not url_or_backend:
-        return None
-    backend = str(url_or_backend).split("://", 1)[0].split("+", 1)[0].lower()
-    return DIALECTS.get(backend)
-
-
-def _short(sql: str, n: int = 60) -> str:
-    text = " ".join(sql.split())
-    return text if len(text) <= n else text[: n - 3] + "..."
-
-
-def _refuse(sql: str, why: str, target: str = "") -> MutationRefused:
-    return MutationRefused("sqlguard", target, f"refused {_short(sql)!r}: {why}; only a single plain read is allowed")
-
-
 def _function_name(node: object) -> str:
     from sqlglot import exp
 
@@ -108,39 +80,25 @@ def _check_tree(tree: object, sql: str, target: str) -> None:
     revoke = getattr(exp, "Revoke", None)
     for node in tree.walk():  # type: ignore[attr-defined]
         if isinstance(node, writes) or (revoke is not None and isinstance(node, revoke)):
-            raise _refuse(sql, f"it contains {type(node).__name__.upper()}", target)
+            raise refusal(sql, f"it contains {type(node).__name__.upper()}", target)
         if isinstance(node, exp.Into):
-            raise _refuse(sql, "SELECT ... INTO writes a table or variable", target)
+            raise refusal(sql, "SELECT ... INTO writes a table or variable", target)
         if isinstance(node, exp.Lock):
-            raise _refuse(sql, "a locking clause (FOR UPDATE/FOR SHARE) takes row locks", target)
+            raise refusal(sql, "a locking clause (FOR UPDATE/FOR SHARE) takes row locks", target)
         name = _function_name(node)
         if name and (name in REFUSED_FUNCTIONS or name.startswith(REFUSED_PREFIXES)):
-            raise _refuse(sql, f"function {name}() changes the server", target)
-
-
-def check(sql: str, dialect: str | None = None, *, source: str = "sql", target: str = "") -> str:
-    """Return ``sql`` (stripped of a trailing ``;``) when it is a single plain read.
-
-    ``dialect`` is a sqlglot dialect (see :func:`dialect_for`); ``source`` and ``target`` (a
-    masked URL) name the database in the error. Raises :class:`MutationRefused` (one line,
-    naming what was found) otherwise.
-    """
-    if not isinstance(sql, str):
-        raise MutationRefused(source, target, f"refused {sql!r}: a statement is text; only a single plain read is allowed")
-    try:
-        return _check(sql, dialect, target)
-    except MutationRefused as exc:
-        raise MutationRefused(source, target, exc.reason) from None
+            raise refusal(sql, f"function {name}() changes the server", target)
 
 
 @functools.lru_cache(maxsize=512)  # the sources send the same catalog queries again and again
-def _check(sql: str, dialect: str | None, target: str) -> str:
+def check(sql: str, dialect: str | None, target: str) -> str:
+    """Return ``sql`` stripped when it is a single plain read in ``dialect``; raises MutationRefused."""
     import sqlglot
     from sqlglot import exp
     from sqlglot.errors import SqlglotError
 
     if not isinstance(sql, str) or not sql.strip():
-        raise _refuse(str(sql), "the statement is empty", target)
+        raise refusal(str(sql), "the statement is empty", target)
     logging.getLogger("sqlglot").setLevel(logging.ERROR)
     text = sql.strip().rstrip(";").strip()
     try:
@@ -149,9 +107,9 @@ def _check(sql: str, dialect: str | None, target: str) -> str:
                       if s is not None and not (semicolon and isinstance(s, semicolon))]
     except SqlglotError as exc:
         reason = " ".join(str(exc).split())[:120]
-        raise _refuse(sql, f"it cannot be parsed as {dialect or 'SQL'} ({reason})", target) from None
+        raise refusal(sql, f"it cannot be parsed as {dialect or 'SQL'} ({reason})", target) from None
     if len(statements) != 1:
-        raise _refuse(sql, f"it holds {len(statements)} statements", target)
+        raise refusal(sql, f"it holds {len(statements)} statements", target)
     tree = statements[0]
     if isinstance(tree, exp.Command):
         verb = str(tree.this).upper()
@@ -160,29 +118,48 @@ def _check(sql: str, dialect: str | None, target: str) -> str:
         if verb == "EXPLAIN":
             m = _EXPLAIN_OPTIONS.match(text)
             inner = text[m.end():] if m else ""
-            _check(inner, dialect, target)
+            check(inner, dialect, target)
             return text
-        raise _refuse(sql, f"{verb} is not a read", target)
+        raise refusal(sql, f"{verb} is not a read", target)
     reads = (exp.Query, exp.Values, exp.Show, exp.Describe)
     if isinstance(tree, exp.Pragma):
         if "=" in text or "(" in text and not re.match(
             r"(?i)^pragma\s+(table_x?info|index_x?info|index_list|foreign_key_list|integrity_check|quick_check)\b", text
         ):
-            raise _refuse(sql, "a PRAGMA with a value can change the database", target)
+            raise refusal(sql, "a PRAGMA with a value can change the database", target)
         return text
     if not isinstance(tree, reads):
-        raise _refuse(sql, f"{text.split()[0].upper()} is not a read", target)
+        raise refusal(sql, f"{text.split()[0].upper()} is not a read", target)
     _check_tree(tree, sql, target)
     return text
 
 
-def is_read_only(sql: str, dialect: str | None = None) -> bool:
-    """Return True when :func:`check` accepts ``sql``."""
+#: MySQL's declared SQL data access of a stored function that lets it be called by a read.
+READING_ACCESS = frozenset({"NO SQL", "READS SQL DATA"})
+
+
+@functools.lru_cache(maxsize=2048)
+def called_functions(sql: str, dialect: str | None) -> frozenset[str]:
+    """Return the names of the non-built-in functions ``sql`` calls (lower case; empty if unparsable)."""
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import SqlglotError
+
     try:
-        check(sql, dialect)
-    except MutationRefused:
-        return False
-    return True
+        trees = [t for t in sqlglot.parse(sql.strip().rstrip(";"), read=dialect) if t is not None]
+    except SqlglotError:
+        return frozenset()
+    return frozenset(str(n.name).lower() for t in trees for n in t.find_all(exp.Anonymous))
 
 
-__all__ = ["DIALECTS", "REFUSED_FUNCTIONS", "check", "dialect_for", "is_read_only"]
+def verify_stored(sql: str, dialect: str | None, routines: object, target: str = "") -> None:
+    """Refuse (MutationRefused) a call of a MySQL stored function not declared ``NO SQL`` or
+    ``READS SQL DATA``; ``routines(names)`` returns ``(schema, name, sql_data_access)`` rows."""
+    names = called_functions(sql, dialect)
+    for schema, name, access in routines(sorted(names)) if names else []:  # type: ignore[operator]
+        if str(access).upper() not in READING_ACCESS:
+            raise refusal(sql, f"stored function {schema}.{name}() is declared {access}, not READS SQL DATA or NO SQL",
+                          target)
+
+
+__all__ = ["READING_ACCESS", "REFUSED_FUNCTIONS", "REFUSED_PREFIXES", "called_functions", "check", "refusal", "short", "verify_stored"]

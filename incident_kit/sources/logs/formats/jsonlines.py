@@ -1,0 +1,194 @@
+"""JSON lines (polars, or pyarrow; bad lines found by Arrow kernels, Python's json only for what is left) and
+journald's ``journalctl -o json`` export."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .. import fields as logfields
+from ..fields import TS_TYPE
+from .base import MAX_SAMPLE, Parsed, known_lines, split_lines
+
+
+def _flatten(table: pa.Table) -> pa.Table:
+    while any(pa.types.is_struct(f.type) for f in table.schema):
+        table = table.flatten()
+    return table
+
+
+def _fast_json(block: bytes, engine: str = "polars") -> pa.Table:
+    """Parse a block of JSON lines with polars (fastest here) or pyarrow; raises on any bad line or type clash."""
+    try:
+        import polars as pl
+
+        if engine != "polars":
+            raise ImportError
+    except ImportError:
+        import pyarrow.json as pj
+
+        return pj.read_json(io.BytesIO(block), read_options=pj.ReadOptions(block_size=1 << 24))
+    try:
+        return pl.read_ndjson(block).to_arrow()
+    except pl.exceptions.PolarsError:  # a type seen after the first 100 rows: infer from all rows
+        return pl.read_ndjson(block, infer_schema_length=None).to_arrow()
+
+
+_JSON_ERRORS: tuple[type[BaseException], ...] = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
+
+
+def _json_errors() -> tuple[type[BaseException], ...]:
+    try:
+        import polars as pl
+    except ImportError:
+        return _JSON_ERRORS
+    return (*_JSON_ERRORS, pl.exceptions.PolarsError)
+
+
+def parse_json(block: bytes, first_line: int, *, binary_fields: tuple[str, ...] = (), **_: Any) -> Parsed:
+    """Parse JSON lines; on any malformed line or type clash, find and reject the bad lines, parse the rest.
+
+    ``binary_fields`` name fields that may hold byte arrays (journald), decoded as UTF-8 text.
+    """
+    try:
+        # polars would turn journald's byte-array messages into text like "[98, 105]": use pyarrow there
+        table = _flatten(_fast_json(block, "pyarrow" if binary_fields else "polars"))
+    except _json_errors():
+        lines, numbers = split_lines(block, first_line)
+        return _parse_json_slowly(lines, numbers, binary_fields)
+    for name in binary_fields:
+        if name in table.column_names and (pa.types.is_list(table.schema.field(name).type)
+                                           or pa.types.is_large_list(table.schema.field(name).type)):
+            decoded = [bytes(v).decode("utf-8", "replace") if isinstance(v, list) else v
+                       for v in table.column(name).to_pylist()]
+            table = table.set_column(table.column_names.index(name), name, pa.array(decoded, pa.string()))
+
+    def locate() -> tuple[np.ndarray, pa.Array | None]:
+        lines, numbers = split_lines(block, first_line)
+        if len(numbers) != table.num_rows:  # whitespace-only lines were skipped by the parser
+            keep = pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(lines)), 0)
+            lines, numbers = lines.filter(keep), numbers[keep.to_numpy(zero_copy_only=False)]
+        return numbers, lines
+
+    return Parsed(table, locate)
+
+
+def _reject_reason(text: str) -> str:
+    try:
+        obj = json.loads(text)
+    except ValueError as exc:
+        return f"not JSON: {exc.msg}"
+    return f"JSON {type(obj).__name__}, not an object"
+
+
+def _parse_json_slowly(lines: pa.Array, numbers: np.ndarray, binary_fields: tuple[str, ...] = ()) -> Parsed:
+    """Reject the lines that are not JSON objects; parse the others fast if possible, else as records.
+
+    Lines that do not even look like an object (``{`` ... ``}``: stack traces, plain text, cut
+    lines) are found by Arrow kernels and the rest parsed by the fast reader at once; only when
+    that fails too (a malformed line that looks like an object, a type clash) is every line read
+    by Python's json module.
+    """
+    trimmed = pc.utf8_trim_whitespace(lines)
+    looks = pc.and_(pc.starts_with(trimmed, "{"), pc.ends_with(trimmed, "}")).to_numpy(zero_copy_only=False)
+    blank = pc.equal(trimmed, "").to_numpy(zero_copy_only=False)
+    others = np.flatnonzero(~looks & ~blank)
+    candidates = np.flatnonzero(looks)
+    if not binary_fields and len(candidates):
+        good = lines.take(pa.array(candidates, pa.int64()))
+        joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(good)], pa.int32()), good.cast(pa.string())), "\n")
+        try:
+            table = _flatten(_fast_json(joined[0].as_py().encode() + b"\n"))
+        except _json_errors():
+            table = None
+        if table is not None and table.num_rows == len(candidates):
+            parsed = Parsed(table, known_lines(numbers[candidates], good))
+            parsed.reject_lines(numbers[others], lines.take(pa.array(others, pa.int64())), _reject_reason)
+            return parsed
+    # only the first of the other lines can reach the sample: the rest are counted
+    sampled = others[:MAX_SAMPLE]
+    rejected = [(int(numbers[i]), text, _reject_reason(text))
+                for i, text in zip(sampled, lines.take(pa.array(sampled, pa.int64())).to_pylist())]
+    parsed = _parse_json_line_by_line(lines.take(pa.array(candidates, pa.int64())), numbers[candidates], rejected,
+                                      binary_fields)
+    parsed.rejected += len(others) - len(sampled)
+    return parsed
+
+
+def _parse_json_line_by_line(lines: pa.Array, numbers: np.ndarray, rejected: list[tuple[int, str, str]],
+                             binary_fields: tuple[str, ...]) -> Parsed:
+    """Parse object-looking lines one by one with Python's json module (malformed lines, type clashes, journald)."""
+    records: list[dict[str, Any]] = []
+    kept: list[int] = []
+    for i, text in enumerate(lines.to_pylist()):
+        try:
+            obj = json.loads(text)
+        except ValueError as exc:
+            rejected.append((int(numbers[i]), text, f"not JSON: {exc.msg}"))
+            continue
+        if not isinstance(obj, dict):
+            rejected.append((int(numbers[i]), text, f"JSON {type(obj).__name__}, not an object"))
+            continue
+        for name in binary_fields:
+            value = obj.get(name)
+            if isinstance(value, list) and all(isinstance(b, int) and 0 <= b < 256 for b in value):
+                obj[name] = bytes(value).decode("utf-8", "replace")
+        records.append(obj)
+        kept.append(i)
+    good_lines = lines.take(pa.array(kept, pa.int64()))
+    good_numbers = numbers[kept] if kept else np.empty(0, np.int64)
+    table = None
+    if len(kept) < len(lines) and not binary_fields and kept:
+        try:
+            table = _flatten(_fast_json("\n".join(good_lines.to_pylist()).encode() + b"\n"))
+        except _json_errors():
+            table = None
+    if table is None or table.num_rows != len(kept):
+        table = records_to_table(records)
+    rejected.sort()
+    parsed = Parsed(table, known_lines(good_numbers, good_lines))
+    for line_no, text, reason in rejected:
+        parsed.reject(line_no, text, reason)
+    return parsed
+
+
+def records_to_table(records: list[dict[str, Any]]) -> pa.Table:
+    """Return a table from dict records whose fields may clash in type (clashing columns become text)."""
+    import pandas as pd
+
+    if not records:
+        return pa.table({})
+    frame = pd.json_normalize(records, sep=".")
+    columns: dict[str, pa.Array] = {}
+    for name in frame.columns:
+        values = [None if (v is None or (isinstance(v, float) and v != v)) else v for v in frame[name].tolist()]
+        try:
+            columns[str(name)] = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            columns[str(name)] = pa.array([None if v is None else (v if isinstance(v, str) else json.dumps(v, default=str))
+                                           for v in values], pa.string())
+    return pa.table(columns)
+
+
+def parse_journald(block: bytes, first_line: int, **kw: Any) -> Parsed:
+    """Parse ``journalctl -o json`` export: binary MESSAGE arrays decoded, realtime stamps and PRIORITY typed."""
+    parsed = parse_json(block, first_line, binary_fields=("MESSAGE",), **kw)
+    table = parsed.table
+    if "__REALTIME_TIMESTAMP" in table.column_names:
+        idx = table.column_names.index("__REALTIME_TIMESTAMP")
+        micros = logfields.to_int(table.column(idx).combine_chunks())
+        table = table.set_column(idx, "__REALTIME_TIMESTAMP", pc.multiply(micros, 1000).cast(TS_TYPE))
+    if "PRIORITY" in table.column_names:
+        idx = table.column_names.index("PRIORITY")
+        table = table.set_column(idx, "PRIORITY", logfields.to_int(table.column(idx).combine_chunks()))
+    parsed.table = table
+    return parsed
+
+
+
+__all__ = ["parse_json", "parse_journald", "records_to_table"]
