@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from .redact_base import Q, Rule, entropy, token_like
+from .redact_base import Rule, token_like
 
 _B64 = r"A-Za-z0-9+/"
 _URLSAFE = r"A-Za-z0-9_\-"

@@ -266,5 +266,52 @@ def load_runs(runs: Any, reports_dir: str | Path = "reports") -> Runs:
     return out
 
 
-__all__ = ["Runs", "Traffic", "blocked_sessions", "changes", "collect_if", "deploys_only", "disks", "quota_use", "layers", "load_runs", "metrics_series", "probe_all",
+@dataclass
+class Changed:
+    """What moved in an incident (:func:`what_changed`): every signal, the window the notebook
+    works on and the p95 latency during it."""
+
+    signals: pd.DataFrame
+    window: Any
+    p95_ms: float | None = None
+    logs: pd.DataFrame = field(default_factory=lambda: frames.empty("logs"))
+
+
+def what_changed(inv: Any, t: Traffic, *more_logs: pd.DataFrame | None, probes: pd.DataFrame | None = None,
+                 metrics: Iterable[pd.DataFrame | None] = (), connections: Any = None, names: Iterable[str] = ()) -> Changed:
+    """Return every signal a scenario would see on ``t``'s requests plus ``more_logs`` (application
+    logs), biggest change first, and the window to work on: ``t.incident`` when it was found, else
+    the window of the biggest change (recorded on ``inv``). ``p95_ms`` is the median p95 during
+    that window (the last five buckets without one), so an incident that ended is rated as it was."""
+    from .analysis.evidence import signal_window, signals
+
+    parts = [f for f in (t.requests, *more_logs) if f is not None and len(f)]
+    logs = frames.concat(parts, "logs") if len(parts) > 1 else (parts[0] if parts else frames.empty("logs"))
+    table = signals(logs, rates=t.rates if len(parts) <= 1 else None, probes=probes, metrics=metrics,
+                    connections=connections, names=names)
+    window = t.incident if t.incident else signal_window(table, t.incident)
+    if window and not t.incident:
+        inv.set_window(window.start, window.end)
+    return Changed(table, window, p95_during(t.rates, window), logs)
+
+
+def p95_during(rates: pd.DataFrame, window: Any) -> float | None:
+    """Return the median p95 latency (ms) of the buckets inside ``window`` (an IncidentWindow that
+    was found), else of the last five buckets; None without latencies. An incident that ended
+    is rated by its own minutes, not by the recovered ones after it."""
+    if rates is None or not len(rates) or "p95_ms" not in rates.columns or not rates["p95_ms"].notna().any():
+        return None
+    inside = rates.iloc[-5:]
+    if window:
+        keep = (rates["ts"] >= window.start).to_numpy(dtype=bool)
+        if window.end is not None:
+            keep = keep & (rates["ts"] < window.end).to_numpy(dtype=bool)
+        if keep.any():
+            inside = rates[keep]
+    p95 = float(pd.to_numeric(inside["p95_ms"], errors="coerce").median())
+    return None if pd.isna(p95) else p95
+
+
+__all__ = ["Changed", "Runs", "Traffic", "blocked_sessions", "changes", "collect_if", "deploys_only", "disks", "quota_use", "layers",
+           "load_runs", "metrics_series", "p95_during", "probe_all", "what_changed",
            "sample", "traffic"]

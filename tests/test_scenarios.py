@@ -96,6 +96,8 @@ def _stage_and_run(scenario: str, notebooks: list[str], out_dir: str) -> dict[st
         env.stop()
     historical = {**shift_parameters(cold, paths), "start": iso(start), "end": iso(end)}
     results["historical"] = run(scenario, historical, out_dir=out_dir).summary
+    results["historical_parameters"] = historical  # test_every_scenario_on_every_incident (tests/sweep.py) runs every scenario on these files
+    results["times"] = {"errors_from": iso(story.errors_from - SHIFT), "deploy_at": iso(story.deploy_at - SHIFT)}
     return results
 
 
@@ -120,7 +122,8 @@ def staged_runs(tmp_path_factory) -> dict[str, Any]:
                 continue
             for name, ran in res["runs"].items():
                 found[name] = {"story": res["story"], "dropped": res["dropped"][name], **ran}
-            found[scenario].update(cold=res["cold"], historical=res["historical"], cold_parameters=res["cold_parameters"])
+            found[scenario].update(cold=res["cold"], historical=res["historical"], cold_parameters=res["cold_parameters"],
+                                   historical_parameters=res["historical_parameters"], times=res["times"])
     shutil.rmtree(leftover, ignore_errors=True)
     return found
 
@@ -288,3 +291,13 @@ def test_mutation_pattern_catches_what_it_must():
         assert MUTATING.search(bad), bad
     for good in ("ik.postgres.locks(database_url)", "inv.conclude('cause', ik.narrate.hypothesis(h))"):
         assert not MUTATING.search(good), good
+
+
+@pytest.mark.slow
+def test_every_scenario_on_every_incident(staged_runs, tmp_path_factory):
+    """The sweep of issue 20: every scenario notebook on every staged incident's files (as staged and
+    ended), a provider slowdown nine days old and a quiet baseline; its table is printed."""
+    import sweep
+
+    sweep.check(staged_runs, GROUPS, tmp_path_factory.mktemp("sweep"))
+

@@ -17,20 +17,12 @@ from ..redact_io import clip
 from ..timeutil import iso
 from .changes import _minutes
 from .context import Incident
+from .upstream import FAILURE_WORDS, counts
 
 Hypothesis = dict[str, Any]
 
 _LOCK = re.compile(r"lock timeout|lock wait|deadlock|could not obtain lock|canceling statement due to lock|"
                    r"could not serialize|lock not available|waiting for lock", re.I)
-_HOST = re.compile(r"\b(?:https?|grpc|wss?|tcp|redis|postgres(?:ql)?|mysql|amqp)://([^/\s:\"'<>]+)|"
-                   r"\b((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:com|net|org|io|dev|cloud|co|app|ai|"
-                   r"internal|local|svc|example|cluster\.local|amazonaws\.com|googleapis\.com))\b", re.I)
-_ENDPOINT = re.compile(r"(?<![\w.:/-])((?:\d{1,3}(?:\.\d{1,3}){3}|localhost|[a-z][a-z0-9-]*(?:\.[a-z0-9-]+)+):\d{2,5})\b", re.I)
-_LOOPBACK = re.compile(r"^(?:127\.|localhost|\[?::1)")
-_SERVICE = re.compile(r"\b(redis|postgres(?:ql)?|mysql|mariadb|kafka|rabbitmq|amqp|memcached|elasticsearch|opensearch|"
-                      r"mongo(?:db)?|smtp|ldap|zookeeper|consul|vault|clickhouse|cassandra|nats|s3)\b", re.I)
-_FAILURE_WORDS = re.compile(r"timed? ?out|refused|unreachable|unavailable|reset by peer|no route|"
-                            r"name resolution|ssl|tls|certificate|5\d\d|bad gateway", re.I)
 _RESOURCE = re.compile(r"disk|filesystem|fs_|volume|memory|mem_|ram|swap|cpu|inode", re.I)
 _RATIO_NAME = re.compile(r"ratio|percent|pct|usage|utili[sz]ation|used|use\b|fraction|saturation", re.I)
 _QUEUE = re.compile(r"queue|backlog|pending|lag|depth|waiting|enqueued", re.I)
@@ -80,8 +72,8 @@ def dependencies(probes: pd.DataFrame | None, inc: Incident) -> list[Hypothesis]
                         "score": round(0.3 + 0.6 * share, 3),
                         "evidence": f"{int(failed.sum())} of {len(group)} {kind} probes of {target} failed{why}"})
     if inc.error_messages is not None and len(inc.error_messages):
-        now = _hosts(inc.error_messages)
-        before = _hosts(inc.baseline_error_messages) if inc.baseline_error_messages is not None else {}
+        now = counts(inc.error_messages)
+        before = counts(inc.baseline_error_messages) if inc.baseline_error_messages is not None else {}
         total = len(inc.error_messages)
         total_before = max(1, len(inc.baseline_error_messages) if inc.baseline_error_messages is not None else 0)
         for key, (count, example, label) in sorted(now.items(), key=lambda kv: -kv[1][0])[:5]:
@@ -89,41 +81,12 @@ def dependencies(probes: pd.DataFrame | None, inc: Incident) -> list[Hypothesis]
             share_before = before.get(key, (0, "", ""))[0] / total_before
             if share < 0.1 or share <= 2 * share_before:
                 continue
-            bonus = 0.1 if _FAILURE_WORDS.search(example) else 0.0
+            bonus = 0.1 if FAILURE_WORDS.search(example) else 0.0
             out.append({"cause": f"dependency {label} failing", "kind": "dependency", "ref": key,
                         "score": round(min(0.85, 0.2 + 0.6 * share * (1 - share_before) + bonus), 3),
                         "evidence": f"{share:.0%} of the errors in the window name {label} "
                                     f"({share_before:.0%} before), e.g. {clip(example, 160)!r}"})
     return out
-
-
-def _hosts(messages: pd.Series) -> dict[str, tuple[int, str, str]]:
-    """Return what the messages name as a remote end: key -> (messages naming it, example, label).
-
-    The key is a well-known service word when one is named (redis, postgres, kafka, ...), else the
-    host of a URL, a dotted host name, or a host:port / ip:port."""
-    counts: dict[str, tuple[int, str, str]] = {}
-    distinct = messages.value_counts()
-    for msg, n in distinct.items():
-        text = str(msg)
-        ends: list[str] = []
-        for m in _HOST.finditer(text):
-            ends.append((m.group(1) or m.group(2) or "").lower())
-        ends += [m.group(1).lower() for m in _ENDPOINT.finditer(text)]
-        ends = [e for e in dict.fromkeys(ends) if e]
-        services = list(dict.fromkeys(w.lower() for w in _SERVICE.findall(text)))
-        found: dict[str, str] = {}
-        if services and (ends or _FAILURE_WORDS.search(text)):
-            for word in services:
-                found[word] = f"{word} at {ends[0]}" if ends else word
-        else:
-            for end in ends:
-                host = end.split(":")[0] if not end.replace(".", "").replace(":", "").isdigit() else end
-                found.setdefault(host, end if host != end and not _LOOPBACK.match(end) else host)
-        for key, label in found.items():
-            c, ex, lb = counts.get(key, (0, text, label))
-            counts[key] = (c + int(n), ex, lb)
-    return counts
 
 
 def _use_ratio(connections: Any) -> tuple[float, str] | None:

@@ -100,7 +100,8 @@ def changes(events: pd.DataFrame | None, inc: Incident, *, tau_min: float = 30.0
             closeness = math.exp(-max(dt / pd.Timedelta(minutes=1), 0.0) / tau_min)
             # Relatedness counts in proportion to closeness: an old change that touched the same
             # code is still an old change.
-            score = (0.1 + closeness * (0.55 + 0.3 * rel) + 0.05 * rel) if inc.start is not None else 0.1 + 0.3 * closeness
+            # Without an incident window nothing ties a change to an incident: never "most likely".
+            score = (0.1 + closeness * (0.55 + 0.3 * rel) + 0.05 * rel) if inc.start is not None else 0.1 + 0.15 * closeness
             when = (f"{_minutes(dt)} before the incident started ({iso(ts)} -> {iso(inc.start)})"
                     if inc.start is not None else f"{_minutes(dt)} before the last log line")
         evidence = f"{kind} {when}"

@@ -85,6 +85,9 @@ def hypothesis(ranked: pd.DataFrame) -> Answer:
     if ranked is None or not len(ranked):
         return Answer("No cause could be ranked from the evidence.")
     top = ranked.iloc[0]
+    if float(top["score"]) < STANDS_OUT:
+        return Answer(f"No cause stands out: the best candidate, {clean(top['cause'], 200)}, scores {float(top['score']):.2f}.",
+                      evidence=str(top.get("evidence", "")), score=float(top["score"]))
     return Answer(f"Most likely cause: {clean(top['cause'], 240)}", f"(score {float(top['score']):.2f}).",
                   evidence=str(top.get("evidence", "")), score=float(top["score"]))
 
@@ -96,7 +99,8 @@ def headline(service: str, incident: Any, values: Mapping[str, Any], top: pd.Dat
         return f"{where}no incident found in the error rate"
     err = f"{rate:.0%} of requests failing" if rate is not None else "requests failing"
     since = f" since {_hm(incident.start)}"
-    cause = f", most likely {clean(ranked.iloc[0]['cause'], 120)}" if ranked is not None and len(ranked) else ""
+    strong = ranked is not None and len(ranked) and float(ranked.iloc[0]["score"]) >= STANDS_OUT
+    cause = f", most likely {clean(ranked.iloc[0]['cause'], 120)}" if strong else ""
     return f"{where}{err}{since}{cause}"
 
 def probes(frame: pd.DataFrame) -> Answer:
@@ -147,7 +151,7 @@ def providers(table: pd.DataFrame) -> Answer:
     if table is None or not len(table):
         return Answer("No error message names a third-party host or provider.", score=0.0)
     top = table.iloc[0]
-    return Answer(f"{top['share']:.0%} of the errors name {clean(top['provider'], 80)} ({top['share_before']:.0%} before).",
+    return Answer(f"{top['share']:.0%} of the warning and error lines name {clean(top['provider'], 80)} ({top['share_before']:.0%} before).",
                   f"For example: {clean(top['example'], 200)}", score=float(top["share"]))
 
 def auth(found: Mapping[str, Any]) -> Answer:
@@ -219,14 +223,50 @@ def people(kind: str, text: Any) -> Answer:
     return Answer(f"{kind}: {items[0]}" if len(items) == 1 else f"{kind}: " + "; ".join(items),
                   evidence="\n".join(items), score=None)
 
+def signals(table: pd.DataFrame) -> Answer:
+    """Answer "what changed?" from ``analysis.evidence.signals``: the biggest change first."""
+    if table is None or not len(table):
+        return Answer("Nothing moved: error rate, latency, traffic, named dependencies and resources stayed within their "
+                      "baselines.", score=0.0)
+    top = table.iloc[0]
+    first, _, rest = str(top["text"]).partition("; ")
+    others = [f"{str(r['signal']).replace('_', ' ')} ({clean(r['subject'], 60)})" for _, r in table.iloc[1:4].iterrows()]
+    detail = " ".join(x for x in (f"{clean(rest, 300)}." if rest else "", f"Also moved: {_listing(others)}." if others else "") if x)
+    return Answer(f"The biggest change: {clean(first, 240)}.", detail, evidence=str(top["text"]), score=float(top["strength"]))
+
+#: Below this score a hypothesis is listed, never called "most likely".
+STANDS_OUT = 0.3
+#: Scenarios that look at every incident their own way: they always apply.
+GENERAL = frozenset({"triage", "high_error_rate", "high_latency", "postmortem"})
+#: Hypothesis kinds a specific scenario also investigates beyond its own (auth breaks by config changes).
+ALSO_HOME = {"auth_failures": frozenset({"bad_deploy"})}
+
+
 def scenario_headline(scenario: str, service: str, ranked: pd.DataFrame, severity_level: Any = None, what: str = "") -> str:
-    """Return a one-sentence headline for any scenario: what was seen and the most likely cause."""
+    """Return a one-sentence headline for any scenario: what was seen and the most likely cause.
+
+    A specific scenario (not triage, high_error_rate, high_latency) does not apply when no
+    hypothesis scores :data:`STANDS_OUT` or more, or when the best one belongs to another
+    scenario (``analysis.evidence.home_scenario``): the sentence says so and where it points."""
+    from ..analysis.evidence import home_scenario
+
     where = f"{service}: " if service else ""
     lvl = getattr(severity_level, "level", severity_level)
-    cause = f"most likely {clean(ranked.iloc[0]['cause'], 140)}" if ranked is not None and len(ranked) else "no cause ranked"
-    seen = f"{clean(what, 160).rstrip('.')}; " if what else ""
     sev = f" ({lvl})" if lvl else ""
-    return f"{where}{scenario.replace('_', ' ')}{sev}: {seen}{cause}"
+    seen = clean(what, 160).rstrip(".") if what else ""
+    strong = ranked is not None and len(ranked) and float(ranked.iloc[0]["score"]) >= STANDS_OUT
+    name = f"{where}{scenario.replace('_', ' ')}{sev}"
+    because = f": {seen[:1].lower()}{seen[1:]}" if seen else ""
+    if scenario not in GENERAL:
+        if not strong:
+            return f"{name}: does not apply here{because}; no cause stands out"
+        top = ranked.iloc[0]
+        home = home_scenario(top.get("kind"), top.get("ref"), top["cause"])
+        if home != scenario and home not in ALSO_HOME.get(scenario, ()):
+            return f"{name}: does not apply here{because}; the evidence points to {home}: {clean(top['cause'], 140)}"
+    cause = f"most likely {clean(ranked.iloc[0]['cause'], 140)}" if strong else "no cause stands out"
+    seen = f"{seen}; " if seen else ""
+    return f"{name}: {seen}{cause}"
 
 
-__all__ = ["window", "impact", "difference", "top_error", "deploy", "severity", "hypothesis", "headline", "probes", "latency", "slow_endpoints", "layers", "providers", "auth", "config", "build", "new_errors", "next_scenario", "runs", "people", "scenario_headline"]
+__all__ = ["window", "impact", "difference", "top_error", "deploy", "severity", "hypothesis", "headline", "probes", "latency", "slow_endpoints", "layers", "providers", "auth", "config", "build", "new_errors", "next_scenario", "runs", "people", "signals", "STANDS_OUT", "scenario_headline"]

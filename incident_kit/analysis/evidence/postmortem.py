@@ -15,13 +15,34 @@ NEXT_SCENARIO = {
     "correlated": "high_error_rate",
 }
 
+#: Scenarios that investigate a symptom rather than a cause.
+SYMPTOMS = frozenset({"high_error_rate", "high_latency"})
+
+
+def home_scenario(kind: Any, ref: Any = None, cause: Any = "") -> str:
+    """Return the scenario that investigates a hypothesis of ``kind`` (a failing Redis ->
+    redis_failure, connections -> db_connection_exhaustion, a resource -> resource_pressure, a queue
+    -> queue_backlog, a third-party host -> dependency_failure, the service's own address ->
+    site_outage, a change -> bad_deploy, ...)."""
+    kind, low = str(kind or ""), f"{ref or ''} {cause or ''}".lower()
+    if kind == "saturation":
+        return ("db_connection_exhaustion" if "connection" in low else
+                "queue_backlog" if re.search(r"queue|backlog|depth", low) else "resource_pressure")
+    if kind == "dependency":
+        return ("redis_failure" if "redis" in low else
+                "db_connection_exhaustion" if re.search(r"postgres|mysql|database|sql", low) else
+                "site_outage" if re.search(r"127\.0\.0\.1|localhost|/health", low) else "dependency_failure")
+    return NEXT_SCENARIO.get(kind, "high_error_rate")
+
+
 def next_scenarios(hypotheses: pd.DataFrame | None, *, probes: pd.DataFrame | None = None, p95_rising: bool = False,
-                   auth_failing: bool = False, n: int = 3) -> pd.DataFrame:
+                   auth_failing: bool = False, signals: pd.DataFrame | None = None, n: int = 3) -> pd.DataFrame:
     """Return the scenarios to open next, best first: ``scenario``, ``why``, ``score``.
 
     From the ranked hypotheses (a failing Redis -> redis_failure, connections -> db_connection_exhaustion,
     a resource -> resource_pressure, a queue -> queue_backlog, a third-party host -> dependency_failure,
-    every health check failing -> site_outage), plus latency and auth signals.
+    every health check failing -> site_outage), plus latency and auth signals and the rows of
+    :func:`~incident_kit.analysis.evidence.signals` (each names the scenario that investigates it).
     """
     picks: dict[str, tuple[float, str]] = {}
 
@@ -31,26 +52,18 @@ def next_scenarios(hypotheses: pd.DataFrame | None, *, probes: pd.DataFrame | No
 
     if hypotheses is not None and len(hypotheses):
         for _, h in hypotheses.iterrows():
-            kind, ref, cause = str(h.get("kind") or ""), str(h.get("ref") or ""), str(h["cause"])
-            score = float(h["score"])
-            if kind == "saturation":
-                low = (ref + " " + cause).lower()
-                name = ("db_connection_exhaustion" if "connection" in low else
-                        "queue_backlog" if re.search(r"queue|backlog|depth", low) else "resource_pressure")
-            elif kind == "dependency":
-                low = (ref + " " + cause).lower()
-                name = ("redis_failure" if "redis" in low else
-                        "db_connection_exhaustion" if re.search(r"postgres|mysql|database|sql", low) else
-                        "site_outage" if re.search(r"127\.0\.0\.1|localhost|/health", low) else "dependency_failure")
-            else:
-                name = NEXT_SCENARIO.get(kind, "high_error_rate")
-            add(name, score, cause)
+            add(home_scenario(h.get("kind"), h.get("ref"), h["cause"]), float(h["score"]), str(h["cause"]))
     if probes is not None and len(probes):
         from ..severity import probes_failing_share
 
         share = probes_failing_share(probes)
         if share is not None and share >= 1.0:
             add("site_outage", 0.95, "every probed endpoint fails its health check")
+    if signals is not None and len(signals):
+        for _, sig in signals.iterrows():
+            # A symptom (errors, latency) is where to look when no cause is strong: a strong cause ranks first.
+            weight = 0.8 if sig["scenario"] in SYMPTOMS else 1.0
+            add(str(sig["scenario"]), weight * float(sig["strength"]), str(sig["text"]))
     if p95_rising:
         add("high_latency", 0.5, "p95 latency left its baseline")
     if auth_failing:
@@ -137,4 +150,4 @@ def carried_findings(findings: Iterable[Mapping[str, Any]], n: int = 8) -> list[
     return out[:n]
 
 
-__all__ = ["NEXT_SCENARIO", "next_scenarios", "compose", "people_timeline", "findings_table", "POSTMORTEM_OWN", "carried_findings"]
+__all__ = ["NEXT_SCENARIO", "home_scenario", "next_scenarios", "compose", "people_timeline", "findings_table", "POSTMORTEM_OWN", "carried_findings"]

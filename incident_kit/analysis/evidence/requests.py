@@ -8,7 +8,6 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from ...redact_io import clip
 from ..rates import error_mask
 from ..window import bounds
 
@@ -21,7 +20,7 @@ LAYERS = ("dns", "tcp", "tls", "http")
 
 def route(path: Any) -> str:
     """Return ``path`` with ids masked (``/api/orders/42`` -> ``/api/orders/{id}``), no query string."""
-    text = str(path or "").split("?")[0]
+    text = "" if path is None or (not isinstance(path, str) and pd.isna(path)) else str(path).split("?")[0]
     return _ID_SEGMENT.sub("/{id}", text) or "(none)"
 
 def _split(logs: pd.DataFrame, window: Any, baseline: str = "2h") -> tuple[np.ndarray, np.ndarray]:
@@ -31,10 +30,11 @@ def _split(logs: pd.DataFrame, window: Any, baseline: str = "2h") -> tuple[np.nd
     if start is None:
         inside = np.ones(len(logs), dtype=bool)
         return inside, np.zeros(len(logs), dtype=bool)
-    inside = (ts >= start).to_numpy(dtype=bool)
+    # np.array copies: a to_numpy() view of a copy-on-write or Arrow-backed column is read-only.
+    inside = np.array(ts >= start, dtype=bool)
     if end is not None:
-        inside &= (ts < end).to_numpy(dtype=bool)
-    before = ((ts < start) & (ts >= start - pd.Timedelta(baseline))).to_numpy(dtype=bool)
+        inside = inside & np.array(ts < end, dtype=bool)
+    before = np.array((ts < start) & (ts >= start - pd.Timedelta(baseline)), dtype=bool)
     return inside, before
 
 def slow_endpoints(logs: pd.DataFrame, window: Any, *, n: int = 8, baseline: str = "2h", min_requests: int = 5) -> pd.DataFrame:
@@ -94,9 +94,9 @@ def auth_failures(logs: pd.DataFrame, window: Any, *, statuses: Iterable[int] = 
     denied = status.isin(list(statuses)).to_numpy(dtype=bool)
     path = logs["path"].astype("string").fillna("") if "path" in logs.columns else pd.Series("", index=logs.index, dtype="string")
     message = logs["message"].astype("string").fillna("") if "message" in logs.columns else pd.Series("", index=logs.index, dtype="string")
-    is_auth = path.str.contains(AUTH_WORDS).fillna(False).to_numpy(dtype=bool)
+    is_auth = np.array(path.str.contains(AUTH_WORDS).fillna(False), dtype=bool)
     for prefix in login_paths or ():
-        is_auth |= path.str.startswith(str(prefix)).fillna(False).to_numpy(dtype=bool)
+        is_auth = is_auth | np.array(path.str.startswith(str(prefix)).fillna(False), dtype=bool)
     failed = denied | error_mask(logs).to_numpy(dtype=bool)
     auth_msg = message.str.contains(AUTH_WORDS).fillna(False).to_numpy(dtype=bool)
     login_fail = is_auth & failed | (failed & auth_msg)
@@ -175,43 +175,23 @@ def first_failing_layer(layered: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 def providers(logs: pd.DataFrame, window: Any, *, names: Iterable[str] = (), baseline: str = "2h") -> pd.DataFrame:
-    """Return the hosts and named providers that error messages in the window mention, with how
-    often now and before. ``names`` adds provider names to look for (``stripe``, ``s3``, ``mux``).
+    """Return the hosts and named providers that warning and error lines in the window mention (in the
+    message or a field such as ``upstream``), with how often now and before, most named first.
+    ``names`` adds provider names to look for (``stripe``, ``s3``, ``mux``).
 
-    Columns: ``provider``, ``errors``, ``share``, ``share_before``, ``example``.
+    Columns: ``provider``, ``errors`` (warning/error lines naming it), ``share``, ``share_before``
+    (of the warning/error lines in the window, in the baseline), ``first_seen``, ``example``.
     """
-    from ..causes import _HOST
+    from ..upstream import mentions
 
-    cols = ["provider", "errors", "share", "share_before", "example"]
-    if logs is None or not len(logs) or "message" not in logs.columns:
+    cols = ["provider", "errors", "share", "share_before", "first_seen", "example"]
+    if logs is None or not len(logs) or "ts" not in logs.columns:
         return pd.DataFrame(columns=cols)
     inside, before = _split(logs, window, baseline)
-    errs = error_mask(logs).to_numpy(dtype=bool)
-    msgs = logs["message"].astype("string").fillna("")
-    extra = [n.lower() for n in names if n]
-
-    def mentions(text: str) -> set[str]:
-        found = {(m.group(1) or m.group(2) or "").lower() for m in _HOST.finditer(text)}
-        low = text.lower()
-        found |= {n for n in extra if re.search(rf"\b{re.escape(n)}\b", low)}
-        return {f for f in found if f}
-
-    now_msgs, before_msgs = msgs[errs & inside], msgs[errs & before]
-    counts: dict[str, list[Any]] = {}
-    for text, n in now_msgs.value_counts().items():
-        for p in mentions(str(text)):
-            c = counts.setdefault(p, [0, str(text)])
-            c[0] += int(n)
-    prior: dict[str, int] = {}
-    for text, n in before_msgs.value_counts().items():
-        for p in mentions(str(text)):
-            prior[p] = prior.get(p, 0) + int(n)
-    if not counts:
+    found = mentions(logs, inside, before, names=names)
+    if not len(found):
         return pd.DataFrame(columns=cols)
-    total, total_before = max(1, len(now_msgs)), max(1, len(before_msgs))
-    rows = [{"provider": p, "errors": c[0], "share": round(c[0] / total, 3),
-             "share_before": round(prior.get(p, 0) / total_before, 3), "example": clip(c[1], 200)} for p, c in counts.items()]
-    return pd.DataFrame(rows, columns=cols).sort_values("errors", ascending=False).reset_index(drop=True)
+    return found.rename(columns={"upstream": "provider", "now": "errors"})[cols].reset_index(drop=True)
 
 
 __all__ = ["AUTH_WORDS", "LAYERS", "route", "slow_endpoints", "auth_failures", "status_rates", "first_failing_layer", "providers"]

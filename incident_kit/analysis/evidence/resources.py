@@ -4,7 +4,27 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+import numpy as np
 import pandas as pd
+
+
+def _first(*values: Any, default: str = "unknown") -> str:
+    """Return the first of ``values`` that is set (not None, NA or empty) as text."""
+    for v in values:
+        if v is not None and not (not isinstance(v, str) and pd.isna(v)) and str(v):
+            return str(v)
+    return default
+
+
+def _readings(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Return the rows of a metrics frame that hold a number (None without any)."""
+    if frame is None or not len(frame) or not {"metric", "value", "ts"} <= set(frame.columns):
+        return None
+    values = pd.to_numeric(frame["value"], errors="coerce")
+    keep = np.array(values.notna(), dtype=bool)
+    if not keep.any():
+        return None
+    return frame[keep].assign(value=values[keep].astype("float64"))
 
 
 def resource_use(*metric_frames: pd.DataFrame | None) -> pd.DataFrame:
@@ -13,18 +33,19 @@ def resource_use(*metric_frames: pd.DataFrame | None) -> pd.DataFrame:
     cols = ["resource", "used_percent", "detail"]
     rows = []
     for frame in metric_frames:
-        if frame is None or not len(frame) or "metric" not in frame.columns:
+        frame = _readings(frame)
+        if frame is None:
             continue
         latest = frame.sort_values("ts", kind="stable").groupby(
             ["metric", *[c for c in ("path", "mountpoint") if c in frame.columns]], dropna=False).tail(1)
         for _, r in latest.iterrows():
             m = str(r["metric"])
             if m == "disk_used_percent":
-                rows.append({"resource": f"disk {r.get('mountpoint') or r.get('path')}", "used_percent": float(r["value"]),
-                             "detail": f"filesystem holding {r.get('path')}"})
+                rows.append({"resource": f"disk {_first(r.get('mountpoint'), r.get('path'))}", "used_percent": float(r["value"]),
+                             "detail": f"filesystem holding {_first(r.get('path'), r.get('mountpoint'))}"})
             elif m == "inodes_used_percent" and not pd.isna(r["value"]):
-                rows.append({"resource": f"inodes {r.get('mountpoint') or r.get('path')}", "used_percent": float(r["value"]),
-                             "detail": f"filesystem holding {r.get('path')}"})
+                rows.append({"resource": f"inodes {_first(r.get('mountpoint'), r.get('path'))}", "used_percent": float(r["value"]),
+                             "detail": f"filesystem holding {_first(r.get('path'), r.get('mountpoint'))}"})
             elif m in ("memory_used_percent", "swap_used_percent", "cpu_percent", "cpu_busy_percent"):
                 rows.append({"resource": m.replace("_used_percent", "").replace("_percent", "").replace("_busy", ""),
                              "used_percent": float(r["value"]), "detail": ""})
@@ -38,13 +59,14 @@ def resource_metrics(*metric_frames: pd.DataFrame | None) -> dict[str, pd.Series
     (a form :func:`incident_kit.analysis.hypotheses` ``metrics=`` ranks as saturation)."""
     out: dict[str, pd.Series] = {}
     for frame in metric_frames:
-        if frame is None or not len(frame) or "metric" not in frame.columns:
+        frame = _readings(frame)
+        if frame is None:
             continue
         for _, r in frame.iterrows():
             m = str(r["metric"])
             if m not in ("disk_used_percent", "inodes_used_percent", "memory_used_percent", "swap_used_percent", "cpu_percent"):
                 continue
-            where = r.get("mountpoint") if m.startswith(("disk", "inodes")) else None
+            where = _first(r.get("mountpoint"), default="") if m.startswith(("disk", "inodes")) else None
             name = m.replace("_percent", "_ratio").replace("cpu_ratio", "cpu_used_ratio") + (f"{{mountpoint=\"{where}\"}}" if where else "")
             s = out.setdefault(name, pd.Series(dtype="float64"))
             out[name] = pd.concat([s, pd.Series([float(r["value"]) / 100.0], index=[pd.Timestamp(r["ts"])])])
