@@ -318,3 +318,15 @@ def test_through_the_package_namespace(tmp_path: Path) -> None:
 
     df = ik.logs.read(write_jsonl(tmp_path / "app.jsonl", DEMO_LINES), format="json", service="shop-api")
     assert len(df) == 2 and df.attrs["format"] == "json"
+
+
+def test_a_json_field_first_seen_late_in_a_block_is_a_column(tmp_path: Path) -> None:
+    """Schema inference sees every row: a field written only on rare warning lines is not dropped."""
+    lines = [json.dumps({"ts": f"2026-11-22T13:{i // 60 % 60:02d}:{i % 60:02d}Z", "level": "info", "message": f"ok {i}"})
+             for i in range(3000)]
+    lines[2500] = json.dumps({"ts": "2026-11-22T13:41:40Z", "level": "warning", "message": "slow", "upstream": "api.pay.example"})
+    path = tmp_path / "app.log"
+    path.write_text("\n".join(lines) + "\n")
+    df = logs.read(path)
+    assert len(df) == 3000 and df.attrs["rejected"] == 0
+    assert df["upstream"].dropna().tolist() == ["api.pay.example"]

@@ -33,10 +33,9 @@ def _fast_json(block: bytes, engine: str = "polars") -> pa.Table:
         import pyarrow.json as pj
 
         return pj.read_json(io.BytesIO(block), read_options=pj.ReadOptions(block_size=1 << 24))
-    try:
-        return pl.read_ndjson(block).to_arrow()
-    except pl.exceptions.PolarsError:  # a type seen after the first 100 rows: infer from all rows
-        return pl.read_ndjson(block, infer_schema_length=None).to_arrow()
+    # The schema is inferred from every row: a field that first appears late in a block (an
+    # ``upstream`` written only on warning lines) must become a column, never be dropped.
+    return pl.read_ndjson(block, infer_schema_length=None).to_arrow()
 
 
 _JSON_ERRORS: tuple[type[BaseException], ...] = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
