@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from ....errors import ConfigError
 from .. import fields as logfields
 from ..fields import TS_TYPE
+from . import stamps
 from .base import MAX_SAMPLE, Parsed, known_lines, split_lines
 
 
@@ -96,22 +97,8 @@ ACCESS = (
 
 def _syslog_year_fix(g: pa.StructArray, opts: dict[str, Any]) -> pa.Array:
     """RFC 3164 stamps have no year: take the reference year, or the year before if that is in the future."""
-    ref = opts.get("reference")
-    import pandas as pd
-
-    ref = pd.Timestamp(ref) if ref is not None else pd.Timestamp.now(tz="UTC")
-    tz = opts.get("tz", "UTC")
-
-    def at(year: int) -> pa.Array:
-        text = pc.binary_join_element_wise(str(year), g.field("mon"), g.field("day"), g.field("hms"), " ")
-        return logfields.to_timestamp(text, time_format="%Y %b %d %H:%M:%S", tz=tz)
-
-    this_year = at(ref.year)
-    limit = pa.scalar((ref + pd.Timedelta(days=2)).value, TS_TYPE)
-    future = pc.fill_null(pc.greater(this_year, limit), False)
-    if not pc.any(future).as_py():
-        return this_year
-    return pc.if_else(future, at(ref.year - 1), this_year)
+    text = pc.binary_join_element_wise(g.field("mon"), g.field("day"), g.field("hms"), " ")
+    return stamps.with_year(text, "%b %d %H:%M:%S", opts.get("reference"), opts.get("tz", "UTC"))
 
 
 def _build_syslog(g: pa.StructArray, opts: dict[str, Any]) -> dict[str, pa.Array]:
