@@ -205,8 +205,19 @@ class Investigation:
             seconds=round(time.perf_counter() - started, 3),
         )
         self._add_source(record)
+        self._keep_notes(name, frame.attrs.get("notes"))
         tables.observe(frame)
         return frame
+
+    def _keep_notes(self, name: str, notes: Any, limit: int = 8) -> None:
+        """Record what a source assumed or could not apply (a sniffed format, a year taken from the
+        window, a filter no row carried) under data completeness; at most ``limit`` per source."""
+        if not isinstance(notes, list | tuple) or not notes:
+            return
+        for text in notes[:limit]:
+            self.note(f"{name}: {text}")
+        if len(notes) > limit:
+            self.note(f"{name}: {len(notes) - limit} more notes (see the notebook)")
 
     def _failed(self, record: dict[str, Any], name: str, kind: str | None, reason: str, started: float) -> pd.DataFrame:
         record.update(status="failed", error=reason, seconds=round(time.perf_counter() - started, 3))

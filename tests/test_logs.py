@@ -80,6 +80,12 @@ def test_a_filter_keeps_the_files_that_lack_its_field(tmp_path: Path) -> None:
     assert sorted(df["source"].astype(str)) == sorted([str(app)] * 2 + [str(access)])
     assert [n for n in df.attrs["notes"] if n.startswith("filter service=")] == [
         f"filter service='shop-api' not applied to {access}: no service field there, its rows are kept"]
+    # ...and the investigation carries the note to the report's data completeness
+    from incident_kit.investigation import Investigation
+
+    inv = Investigation("test", output_dir=tmp_path / "run")
+    inv.collect("access and app logs", logs.read, [app, access], service="shop-api")
+    assert any(n.startswith("access and app logs: filter service='shop-api' not applied to") for n in inv.data["notes"])
 
 
 def test_aliases_and_units(tmp_path: Path) -> None:
