@@ -253,3 +253,11 @@ def test_a_five_week_old_java_pool_exhaustion_is_p1_naming_the_config_commit_and
     assert "Connection is not available" in json.dumps(s["hypotheses"][:2] + s["findings"]), s["findings"]
     logs = {src["name"]: src for src in s["sources"]}["access logs"]
     assert logs["status"] == "ok" and logs["rejected"] == 0, logs
+    # The service's own logback log is read whole: each pool error carries its stack trace.
+    from incident_kit.sources import logs as log_source
+
+    app = log_source.read(r["params"]["logs"][1])
+    errors = app[app["level"] == "error"]
+    assert len(errors) > 50 and app.attrs["rejected"] == 0
+    assert errors["exception"].astype(str).str.contains("HikariPool.createTimeoutException").all()
+    assert app.attrs["continuations"] == 2 * len(errors)
