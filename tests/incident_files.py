@@ -53,9 +53,10 @@ class Written:
     def endpoint(self) -> str:
         return f"{self.method} {self.path}"
 
-    def parameters(self, pad_min: float = 30.0, service: bool = False) -> dict[str, Any]:
+    def parameters(self, pad_min: float = 90.0, service: bool = False) -> dict[str, Any]:
         """The parameters a user of this incident gives: logs, repository, window (padded) and, with
-        ``service``, the service name (which the access log does not carry)."""
+        ``service``, the service name (which the access log does not carry). The pad is the user's
+        look-back: window() judges a change against at least an hour of history before it."""
         out = {"logs": [str(self.access_log), str(self.app_log)], "git_repo": str(self.repo),
                "start": _iso(self.start - timedelta(minutes=pad_min)), "end": _iso(self.end + timedelta(minutes=pad_min))}
         return {**out, "service": self.service} if service else out
@@ -67,6 +68,10 @@ def _iso(t: datetime) -> str:
 
 def _clf(t: datetime) -> str:
     return f"{t.day:02d}/{MONTHS[t.month - 1]}/{t.year}:{t:%H:%M:%S} +0000"
+
+
+#: The default "now" of the generated incidents (a fixed instant, so tests see the same data each run).
+REFERENCE_NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
 
 
 def provider_slowdown(root: Path, *, seed: int = 1, days_ago: float = 9.0, duration_min: float = 38.0,
@@ -84,7 +89,9 @@ def provider_slowdown(root: Path, *, seed: int = 1, days_ago: float = 9.0, durat
     if (root / "repo").exists():
         raise FileExistsError(f"{root / 'repo'} exists: provider_slowdown writes into a new directory")
     root.mkdir(parents=True, exist_ok=True)
-    now = now or datetime.now(timezone.utc)
+    # A fixed clock by default: the same data on every run and every day (``days_ago`` counts back from
+    # it, so the incident is always in the past); pass ``now`` to place it elsewhere.
+    now = now or REFERENCE_NOW
     start = (now - timedelta(days=days_ago)).replace(microsecond=0) + timedelta(seconds=rng.randint(0, 59))
     end = start + timedelta(minutes=duration_min)
     host = rng.choice(HOSTS)

@@ -166,6 +166,7 @@ def mine(messages: Any, *, method: str = "drain") -> tuple[np.ndarray, list[str]
     if not len(array):
         return np.zeros(0, dtype=np.int64), []
     raw_codes, raw_uniques = _encode(array)
+    raw_uniques = _redacted(raw_uniques)
     # Masking ignores which digit is where, so messages that differ only in their digits
     # ("order 48213" / "order 51977") share one mask: mask one message per digit skeleton.
     # When a sample shows that skeletons barely repeat (ids made of letters and digits), skip it.
@@ -187,6 +188,26 @@ def mine(messages: Any, *, method: str = "drain") -> tuple[np.ndarray, list[str]
     t_codes, t_uniques = pd.factorize(pd.Series(finals, dtype="object"), use_na_sentinel=False)
     codes = t_codes[m_codes][raw_codes]
     return codes.astype(np.int64), [str(t) for t in t_uniques]
+
+
+def _redacted(uniques: Any) -> Any:
+    """Return the distinct messages redacted, before masking: a template keeps no secret whose
+    context (the ``token=`` before it) masking would otherwise have turned into ``<*>``."""
+    import pyarrow as pa
+
+    from ..redact_io import session_redactor
+
+    values = uniques.to_pylist()
+    texts = ["" if v is None else str(v) for v in values]
+    sep = "\n\x1e\n"
+    redactor = session_redactor()
+    joined, changed = redactor.text(sep.join(texts))
+    if not changed:
+        return uniques
+    parts = joined.split(sep)
+    if len(parts) != len(texts):  # a span crossed a separator: one message at a time
+        parts = [redactor.text(t)[0] for t in texts]
+    return pa.array([None if v is None else t for v, t in zip(values, parts)], type=uniques.type)
 
 
 def signatures(messages: Any, *, method: str = "drain") -> list[str]:

@@ -60,9 +60,12 @@ def next_scenarios(hypotheses: pd.DataFrame | None, *, probes: pd.DataFrame | No
         if share is not None and share >= 1.0:
             add("site_outage", 0.95, "every probed endpoint fails its health check")
     if signals is not None and len(signals):
+        slow = "latency" in set(signals["signal"])
         for _, sig in signals.iterrows():
             # A symptom (errors, latency) is where to look when no cause is strong: a strong cause ranks first.
             weight = 0.8 if sig["scenario"] in SYMPTOMS else 1.0
+            if sig["signal"] == "traffic_drop" and slow:
+                weight = 0.6  # slow answers serve fewer requests: the drop follows the latency, not an outage
             add(str(sig["scenario"]), weight * float(sig["strength"]), str(sig["text"]))
     if p95_rising:
         add("high_latency", 0.5, "p95 latency left its baseline")

@@ -98,6 +98,9 @@ def _errors(rates: pd.DataFrame) -> list[dict[str, Any]]:
 
 def _traffic(rates: pd.DataFrame) -> list[dict[str, Any]]:
     out = []
+    # The last bucket is cut where reading stopped (the window's end, or now): its count is partial
+    # and would read as a drop. Counts are judged on complete buckets only.
+    rates = rates.iloc[:-1] if len(rates) > 1 else rates
     for direction, signal in (("down", "traffic_drop"), ("up", "traffic_surge")):
         w = _found(rates, "requests", direction)
         if w is None or not w.baseline:
