@@ -1,13 +1,18 @@
 """The sweep's machinery: scenario notebooks run on many incidents in a few long-lived kernels.
 
-A papermill run starts a kernel (~2-3 s on a busy machine) and renders a report; the sweep runs
-hundreds of notebook x incident pairs, so each worker thread keeps one real Jupyter kernel
-(IPC sockets in a private directory, as the runner's) and executes notebook after notebook in it
-with nbclient: the notebook's own cells, its parameters injected by papermill's
-``parameterize_notebook`` exactly as a run would, after a cell that clears the namespace. What a
-run found is read from the ``summary.partial.json`` its Investigation writes; the status follows
-the runner's rule (a cell error is ``failed``, a failed source ``degraded``).
+A papermill run starts a kernel (~2-3 s on a busy machine, then seconds of imports) and renders a
+report; the sweep runs hundreds of notebook x incident pairs, so a worker keeps one real Jupyter
+kernel (IPC sockets in a private directory, as the runner's) and executes notebook after notebook
+in it with nbclient: the notebook's own cells, its parameters resolved by the runner's
+``resolve_parameters`` and injected by papermill's ``parameterize_notebook`` exactly as a run
+would, the runner's secret references in the kernel's environment, after a cell that clears the
+namespace. What a run found is read from the ``summary.partial.json`` its Investigation writes;
+the status follows the runner's rule (a cell error is ``failed``, a failed source ``degraded``).
 
+test_scenarios stages each incident once, in a worker process with its own kernel
+(:func:`worker_kernels`): the live runs go through the real runner, the cold and historical runs
+and this sweep's runs of the incident's files (:func:`stage_datasets`) through that kernel, while
+the other workers stage theirs; :func:`judge` then reads every result.
 :func:`ended_copy` makes the "ended" variant of an incident's files (normal traffic from before
 it appended after the data, so the incident recovers inside the data); :func:`table` prints the
 scenario x incident matrix.
@@ -15,11 +20,12 @@ scenario x incident matrix.
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import queue
 import re
 import tempfile
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -56,19 +62,29 @@ class Kernels:
 
     def run(self, notebook: str, parameters: dict[str, Any], out_dir: Path, timeout: float = 240,
             timings: list[tuple[float, str]] | None = None) -> dict[str, Any]:
-        """Execute ``notebook`` with ``parameters`` in a free kernel; return its summary (status, severity, ...)."""
+        """Execute ``notebook`` with ``parameters`` in a free kernel, as the runner would; return its
+        summary (status, severity, ...). Raises ParameterError, as the runner does, for a parameter
+        the notebook does not declare."""
         import nbformat
         from nbclient import NotebookClient
         from nbclient.exceptions import CellExecutionError, CellTimeoutError
         from papermill.parameterize import parameterize_notebook
 
+        from incident_kit import redact_io
+        from incident_kit.runner import resolve_parameters
+
         out_dir.mkdir(parents=True, exist_ok=True)
         nb = nbformat.read(str(NOTEBOOKS / f"{notebook}.ipynb"), as_version=4)
+        declared = list(_declared(notebook))
+        params, _ = resolve_parameters(declared, parameters)
+        if "output_dir" in declared:
+            params["output_dir"] = str(out_dir)
         nb.metadata["papermill"] = {}
         for cell in nb.cells:
             cell.metadata.setdefault("tags", [])
-        nb = parameterize_notebook(nb, {**parameters, "output_dir": str(out_dir)})
-        nb.cells.insert(0, nbformat.v4.new_code_cell(RESET))
+        nb = parameterize_notebook(nb, params)
+        refs = json.dumps(redact_io.references(params))
+        nb.cells.insert(0, nbformat.v4.new_code_cell(RESET + f"\nimport os as _os\n_os.environ[{redact_io.REFS_ENV!r}] = {refs!r}"))
         km = self._free.get()
         error = None
         client = NotebookClient(nb, km=km, timeout=timeout, allow_errors=False, kernel_name="python3")
@@ -121,6 +137,14 @@ def _cell_seconds(nb: Any) -> list[tuple[float, str]]:
     return out
 
 
+@functools.lru_cache(maxsize=None)
+def _declared(notebook: str) -> tuple[str, ...]:
+    """Return the parameters ``notebook`` declares (papermill's reading of its parameters cell)."""
+    import papermill
+
+    return tuple(papermill.inspect_notebook(str(NOTEBOOKS / f"{notebook}.ipynb")))
+
+
 def summarize(out_dir: Path, error: str | None) -> dict[str, Any]:
     """Return what the run recorded, with the runner's status rule."""
     path = out_dir / PARTIAL
@@ -128,25 +152,32 @@ def summarize(out_dir: Path, error: str | None) -> dict[str, Any]:
     sources = partial.get("sources") or []
     degraded = [f"{s.get('name')}: {s.get('error')}" for s in sources if s.get("status") == "failed"]
     status = "failed" if error else ("degraded" if degraded else "ok")
-    return {**partial, "status": status, "error": error, "degraded_reasons": degraded}
+    return {**partial, "window": partial.get("window") or {"start": None, "end": None}, "status": status,
+            "error": error, "degraded_reasons": degraded}
 
 
-def run_all(pairs: Iterable[tuple[str, str, dict[str, Any]]], out: Path, workers: int = 2) -> dict[tuple[str, str], dict[str, Any]]:
-    """Run every ``(notebook, incident, parameters)``; returns (notebook, incident) -> summary."""
-    import time
+def run_pairs(kernels: Kernels, pairs: Iterable[tuple[str, str, dict[str, Any]]], out: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    """Run every ``(notebook, incident, parameters)`` in ``kernels`` (``out/<incident>/<notebook>``);
+    returns (notebook, incident) -> summary."""
+    with ThreadPoolExecutor(max_workers=kernels.workers) as pool:
+        futures = {(nb, inc): pool.submit(kernels.run, nb, params, out / inc / nb) for nb, inc, params in pairs}
+        return {key: fut.result() for key, fut in futures.items()}
 
-    pairs = list(pairs)
-    started = time.monotonic()
-    kernels = Kernels(workers)
-    try:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {(nb, inc): pool.submit(kernels.run, nb, params, out / inc / nb) for nb, inc, params in pairs}
-            results = {key: fut.result() for key, fut in futures.items()}
-        print(f"\nsweep: {len(pairs)} runs in {time.monotonic() - started:.0f} s on {workers} kernels, "
-              f"kernel CPU {kernels.cpu_seconds():.0f} s")
-        return results
-    finally:
-        kernels.close()
+
+_WORKER: tuple[int, Kernels] | None = None
+
+
+def worker_kernels() -> Kernels:
+    """Return this process's one kernel: started on the first call, stopped when the process exits
+    (a multiprocessing pool's worker runs its finalizers on the way out; so does the main process)."""
+    global _WORKER
+    if _WORKER is None or _WORKER[0] != os.getpid():
+        from multiprocessing import util
+
+        kernels = Kernels(1)
+        util.Finalize(None, kernels.close, exitpriority=10)
+        _WORKER = (os.getpid(), kernels)
+    return _WORKER[1]
 
 
 _STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)")
@@ -200,7 +231,8 @@ def table(results: dict[tuple[str, str], dict[str, Any]], notebooks: list[str], 
     return "\n".join(rows)
 
 
-__all__ = ["Kernels", "ended_copy", "first_sentence_only", "run_all", "summarize", "table"]
+__all__ = ["Kernels", "ended_copy", "first_sentence_only", "judge", "pairs_of", "provider_datasets", "run_pairs",
+           "stage_datasets", "summarize", "table", "worker_kernels"]
 
 
 #: Scenarios that look at every incident their own way (their view is an answer, not a mismatch).
@@ -241,41 +273,56 @@ def _names(kind: str, words: list[str], summary: dict[str, Any]) -> bool:
     return top.get("kind") == kind and all(w.lower() in str(top.get("cause", "")).lower() for w in words)
 
 
-def check(staged: dict[str, Any], groups: dict[str, list[str]], root: Path, workers: int = 2) -> None:
-    """Run every scenario notebook on every staged incident (as staged and ended), a provider
-    slowdown and a quiet baseline; print the table; fail naming every broken pair."""
-    import papermill
-
+def notebooks() -> list[str]:
+    """Return the scenario notebooks the sweep runs (every registered one but the postmortem)."""
     from incident_kit import scenarios
+
+    return [n for n in scenarios.names() if n != "postmortem"]
+
+
+def stage_datasets(stage: str, names: list[str], ran: dict[str, Any], root: Path) -> dict[str, dict[str, Any]]:
+    """Return the sweep's datasets of one staged incident (``ran``: its ``story``, ``times`` and
+    ``historical_parameters``; ``names``: the notebooks of its group): its files as staged (still
+    going on at the end of the data; there the staged scenario runs in
+    test_historical_run_names_the_staged_cause, here triage, the notebook opened first) and ended
+    (a copy under ``root``). Each dataset: parameters, own notebooks, story, notebooks to run."""
+    own = {n for n in names if n != "postmortem"} | ({"high_error_rate"} if stage == "triage" else set())
+    params = ran["historical_parameters"]
+    errors_from = datetime.fromisoformat(ran["times"]["errors_from"].replace("Z", "+00:00"))
+    ended = ended_variant(params, errors_from, root / "ended" / stage)
+    return {stage: {"parameters": params, "own": own, "story": ran["story"], "notebooks": ["triage"]},
+            f"{stage}:ended": {"parameters": ended, "own": own, "story": ran["story"], "notebooks": notebooks()}}
+
+
+def provider_datasets(root: Path) -> dict[str, dict[str, Any]]:
+    """Return the sweep's two incidents written as files under ``root``: issue 20's provider slowdown
+    nine days old (~1% of checkouts time out; its story names the endpoint too) and a quiet baseline."""
     from incident_files import provider_slowdown
 
-    notebooks = [n for n in scenarios.names() if n != "postmortem"]
-    declared = {nb: set(papermill.inspect_notebook(str(NOTEBOOKS / f"{nb}.ipynb"))) for nb in notebooks}
-    datasets: dict[str, tuple[dict[str, Any], set[str], dict[str, Any]]] = {}
-    only: dict[str, list[str]] = {}
-    for stage, names in groups.items():
-        ran = staged[stage]
-        own = {n for n in names if n != "postmortem"} | ({"high_error_rate"} if stage == "triage" else set())
-        params = ran["historical_parameters"]
-        # As staged (still going on at the end of the data) the staged scenario runs in
-        # test_historical_run_names_the_staged_cause; here triage, the notebook opened first.
-        datasets[stage] = (params, own, ran["story"])
-        only[stage] = ["triage"]
-        errors_from = datetime.fromisoformat(ran["times"]["errors_from"].replace("Z", "+00:00"))
-        datasets[f"{stage}:ended"] = (ended_variant(params, errors_from, root / "ended" / stage), own, ran["story"])
-    slow = provider_slowdown(root / "provider", seed=2)  # issue 20's incident: ~1% of checkouts time out
-    datasets["provider:ended"] = (slow.parameters(service=True), {"high_latency", "dependency_failure"},
-                                  {"kind": "dependency", "text": [slow.host]})
+    slow = provider_slowdown(root / "provider", seed=2)
     quiet = provider_slowdown(root / "quiet", seed=5, duration_min=0)
-    datasets["quiet"] = (quiet.parameters(service=True), set(), {})
-    pairs = [(nb, ds, {k: v for k, v in params.items() if k in declared[nb]})
-             for ds, (params, _, _) in datasets.items() for nb in only.get(ds, notebooks)]
-    results = run_all(pairs, root / "runs", workers)
-    print("\n" + table(results, notebooks, list(datasets)))
+    return {"provider:ended": {"parameters": slow.parameters(service=True), "own": {"high_latency", "dependency_failure"},
+                               "story": {"kind": "dependency", "text": [slow.host], "endpoint": slow.endpoint},
+                               "notebooks": notebooks()},
+            "quiet": {"parameters": quiet.parameters(service=True), "own": set(), "story": {}, "notebooks": notebooks()}}
+
+
+def pairs_of(datasets: dict[str, dict[str, Any]]) -> list[tuple[str, str, dict[str, Any]]]:
+    """Return ``(notebook, dataset, parameters it declares)`` of every run the ``datasets`` ask for."""
+    return [(nb, ds, {k: v for k, v in d["parameters"].items() if k in _declared(nb)})
+            for ds, d in datasets.items() for nb in d["notebooks"]]
+
+
+def judge(staged: dict[str, Any], datasets: dict[str, dict[str, Any]],
+          results: dict[tuple[str, str], dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """Return (problems, notes) of the sweep's ``results`` on ``datasets``: a failed run, a headline
+    that is not one sentence, an own incident whose cause is missed, a foreign incident neither
+    named nor declined, a cause ranked on the quiet baseline, the provider incident's severity and
+    triage's pointers. ``staged`` holds the historical runs of test_scenarios."""
     problems: list[str] = []
     notes: list[str] = []
     for (nb, ds), s in results.items():
-        _, own, story = datasets[ds]
+        own, story = datasets[ds]["own"], datasets[ds]["story"]
         head = str(s.get("headline") or "")
         if s["status"] == "failed":
             problems.append(f"{nb} on {ds}: failed: {s['error']}")
@@ -300,10 +347,8 @@ def check(staged: dict[str, Any], groups: dict[str, list[str]], root: Path, work
                 problems.append(f"{nb} on {ds}: severity {s.get('severity')} ({s.get('severity_reason')}), expected P2")
             if nb == "triage":
                 found = {f["kind"]: f["title"] for f in s.get("findings") or []}
-                if slow.endpoint not in found.get("signals", "") or "latency" not in found.get("signals", ""):
+                if story["endpoint"] not in found.get("signals", "") or "latency" not in found.get("signals", ""):
                     problems.append(f"triage on {ds} does not name the latency change: {found.get('signals')!r}")
                 if not str(found.get("next", "")).startswith(("Open high_latency", "Open dependency_failure")):
                     problems.append(f"triage on {ds} points elsewhere: {found.get('next')!r}")
-    if notes:
-        print("\n".join(notes))
-    assert not problems, f"{len(problems)} of {len(results)} runs are wrong:\n" + "\n".join(problems)
+    return problems, notes

@@ -3,8 +3,9 @@
 Each staged incident (``DemoEnvironment(scenario=NAME)``) knows its answer: the kind and the words
 of the hypothesis that must rank first. Scenarios sharing an incident run on one environment
 (triage and the postmortem composing its run; high_error_rate runs on the same incident in
-test_demo_run). Environments run in a few
-worker processes at once (each notebook is its own kernel anyway), so the whole file stays short.
+test_demo_run). Each incident is staged once, in one of a few worker processes: its notebooks run
+through the real runner (papermill, reports), then its cold and historical runs and the sweep's
+runs of its files in the worker's long-lived kernel (tests/sweep.py), so the whole file stays short.
 Plus a static check of every committed notebook and example parameter file.
 """
 
@@ -56,19 +57,23 @@ MUTATING = re.compile(
 SHIFT = timedelta(weeks=5, hours=3)
 
 
-def _stage_and_run(scenario: str, notebooks: list[str], out_dir: str) -> dict[str, Any]:
-    """Stage ``scenario``'s incident, run ``notebooks`` on it (postmortem last, on the others' runs),
-    then the staged scenario as a user would: "cold" (only the parameters its user knows, on the live
-    incident) and "historical" (the same files moved weeks into the past, explicit start/end, after
-    every live service has stopped)."""
+def _stage_and_run(scenario: str, notebooks: list[str], out_dir: str, sweep_dir: str | None) -> dict[str, Any]:
+    """Stage ``scenario``'s incident, run ``notebooks`` on it with the real runner (postmortem last, on
+    the others' runs), then the staged scenario as a user would, in this worker's kernel
+    (tests/sweep.py): "cold" (only the parameters its user knows, on the live incident) and
+    "historical" (the same files moved weeks into the past, explicit start/end, after every live
+    service has stopped); with ``sweep_dir``, the sweep's runs of the incident's files too."""
     import papermill
 
+    import sweep
     from incident_kit.demo.environment import DemoEnvironment
     from incident_kit.demo.shift import shift_copy, shift_parameters
     from incident_kit.demo.stages import cold_parameters
     from incident_kit.runner import run
     from incident_kit.timeutil import iso, now
 
+    kernel = sweep.worker_kernels()  # started now, so it is ready by the time the incident is
+    out = Path(out_dir)
     env = DemoEnvironment(scenario=scenario, warmup_s=3.0).start()
     try:
         story = env.story
@@ -88,44 +93,88 @@ def _stage_and_run(scenario: str, notebooks: list[str], out_dir: str) -> dict[st
             results["runs"][name] = {"dir": str(result.dir), "summary": result.summary}
         cold = cold_parameters(env)
         results["cold_parameters"] = sorted(cold)
-        results["cold"] = run(scenario, cold, out_dir=out_dir).summary
-        past = Path(out_dir) / f"past-{scenario}"
+        results["cold"] = kernel.run(scenario, cold, out / f"cold-{scenario}")
+        past = out / f"past-{scenario}"
         start, end = story.now - timedelta(hours=2) - SHIFT, now() - SHIFT
         paths = shift_copy(env.workdir, past, -SHIFT)
     finally:
         env.stop()
     historical = {**shift_parameters(cold, paths), "start": iso(start), "end": iso(end)}
-    results["historical"] = run(scenario, historical, out_dir=out_dir).summary
+    results["historical"] = kernel.run(scenario, historical, out / f"historical-{scenario}")
     results["historical_parameters"] = historical  # test_every_scenario_on_every_incident (tests/sweep.py) runs every scenario on these files
     results["times"] = {"errors_from": iso(story.errors_from - SHIFT), "deploy_at": iso(story.deploy_at - SHIFT)}
+    if sweep_dir:
+        try:
+            results["sweep"] = _sweep(kernel, sweep.stage_datasets(scenario, notebooks, results, Path(sweep_dir)), Path(sweep_dir))
+        except Exception as exc:  # noqa: BLE001 - fails the sweep's test only
+            results["sweep_error"] = f"{scenario} was not swept: {type(exc).__name__}: {exc}"
     return results
 
 
+def _sweep(kernel, datasets: dict[str, Any], root: Path) -> dict[str, Any]:
+    """Run the sweep's ``datasets`` in ``kernel``; returns datasets, results and the seconds it took."""
+    import time
+
+    import sweep
+
+    started = time.monotonic()
+    results = sweep.run_pairs(kernel, sweep.pairs_of(datasets), root / "runs")
+    return {"datasets": datasets, "results": results, "seconds": time.monotonic() - started}
+
+
+def _sweep_files(sweep_dir: str) -> dict[str, Any]:
+    """The sweep's incidents that are files only (a provider slowdown, a quiet baseline), in this worker's kernel."""
+    import sweep
+
+    return _sweep(sweep.worker_kernels(), sweep.provider_datasets(Path(sweep_dir)), Path(sweep_dir))
+
+
 @pytest.fixture(scope="module")
-def staged_runs(tmp_path_factory) -> dict[str, Any]:
-    """Run every group whose incident can be staged; returns scenario -> (story, run) and the groups skipped."""
+def staged_runs(request, tmp_path_factory) -> dict[str, Any]:
+    """Run every group whose incident can be staged; returns scenario -> (story, run) and the groups
+    skipped. When the sweep's test is selected, each worker sweeps the incidents it staged too
+    (``"sweep"``: datasets, results and the errors of what could not be swept)."""
     from incident_kit.demo.stages import SCENARIOS as STAGED
 
     out = tmp_path_factory.mktemp("scenario-reports")
+    sweeping = any(item.originalname == "test_every_scenario_on_every_incident" for item in request.session.items)
+    sweep_dir = str(tmp_path_factory.mktemp("sweep")) if sweeping else None
     ready = {s: names for s, names in GROUPS.items() if s in STAGED}
-    found: dict[str, Any] = {"missing": sorted(set(GROUPS) - set(ready))}
+    found: dict[str, Any] = {"missing": sorted(set(GROUPS) - set(ready)),
+                             "sweep": {"datasets": {}, "results": {}, "errors": [], "seconds": 0.0}}
     order = sorted(ready, key=lambda s: -len(ready[s]))  # the longest group first
     leftover = _leave_a_demo_behind()
     with ProcessPoolExecutor(max_workers=3) as pool:
-        futures = {s: pool.submit(_stage_and_run, s, ready[s], str(out)) for s in order}
+        files = pool.submit(_sweep_files, sweep_dir) if sweep_dir else None  # as long as a group: first
+        futures = {s: pool.submit(_stage_and_run, s, ready[s], str(out), sweep_dir) for s in order}
         for scenario, fut in futures.items():
             try:
                 res = fut.result()
             except Exception as exc:  # noqa: BLE001 - one incident that cannot be staged fails its own tests only
                 for name in ready[scenario]:
                     found[name] = {"error": f"{type(exc).__name__}: {exc}"}
+                found["sweep"]["errors"].append(f"{scenario} was not swept: {type(exc).__name__}: {exc}")
                 continue
             for name, ran in res["runs"].items():
                 found[name] = {"story": res["story"], "dropped": res["dropped"][name], **ran}
             found[scenario].update(cold=res["cold"], historical=res["historical"], cold_parameters=res["cold_parameters"],
                                    historical_parameters=res["historical_parameters"], times=res["times"])
+            _add_sweep(found["sweep"], res.get("sweep"))
+            found["sweep"]["errors"] += [res["sweep_error"]] if "sweep_error" in res else []
+        if files is not None:
+            try:
+                _add_sweep(found["sweep"], files.result())
+            except Exception as exc:  # noqa: BLE001 - fails the sweep's test only
+                found["sweep"]["errors"].append(f"the provider and quiet incidents were not swept: {type(exc).__name__}: {exc}")
     shutil.rmtree(leftover, ignore_errors=True)
     return found
+
+
+def _add_sweep(into: dict[str, Any], part: dict[str, Any] | None) -> None:
+    if part:
+        into["datasets"].update(part["datasets"])
+        into["results"].update(part["results"])
+        into["seconds"] += part["seconds"]
 
 
 def _leave_a_demo_behind() -> Path:
@@ -294,10 +343,20 @@ def test_mutation_pattern_catches_what_it_must():
 
 
 @pytest.mark.slow
-def test_every_scenario_on_every_incident(staged_runs, tmp_path_factory):
+def test_every_scenario_on_every_incident(staged_runs):
     """The sweep of issue 20: every scenario notebook on every staged incident's files (as staged and
-    ended), a provider slowdown nine days old and a quiet baseline; its table is printed."""
+    ended), a provider slowdown nine days old and a quiet baseline; its table is printed. The runs
+    are made by the workers of ``staged_runs``, each on the incidents it staged (tests/sweep.py)."""
     import sweep
 
-    sweep.check(staged_runs, GROUPS, tmp_path_factory.mktemp("sweep"))
-
+    swept = staged_runs["sweep"]
+    results = swept["results"]
+    print(f"\nsweep: {len(results)} runs, {swept['seconds']:.0f} s of worker time")
+    print("\n" + sweep.table(results, sweep.notebooks(), list(swept["datasets"])))
+    problems, notes = sweep.judge(staged_runs, swept["datasets"], results)
+    if notes:
+        print("\n".join(notes))
+    unswept = [f"{group}: no sweep of its incident's files" for group in GROUPS
+               if group not in swept["datasets"] or f"{group}:ended" not in swept["datasets"]]
+    problems = unswept + swept["errors"] + problems
+    assert results and not problems, f"{len(problems)} of {len(results)} runs are wrong:\n" + "\n".join(problems)
