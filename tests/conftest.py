@@ -58,3 +58,23 @@ def demo_env():
         yield env
     finally:
         env.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def staging(request, tmp_path_factory):
+    """The staged incidents of tests/test_scenarios.py (tests/staging.py), started when the session
+    starts if a selected test needs them (``staged_runs``), so they are staged in worker processes
+    while the other modules run; None otherwise. Waits for its workers at the end of the session."""
+    users = [item for item in request.session.items if "staged_runs" in getattr(item, "fixturenames", ())]
+    if not users:
+        yield None
+        return
+    from staging import Staging
+
+    sweeping = any(item.originalname == "test_every_scenario_on_every_incident" for item in users)
+    started = Staging(users[0].module.GROUPS, tmp_path_factory.mktemp("scenario-reports"),
+                      tmp_path_factory.mktemp("sweep") if sweeping else None)
+    try:
+        yield started
+    finally:
+        started.close()

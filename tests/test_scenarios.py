@@ -3,9 +3,10 @@
 Each staged incident (``DemoEnvironment(scenario=NAME)``) knows its answer: the kind and the words
 of the hypothesis that must rank first. Scenarios sharing an incident run on one environment
 (triage and the postmortem composing its run; high_error_rate runs on the same incident in
-test_demo_run). Each incident is staged once, in one of a few worker processes: its notebooks run
+test_demo_run). Each incident is staged once, in one of a few worker processes started with the
+session (tests/staging.py, conftest's ``staging``), while the other modules run: its notebooks run
 through the real runner (papermill, reports), then its cold and historical runs and the sweep's
-runs of its files in the worker's long-lived kernel (tests/sweep.py), so the whole file stays short.
+runs of its files in the worker's long-lived kernel (tests/sweep.py).
 Plus a static check of every committed notebook and example parameter file.
 """
 
@@ -13,9 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-from concurrent.futures import ProcessPoolExecutor
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,145 +51,11 @@ MUTATING = re.compile(
     r"^\s*!|%%(?:bash|sh|script)", re.I | re.M)
 
 
-#: How far into the past the historical runs move a staged incident.
-SHIFT = timedelta(weeks=5, hours=3)
-
-
-def _stage_and_run(scenario: str, notebooks: list[str], out_dir: str, sweep_dir: str | None) -> dict[str, Any]:
-    """Stage ``scenario``'s incident, run ``notebooks`` on it with the real runner (postmortem last, on
-    the others' runs), then the staged scenario as a user would, in this worker's kernel
-    (tests/sweep.py): "cold" (only the parameters its user knows, on the live incident) and
-    "historical" (the same files moved weeks into the past, explicit start/end, after every live
-    service has stopped); with ``sweep_dir``, the sweep's runs of the incident's files too."""
-    import papermill
-
-    import sweep
-    from incident_kit.demo.environment import DemoEnvironment
-    from incident_kit.demo.shift import shift_copy, shift_parameters
-    from incident_kit.demo.stages import cold_parameters
-    from incident_kit.runner import run
-    from incident_kit.timeutil import iso, now
-
-    kernel = sweep.worker_kernels()  # started now, so it is ready by the time the incident is
-    out = Path(out_dir)
-    env = DemoEnvironment(scenario=scenario, warmup_s=3.0).start()
-    try:
-        story = env.story
-        results: dict[str, Any] = {"story": {"kind": story.expected_cause_kind, "text": list(story.expected_cause_text),
-                                             "facts": {k: v for k, v in story.facts.items() if isinstance(v, str | int | float)}},
-                                   "dropped": {}, "runs": {}}
-        done: list[str] = []
-        for name in notebooks:
-            declared = set(papermill.inspect_notebook(str(NOTEBOOKS / f"{name}.ipynb")))
-            params = {k: v for k, v in env.parameters.items() if k in declared}
-            results["dropped"][name] = sorted(k for k in env.parameters if k not in declared)
-            if name == "postmortem":
-                params.update(runs=list(done), reports_dir=out_dir, root_cause="the v1.8.0 checkout change",
-                              resolution="rolled back to v1.7.3", action_items=["dana: test checkout without coupon (2026-12-01)"])
-            result = run(name, params, out_dir=out_dir)
-            done.append(str(result.dir))
-            results["runs"][name] = {"dir": str(result.dir), "summary": result.summary}
-        cold = cold_parameters(env)
-        results["cold_parameters"] = sorted(cold)
-        results["cold"] = kernel.run(scenario, cold, out / f"cold-{scenario}")
-        past = out / f"past-{scenario}"
-        start, end = story.now - timedelta(hours=2) - SHIFT, now() - SHIFT
-        paths = shift_copy(env.workdir, past, -SHIFT)
-    finally:
-        env.stop()
-    historical = {**shift_parameters(cold, paths), "start": iso(start), "end": iso(end)}
-    results["historical"] = kernel.run(scenario, historical, out / f"historical-{scenario}")
-    results["historical_parameters"] = historical  # test_every_scenario_on_every_incident (tests/sweep.py) runs every scenario on these files
-    results["times"] = {"errors_from": iso(story.errors_from - SHIFT), "deploy_at": iso(story.deploy_at - SHIFT)}
-    if sweep_dir:
-        try:
-            results["sweep"] = _sweep(kernel, sweep.stage_datasets(scenario, notebooks, results, Path(sweep_dir)), Path(sweep_dir))
-        except Exception as exc:  # noqa: BLE001 - fails the sweep's test only
-            results["sweep_error"] = f"{scenario} was not swept: {type(exc).__name__}: {exc}"
-    return results
-
-
-def _sweep(kernel, datasets: dict[str, Any], root: Path) -> dict[str, Any]:
-    """Run the sweep's ``datasets`` in ``kernel``; returns datasets, results and the seconds it took."""
-    import time
-
-    import sweep
-
-    started = time.monotonic()
-    results = sweep.run_pairs(kernel, sweep.pairs_of(datasets), root / "runs")
-    return {"datasets": datasets, "results": results, "seconds": time.monotonic() - started}
-
-
-def _sweep_files(sweep_dir: str) -> dict[str, Any]:
-    """The sweep's incidents that are files only (a provider slowdown, a quiet baseline), in this worker's kernel."""
-    import sweep
-
-    return _sweep(sweep.worker_kernels(), sweep.provider_datasets(Path(sweep_dir)), Path(sweep_dir))
-
-
 @pytest.fixture(scope="module")
-def staged_runs(request, tmp_path_factory) -> dict[str, Any]:
-    """Run every group whose incident can be staged; returns scenario -> (story, run) and the groups
-    skipped. When the sweep's test is selected, each worker sweeps the incidents it staged too
-    (``"sweep"``: datasets, results and the errors of what could not be swept)."""
-    from incident_kit.demo.stages import SCENARIOS as STAGED
-
-    out = tmp_path_factory.mktemp("scenario-reports")
-    sweeping = any(item.originalname == "test_every_scenario_on_every_incident" for item in request.session.items)
-    sweep_dir = str(tmp_path_factory.mktemp("sweep")) if sweeping else None
-    ready = {s: names for s, names in GROUPS.items() if s in STAGED}
-    found: dict[str, Any] = {"missing": sorted(set(GROUPS) - set(ready)),
-                             "sweep": {"datasets": {}, "results": {}, "errors": [], "seconds": 0.0}}
-    order = sorted(ready, key=lambda s: -len(ready[s]))  # the longest group first
-    leftover = _leave_a_demo_behind()
-    with ProcessPoolExecutor(max_workers=3) as pool:
-        files = pool.submit(_sweep_files, sweep_dir) if sweep_dir else None  # as long as a group: first
-        futures = {s: pool.submit(_stage_and_run, s, ready[s], str(out), sweep_dir) for s in order}
-        for scenario, fut in futures.items():
-            try:
-                res = fut.result()
-            except Exception as exc:  # noqa: BLE001 - one incident that cannot be staged fails its own tests only
-                for name in ready[scenario]:
-                    found[name] = {"error": f"{type(exc).__name__}: {exc}"}
-                found["sweep"]["errors"].append(f"{scenario} was not swept: {type(exc).__name__}: {exc}")
-                continue
-            for name, ran in res["runs"].items():
-                found[name] = {"story": res["story"], "dropped": res["dropped"][name], **ran}
-            found[scenario].update(cold=res["cold"], historical=res["historical"], cold_parameters=res["cold_parameters"],
-                                   historical_parameters=res["historical_parameters"], times=res["times"])
-            _add_sweep(found["sweep"], res.get("sweep"))
-            found["sweep"]["errors"] += [res["sweep_error"]] if "sweep_error" in res else []
-        if files is not None:
-            try:
-                _add_sweep(found["sweep"], files.result())
-            except Exception as exc:  # noqa: BLE001 - fails the sweep's test only
-                found["sweep"]["errors"].append(f"the provider and quiet incidents were not swept: {type(exc).__name__}: {exc}")
-    shutil.rmtree(leftover, ignore_errors=True)
-    return found
-
-
-def _add_sweep(into: dict[str, Any], part: dict[str, Any] | None) -> None:
-    if part:
-        into["datasets"].update(part["datasets"])
-        into["results"].update(part["results"])
-        into["seconds"] += part["seconds"]
-
-
-def _leave_a_demo_behind() -> Path:
-    """Make this machine one where an earlier demo left its files: a demo-like work directory with a
-    failing access log, a deploy of its own and a database reference, where demos put theirs."""
-    from incident_kit.demo.environment import demo_home
-
-    import tempfile
-
-    left = Path(tempfile.mkdtemp(prefix="ik-demo-leftover-", dir=demo_home()))
-    (left / "logs").mkdir()
-    (left / "logs" / "access.log").write_text("".join(
-        json.dumps({"timestamp": f"2026-01-01T00:{m:02d}:00Z", "service": "shop-api", "status": 500, "path": "/api/checkout",
-                    "message": "leftover demo failure"}) + "\n" for m in range(60)))
-    (left / "deploys.jsonl").write_text(json.dumps({"ts": "2026-01-01T00:00:00Z", "text": "deploy shop-api v0.0.1-leftover"}) + "\n")
-    (left / "parameters.yaml").write_text(f"logs: [{left / 'logs' / 'access.log'}]\ndeploy_events: {left / 'deploys.jsonl'}\n")
-    return left
+def staged_runs(staging) -> dict[str, Any]:
+    """Every group whose incident can be staged, staged by conftest's ``staging`` (tests/staging.py)
+    since the session started; returns scenario -> (story, run), the groups skipped and the sweep."""
+    return staging.results()
 
 
 @pytest.mark.slow
