@@ -164,7 +164,9 @@ def test_probe_failures_are_recorded_with_their_reason(faults) -> None:
 
 
 def _kernel_children() -> list[psutil.Process]:
-    return [p for p in psutil.Process().children(recursive=True) if "ipykernel" in " ".join(p.cmdline())]
+    """Return the kernels this process started (the runner's are its direct children; the kernels of
+    conftest's ``staging`` workers, grandchildren, belong to other tests and are left alone)."""
+    return [p for p in psutil.Process().children(recursive=False) if "ipykernel" in " ".join(p.cmdline())]
 
 
 def _hanging_scenario(tmp: Path) -> Path:
