@@ -111,8 +111,9 @@ def leave_a_demo_behind() -> Path:
 class Staging:
     """Every staged group of ``groups`` (scenario -> its notebooks; those without a stage are
     ``missing``) and, with ``sweep_dir``, the sweep, started at once in ``workers`` processes.
-    :meth:`results` waits for them; :meth:`close` waits for what still runs (each worker stops the
-    services it started) and removes the leftover demo. Runs under ``out``."""
+    :meth:`results` waits for them and stops the workers; :meth:`close` cancels what has not
+    started and waits for what still runs (each worker stops the services it started). Either
+    removes the leftover demo. Runs under ``out``."""
 
     def __init__(self, groups: dict[str, list[str]], out: Path, sweep_dir: Path | None, workers: int = 3) -> None:
         from incident_kit.demo.stages import SCENARIOS as STAGED
@@ -156,6 +157,7 @@ class Staging:
                 _add_sweep(found["sweep"], self._files.result())
             except Exception as exc:  # noqa: BLE001 - fails the sweep's test only
                 found["sweep"]["errors"].append(f"the provider and quiet incidents were not swept: {type(exc).__name__}: {exc}")
+        self._pool.shutdown(wait=True)  # every task is done: the workers exit, their kernels stop
         self._remove_leftover()
         self._found = found
         return found
