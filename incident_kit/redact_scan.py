@@ -9,6 +9,7 @@ that holds no credential. Rules without keywords run on the whole text.
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Sequence
 
 import ahocorasick_rs
@@ -42,6 +43,9 @@ class KeywordIndex:
         self._reach_bytes = [4 * r.reach for r in rules]  # UTF-8: at most 4 bytes a character
         self._near = [r.near for r in rules]
         self._anchored = [r.anchored for r in rules]
+        tables: dict[str, np.ndarray] = {}
+        self._before = [_table(r.before, tables) for r in rules]
+        self._after = [_table(r.after, tables) for r in rules]
         words: dict[str, int] = {}  # every keyword lower-cased: one automaton over the lower-cased text
         icase: list[list[int]] = []
         exact: list[dict[bytes, list[int]]] = []  # per word, its exact spellings and their rules
@@ -59,6 +63,7 @@ class KeywordIndex:
         self._icase_rules = [tuple(r) for r in icase]
         self._exact_rules = [{w: tuple(r) for w, r in e.items()} for e in exact]
         self._automaton = _automaton(list(words))
+        self._line_start = [(k, w.encode("utf-8")) for w, k in words.items() if w.startswith("\n")]
 
     def scan(self, text: str) -> tuple[dict[int, list[Region]], dict[int, list[int]]]:
         """Return ``(regions, starts)`` for the rules whose keywords occur in ``text``.
@@ -72,51 +77,49 @@ class KeywordIndex:
         raw = text.encode("utf-8", "surrogatepass")
         if self._automaton is None:
             return {}, {}
-        # a leading newline lets a keyword like "\ns." find a token at the very start
-        found = self._automaton.find_matches_as_indexes(b"\n" + raw.lower(), overlapping=True)
+        low = raw.lower()
+        found = self._automaton.find_matches_as_indexes(low, overlapping=True)
+        # a keyword like "\ns." (a token at a line start) also stands at the very start: there it
+        # is reported as starting at -1 (the line break before the text)
+        found += [(k, -1, len(w) - 1) for k, w in self._line_start if low.startswith(w[1:])]
         if not found:
             return {}, {}
-        hits = np.asarray(found, dtype=np.int64)
+        hits = np.fromiter(chain.from_iterable(found), dtype=np.int64, count=3 * len(found)).reshape(-1, 3)
         order = np.argsort(hits[:, 0], kind="stable")
-        kws, first_h, last_h = hits[order, 0], hits[order, 1], hits[order, 2] - 1
-        first_pos, last_pos = np.maximum(first_h - 1, 0), np.maximum(last_h - 1, 0)
+        kws, first, end = hits[order, 0], hits[order, 1], hits[order, 2]
         cut = np.flatnonzero(np.diff(kws)) + 1
-        groups = list(zip(kws[np.r_[0, cut]].tolist(), np.split(first_h, cut), np.split(first_pos, cut),
-                          np.split(last_pos, cut)))
-        raw_arr = np.frombuffer(b"\n" + raw, dtype=np.uint8)
+        groups = zip(kws[np.r_[0, cut]].tolist(), np.split(first, cut), np.split(end, cut))
+        raw_arr = np.frombuffer(raw, dtype=np.uint8)
         parts = []
-        for k, k_first_h, k_first, k_last in groups:
+        for k, k_first, k_end in groups:
             if self._icase_rules[k]:
-                parts.append((k_first, k_last, self._icase_rules[k]))
+                parts.append((k_first, k_end, self._icase_rules[k]))
             for spelling, rules in self._exact_rules[k].items():
-                want = np.frombuffer(spelling, dtype=np.uint8)
-                same = (raw_arr[k_first_h[:, None] + np.arange(len(want))] == want).all(axis=1)
+                same = (_bytes_at(raw_arr, k_first[:, None] + np.arange(len(spelling)))
+                        == np.frombuffer(spelling, dtype=np.uint8)).all(axis=1)
                 if same.any():
-                    parts.append((k_first[same], k_last[same], rules))
-        newlines = np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) == 10)
-        per_rule: dict[int, list[np.ndarray]] = {}
+                    parts.append((k_first[same], k_end[same], rules))
+        per_rule: dict[int, list[np.ndarray]] = {}  # per rule, the byte offsets of its hits' last bytes
         per_anchor: dict[int, list[np.ndarray]] = {}
-        for k_first, k_last, rules in parts:
-            k_lines = None
+        for k_first, k_end, rules in parts:
+            kept: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
             for r in rules:
-                if self._anchored[r]:
-                    per_anchor.setdefault(r, []).append(k_first)
-                else:
-                    if k_lines is None:
-                        k_lines = np.searchsorted(newlines, k_last)  # the line holding each hit
-                    per_rule.setdefault(r, []).append(k_lines)
-        ends_all = np.r_[newlines, len(raw)]
-        out: dict[int, list[Region]] = {}
-        for r, arrays in per_rule.items():
-            lines = np.unique(np.concatenate(arrays))
-            starts = np.where(lines > 0, ends_all[lines - 1] + 1, 0)
-            stops = ends_all[lines] + self._reach_bytes[r]
-            stops = np.minimum(np.maximum.accumulate(stops), len(raw))
-            gap = 1 if self._near[r] else JOIN_GAP
-            new = np.r_[True, starts[1:] > stops[:-1] + gap]
-            first = np.flatnonzero(new)
-            last = np.r_[first[1:] - 1, len(starts) - 1]
-            out[r] = list(zip(starts[first].tolist(), stops[last].tolist()))
+                sig = (id(self._before[r]), id(self._after[r]))
+                if sig not in kept:
+                    ok = None
+                    if self._before[r] is not None:
+                        ok = self._before[r][_bytes_at(raw_arr, k_first - 1)]
+                    if self._after[r] is not None:
+                        after_ok = self._after[r][_bytes_at(raw_arr, k_end)]
+                        ok = after_ok if ok is None else ok & after_ok
+                    kept[sig] = (k_first, k_end) if ok is None else (k_first[ok], k_end[ok])
+                r_first, r_end = kept[sig]
+                if len(r_first):
+                    if self._anchored[r]:
+                        per_anchor.setdefault(r, []).append(np.maximum(r_first, 0))
+                    else:
+                        per_rule.setdefault(r, []).append(np.maximum(r_end - 1, 0))
+        out = self._regions(raw, raw_arr, per_rule)
         anchors = {r: np.unique(np.concatenate(arrays)).tolist() for r, arrays in per_anchor.items()}
         if not text.isascii():
             chars = _char_offsets(raw, {b for spans in out.values() for span in spans for b in span}
@@ -124,6 +127,59 @@ class KeywordIndex:
             out = {r: [(chars[a], chars[b]) for a, b in spans] for r, spans in out.items()}
             anchors = {r: [chars[b] for b in pos] for r, pos in anchors.items()}
         return out, anchors
+
+    def _regions(self, raw: bytes, raw_arr: np.ndarray, per_rule: dict[int, list[np.ndarray]]) -> dict[int, list[Region]]:
+        """Return per rule the byte ranges to search: the lines holding its hits (``per_rule``:
+        byte offsets), plus its reach, ranges closer than :data:`JOIN_GAP` (``near``: 1) joined."""
+        if not per_rule:
+            return {}
+        offsets = {r: np.unique(np.concatenate(arrays)) for r, arrays in per_rule.items()}
+        distinct = np.unique(np.concatenate(list(offsets.values())))
+        if len(distinct) * 64 < len(raw):  # few hits: find their lines, not every line break of the text
+            starts_of = np.array([raw.rfind(b"\n", 0, p) + 1 for p in distinct.tolist()], dtype=np.int64)
+            stops_of = np.array([raw.find(b"\n", p) for p in distinct.tolist()], dtype=np.int64)
+            stops_of[stops_of < 0] = len(raw)
+        else:
+            newlines = np.flatnonzero(raw_arr == 10)
+            line = np.searchsorted(newlines, distinct)
+            ends_all = np.r_[newlines, len(raw)]
+            starts_of = np.where(line > 0, ends_all[line - 1] + 1, 0)
+            stops_of = ends_all[line]
+        out: dict[int, list[Region]] = {}
+        for r, pos in offsets.items():
+            at = np.searchsorted(distinct, pos)
+            starts, stops = starts_of[at], stops_of[at] + self._reach_bytes[r]
+            stops = np.minimum(np.maximum.accumulate(stops), len(raw))
+            gap = 1 if self._near[r] else JOIN_GAP
+            new = np.r_[True, starts[1:] > stops[:-1] + gap]
+            first = np.flatnonzero(new)
+            last = np.r_[first[1:] - 1, len(starts) - 1]
+            out[r] = list(zip(starts[first].tolist(), stops[last].tolist()))
+        return out
+
+
+def _bytes_at(raw_arr: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Return the bytes of ``raw_arr`` at ``idx``: a line break before the text (-1), a NUL past it."""
+    out = raw_arr[np.clip(idx, 0, max(len(raw_arr) - 1, 0))]
+    if len(idx) and (idx.min() < 0 or idx.max() >= len(raw_arr)):
+        out = np.where(idx < 0, 10, np.where(idx >= len(raw_arr), 0, out)).astype(np.uint8)
+    return out
+
+
+def _table(chars: str, tables: dict[str, np.ndarray]) -> np.ndarray | None:
+    """A byte lookup table: True for ``chars`` (ASCII letters in either case) and every non-ASCII
+    byte; ``None`` (anything passes) for no ``chars``. Equal ``chars`` share one table."""
+    if not chars:
+        return None
+    if chars not in tables:
+        table = np.zeros(256, dtype=bool)
+        table[128:] = True
+        for c in chars:
+            for v in {c.lower(), c.upper()}:
+                if len(v) == 1 and ord(v) < 128:
+                    table[ord(v)] = True
+        tables[chars] = table
+    return tables[chars]
 
 
 def _char_offsets(raw: bytes, offsets: set[int]) -> dict[int, int]:
