@@ -36,9 +36,10 @@ def _automaton(words: Sequence[str]) -> ahocorasick_rs.BytesAhoCorasick | None:
 
 class KeywordIndex:
     """The keywords of ``rules`` compiled into one automaton over the lower-cased text; exact
-    (case-sensitive) keywords are checked against the original bytes where they were found."""
+    (case-sensitive) keywords are checked against the original bytes where they were found.
+    ``marks`` are more literals (lower case) whose presence :meth:`scan` reports, in the same pass."""
 
-    def __init__(self, rules: Sequence[Rule]) -> None:
+    def __init__(self, rules: Sequence[Rule], marks: Sequence[str] = ()) -> None:
         self.always = [i for i, r in enumerate(rules) if not r.keywords and not r.case_keywords]
         self._reach_bytes = [4 * r.reach for r in rules]  # UTF-8: at most 4 bytes a character
         self._near = [r.near for r in rules]
@@ -60,30 +61,33 @@ class KeywordIndex:
                 icase[slot(word.lower())].append(i)
             for word in rule.case_keywords:
                 exact[slot(word.lower())].setdefault(word.encode("utf-8"), []).append(i)
+        self._marks = {slot(m): m for m in marks}
         self._icase_rules = [tuple(r) for r in icase]
         self._exact_rules = [{w: tuple(r) for w, r in e.items()} for e in exact]
         self._automaton = _automaton(list(words))
         self._line_start = [(k, w.encode("utf-8")) for w, k in words.items() if w.startswith("\n")]
 
-    def scan(self, text: str) -> tuple[dict[int, list[Region]], dict[int, list[int]]]:
-        """Return ``(regions, starts)`` for the rules whose keywords occur in ``text``.
+    def scan(self, text: str) -> tuple[dict[int, list[Region]], dict[int, list[int]], set[str]]:
+        """Return ``(regions, starts, marks)`` for the rules whose keywords occur in ``text``.
 
         ``regions``: per rule, the ``(start, end)`` character ranges to search: the lines holding
         one of its keywords (plus its ``reach``), ranges closer than :data:`JOIN_GAP` joined (one
         search instead of many; ``near`` rules: only adjacent lines). ``starts``: per ``anchored``
         rule (every match starts with a keyword), the character offsets where its keywords start:
-        the rule is tried there only, one match call each.
+        the rule is tried there only, one match call each. ``marks``: those found (ignoring case).
         """
         raw = text.encode("utf-8", "surrogatepass")
         if self._automaton is None:
-            return {}, {}
+            return {}, {}, set()
         low = raw.lower()
         found = self._automaton.find_matches_as_indexes(low, overlapping=True)
         # a keyword like "\ns." (a token at a line start) also stands at the very start: there it
         # is reported as starting at -1 (the line break before the text)
-        found += [(k, -1, len(w) - 1) for k, w in self._line_start if low.startswith(w[1:])]
+        at_start = [(k, -1, len(w) - 1) for k, w in self._line_start if low.startswith(w[1:])]
+        if at_start:
+            found = at_start + found
         if not found:
-            return {}, {}
+            return {}, {}, set()
         hits = np.fromiter(chain.from_iterable(found), dtype=np.int64, count=3 * len(found)).reshape(-1, 3)
         order = np.argsort(hits[:, 0], kind="stable")
         kws, first, end = hits[order, 0], hits[order, 1], hits[order, 2]
@@ -91,7 +95,10 @@ class KeywordIndex:
         groups = zip(kws[np.r_[0, cut]].tolist(), np.split(first, cut), np.split(end, cut))
         raw_arr = np.frombuffer(raw, dtype=np.uint8)
         parts = []
+        marks: set[str] = set()
         for k, k_first, k_end in groups:
+            if k in self._marks:
+                marks.add(self._marks[k])
             if self._icase_rules[k]:
                 parts.append((k_first, k_end, self._icase_rules[k]))
             for spelling, rules in self._exact_rules[k].items():
@@ -120,21 +127,21 @@ class KeywordIndex:
                     else:
                         per_rule.setdefault(r, []).append(np.maximum(r_end - 1, 0))
         out = self._regions(raw, raw_arr, per_rule)
-        anchors = {r: np.unique(np.concatenate(arrays)).tolist() for r, arrays in per_anchor.items()}
+        anchors = {r: _sorted_set(arrays).tolist() for r, arrays in per_anchor.items()}
         if not text.isascii():
             chars = _char_offsets(raw, {b for spans in out.values() for span in spans for b in span}
                                   | {b for pos in anchors.values() for b in pos})
             out = {r: [(chars[a], chars[b]) for a, b in spans] for r, spans in out.items()}
             anchors = {r: [chars[b] for b in pos] for r, pos in anchors.items()}
-        return out, anchors
+        return out, anchors, marks
 
     def _regions(self, raw: bytes, raw_arr: np.ndarray, per_rule: dict[int, list[np.ndarray]]) -> dict[int, list[Region]]:
         """Return per rule the byte ranges to search: the lines holding its hits (``per_rule``:
         byte offsets), plus its reach, ranges closer than :data:`JOIN_GAP` (``near``: 1) joined."""
         if not per_rule:
             return {}
-        offsets = {r: np.unique(np.concatenate(arrays)) for r, arrays in per_rule.items()}
-        distinct = np.unique(np.concatenate(list(offsets.values())))
+        offsets = {r: _sorted_set(arrays) for r, arrays in per_rule.items()}
+        distinct = _sorted_set(list(offsets.values()))
         if len(distinct) * 64 < len(raw):  # few hits: find their lines, not every line break of the text
             starts_of = np.array([raw.rfind(b"\n", 0, p) + 1 for p in distinct.tolist()], dtype=np.int64)
             stops_of = np.array([raw.find(b"\n", p) for p in distinct.tolist()], dtype=np.int64)
@@ -156,6 +163,12 @@ class KeywordIndex:
             last = np.r_[first[1:] - 1, len(starts) - 1]
             out[r] = list(zip(starts[first].tolist(), stops[last].tolist()))
         return out
+
+
+def _sorted_set(arrays: list[np.ndarray]) -> np.ndarray:
+    """Return the distinct values of ``arrays`` in order (np.unique hashes: far slower here)."""
+    a = np.sort(arrays[0] if len(arrays) == 1 else np.concatenate(arrays))
+    return a[np.r_[True, a[1:] != a[:-1]]] if len(a) > 1 else a
 
 
 def _bytes_at(raw_arr: np.ndarray, idx: np.ndarray) -> np.ndarray:
