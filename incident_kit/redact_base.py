@@ -9,8 +9,9 @@ such a line (a private key's body spans lines); nearby ranges are searched as on
 ``anchored`` rule's matches start with one of its keywords: it is tried only where they start
 (one match call each; what keeps case-insensitive rules fast). A rule with neither runs on the
 whole text. ``before``/``after`` name the characters of which one stands just before/after the
-keyword in every match (letters in either case; non-ASCII characters always pass): other hits are
-dropped before any regex runs (``"/api/"`` is no ``api_key=``, ``"key":`` no ``api_key``).
+keyword in every match (``before_len``: each of that many characters before it; letters in either
+case; non-ASCII characters always pass): other hits are dropped before any regex runs (``"/api/"``
+is no ``api_key=``, ``"key":`` no ``api_key``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class Rule:
     anchored: bool = False
     before: str = ""
     after: str = ""
+    before_len: int = 1
 
     @property
     def label(self) -> str:

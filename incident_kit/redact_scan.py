@@ -47,6 +47,7 @@ class KeywordIndex:
         tables: dict[str, np.ndarray] = {}
         self._before = [_table(r.before, tables) for r in rules]
         self._after = [_table(r.after, tables) for r in rules]
+        self._before_len = [r.before_len for r in rules]
         words: dict[str, int] = {}  # every keyword lower-cased: one automaton over the lower-cased text
         icase: list[list[int]] = []
         exact: list[dict[bytes, list[int]]] = []  # per word, its exact spellings and their rules
@@ -109,13 +110,15 @@ class KeywordIndex:
         per_rule: dict[int, list[np.ndarray]] = {}  # per rule, the byte offsets of its hits' last bytes
         per_anchor: dict[int, list[np.ndarray]] = {}
         for k_first, k_end, rules in parts:
-            kept: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+            kept: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
             for r in rules:
-                sig = (id(self._before[r]), id(self._after[r]))
+                sig = (id(self._before[r]), self._before_len[r], id(self._after[r]))
                 if sig not in kept:
                     ok = None
                     if self._before[r] is not None:
                         ok = self._before[r][_bytes_at(raw_arr, k_first - 1)]
+                        for j in range(2, self._before_len[r] + 1):
+                            ok &= self._before[r][_bytes_at(raw_arr, k_first - j)]
                     if self._after[r] is not None:
                         after_ok = self._after[r][_bytes_at(raw_arr, k_end)]
                         ok = after_ok if ok is None else ok & after_ok

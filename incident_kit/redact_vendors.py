@@ -65,7 +65,7 @@ PREFIXED_RULES: tuple[Rule, ...] = (
     Rule("facebook_token", r"EAA[MC][A-Za-z0-9]{100,1024}", boundary=True, case_keywords=("EAAM", "EAAC"),
          description="Facebook page access tokens"),
     Rule("facebook_token", r"(?:\|(?<=\d{15}\|)|%(?<=\d{15}%)(?:7[Cc])?)(?P<secret>[0-9A-Za-z\-_]{27,40})",
-         case_keywords=("|", "%"), anchored=True, before="0123456789",
+         case_keywords=("|", "%"), anchored=True, before="0123456789", before_len=15,
          description="Facebook app access tokens (app id|SECRET)"),
     Rule("flutterwave_key", r"FLW(?:SECK|PUBK)(?:_TEST)?-[A-Za-z0-9]{12,32}(?:-X)?", boundary=True, keywords=("flwseck", "flwpubk"),
          icase=False, description="Flutterwave keys"),
