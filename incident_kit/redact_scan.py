@@ -23,6 +23,10 @@ Region = tuple[int, int]
 #: than scanning a few kilobytes for a literal.
 JOIN_GAP = 4096
 
+#: Bytes lower-cased and searched at a time: small enough to reuse memory, large enough that the
+#: calls cost nothing.
+CHUNK = 1 << 22
+
 
 def _automaton(words: Sequence[str]) -> ahocorasick_rs.BytesAhoCorasick | None:
     if not words:
@@ -67,6 +71,7 @@ class KeywordIndex:
         self._exact_rules = [{w: tuple(r) for w, r in e.items()} for e in exact]
         self._automaton = _automaton(list(words))
         self._line_start = [(k, w.encode("utf-8")) for w, k in words.items() if w.startswith("\n")]
+        self._longest = max((len(w.encode("utf-8")) for w in words), default=1)
 
     def scan(self, text: str) -> tuple[dict[int, list[Region]], dict[int, list[int]], set[str]]:
         """Return ``(regions, starts, marks)`` for the rules whose keywords occur in ``text``.
@@ -80,16 +85,9 @@ class KeywordIndex:
         raw = text.encode("utf-8", "surrogatepass")
         if self._automaton is None:
             return {}, {}, set()
-        low = raw.lower()
-        found = self._automaton.find_matches_as_indexes(low, overlapping=True)
-        # a keyword like "\ns." (a token at a line start) also stands at the very start: there it
-        # is reported as starting at -1 (the line break before the text)
-        at_start = [(k, -1, len(w) - 1) for k, w in self._line_start if low.startswith(w[1:])]
-        if at_start:
-            found = at_start + found
-        if not found:
+        hits = self._hits(raw)
+        if not len(hits):
             return {}, {}, set()
-        hits = np.fromiter(chain.from_iterable(found), dtype=np.int64, count=3 * len(found)).reshape(-1, 3)
         order = np.argsort(hits[:, 0], kind="stable")
         kws, first, end = hits[order, 0], hits[order, 1], hits[order, 2]
         cut = np.flatnonzero(np.diff(kws)) + 1
@@ -137,6 +135,31 @@ class KeywordIndex:
             out = {r: [(chars[a], chars[b]) for a, b in spans] for r, spans in out.items()}
             anchors = {r: [chars[b] for b in pos] for r, pos in anchors.items()}
         return out, anchors, marks
+
+    def _hits(self, raw: bytes) -> np.ndarray:
+        """Return the ``(keyword, start, end)`` rows of every keyword occurrence in ``raw``
+        (ignoring case), a keyword's rows in text order. The text is lower-cased and searched
+        :data:`CHUNK` bytes at a time (no lower-cased copy of a whole 100 MB text)."""
+        n, over = len(raw), self._longest - 1
+        arrays = []
+        # a keyword like "\ns." (a token at a line start) also stands at the very start: there it
+        # is reported as starting at -1 (the line break before the text)
+        head = raw[:self._longest].lower()
+        at_start = [(k, -1, len(w) - 1) for k, w in self._line_start if head.startswith(w[1:])]
+        if at_start:
+            arrays.append(np.array(at_start, dtype=np.int64))
+        for a in range(0, n, CHUNK):
+            size = min(CHUNK, n - a)
+            found = self._automaton.find_matches_as_indexes(raw[a:a + size + over].lower(), overlapping=True)
+            cut = len(found)
+            while cut and found[cut - 1][2] > size:  # the next chunk reports hits starting past this one
+                cut -= 1
+            found[cut:] = [h for h in found[cut:] if h[1] < size]
+            if found:
+                rows = np.fromiter(chain.from_iterable(found), dtype=np.int64, count=3 * len(found)).reshape(-1, 3)
+                rows[:, 1:] += a
+                arrays.append(rows)
+        return np.concatenate(arrays) if arrays else np.empty((0, 3), dtype=np.int64)
 
     def _regions(self, raw: bytes, raw_arr: np.ndarray, per_rule: dict[int, list[np.ndarray]]) -> dict[int, list[Region]]:
         """Return per rule the byte ranges to search: the lines holding its hits (``per_rule``:
