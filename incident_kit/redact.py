@@ -155,7 +155,7 @@ class Redactor:
         """Add the spans of match ``m`` of rule ``order`` to ``found`` if it passes the rule's
         boundary and check; return whether it did."""
         rule = self.rules[order]
-        rx, secret_groups = self._compiled[order]
+        secret_groups = self._compiled[order][1]
         start, end = m.span()
         if rule.boundary and start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
             return False
@@ -165,7 +165,7 @@ class Redactor:
             key = (m.group(), before, tuple(b - a for a, b in spans))
             ok = verdicts.get(key)
             if ok is None:
-                groups = {g: (text[m.start(g):m.end(g)] if m.start(g) != -1 else None) for g in rx.groupindex}
+                groups: dict[str, str | None] = m.groupdict()
                 groups["_before"] = before
                 ok = verdicts[key] = rule.check("".join(text[a:b] for a, b in spans), groups)
             if not ok:

@@ -88,7 +88,7 @@ class KeywordIndex:
         hits = self._hits(raw)
         if not len(hits):
             return {}, {}, set()
-        order = np.argsort(hits[:, 0], kind="stable")
+        order = np.argsort(hits[:, 0].astype(np.uint16 if len(self._icase_rules) < 65536 else np.int64), kind="stable")
         kws, first, end = hits[order, 0], hits[order, 1], hits[order, 2]
         cut = np.flatnonzero(np.diff(kws)) + 1
         groups = zip(kws[np.r_[0, cut]].tolist(), np.split(first, cut), np.split(end, cut))
