@@ -198,9 +198,10 @@ def _sorted_set(arrays: list[np.ndarray]) -> np.ndarray:
 
 
 def _bytes_at(raw_arr: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """Return the bytes of ``raw_arr`` at ``idx``: a line break before the text (-1), a NUL past it."""
-    out = raw_arr[np.clip(idx, 0, max(len(raw_arr) - 1, 0))]
-    if len(idx) and (idx.min() < 0 or idx.max() >= len(raw_arr)):
+    """Return the bytes of ``raw_arr`` at ``idx`` (ascending, row by row): a line break before the
+    text (-1), a NUL past it."""
+    out = raw_arr.take(idx, mode="clip")
+    if idx.size and (idx.flat[0] < 0 or idx.flat[-1] >= len(raw_arr)):
         out = np.where(idx < 0, 10, np.where(idx >= len(raw_arr), 0, out)).astype(np.uint8)
     return out
 
