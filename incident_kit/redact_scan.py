@@ -27,6 +27,9 @@ JOIN_GAP = 4096
 #: calls cost nothing.
 CHUNK = 1 << 22
 
+#: Up to this many keyword hits are sorted out in plain Python (numpy's fixed costs dominate).
+FEW = 64
+
 
 def _automaton(words: Sequence[str]) -> ahocorasick_rs.BytesAhoCorasick | None:
     if not words:
@@ -85,9 +88,19 @@ class KeywordIndex:
         raw = text.encode("utf-8", "surrogatepass")
         if self._automaton is None:
             return {}, {}, set()
-        hits = self._hits(raw)
-        if not len(hits):
-            return {}, {}, set()
+        head = raw[:self._longest].lower()
+        # a keyword like "\ns." (a token at a line start) also stands at the very start: there it
+        # is reported as starting at -1 (the line break before the text)
+        at_start = [(k, -1, len(w) - 1) for k, w in self._line_start if head.startswith(w[1:])]
+        if len(raw) <= CHUNK:
+            found = at_start + self._chunk(raw, 0, len(raw))
+            if len(found) <= FEW or not found:
+                return self._few(text, raw, found)
+            hits = np.fromiter(chain.from_iterable(found), dtype=np.int64, count=3 * len(found)).reshape(-1, 3)
+        else:
+            hits = self._hits(raw, at_start)
+            if not len(hits):
+                return {}, {}, set()
         order = np.argsort(hits[:, 0].astype(np.uint16 if len(self._icase_rules) < 65536 else np.int64), kind="stable")
         kws, first, end = hits[order, 0], hits[order, 1], hits[order, 2]
         cut = np.flatnonzero(np.diff(kws)) + 1
@@ -129,37 +142,74 @@ class KeywordIndex:
                         per_rule.setdefault(r, []).append(np.maximum(r_end - 1, 0))
         out = self._regions(raw, raw_arr, per_rule)
         anchors = {r: _sorted_set(arrays).tolist() for r, arrays in per_anchor.items()}
-        if not text.isascii():
-            chars = _char_offsets(raw, {b for spans in out.values() for span in spans for b in span}
-                                  | {b for pos in anchors.values() for b in pos})
-            out = {r: [(chars[a], chars[b]) for a, b in spans] for r, spans in out.items()}
-            anchors = {r: [chars[b] for b in pos] for r, pos in anchors.items()}
-        return out, anchors, marks
+        return (*_to_chars(text, raw, out, anchors), marks)
 
-    def _hits(self, raw: bytes) -> np.ndarray:
-        """Return the ``(keyword, start, end)`` rows of every keyword occurrence in ``raw``
-        (ignoring case), a keyword's rows in text order. The text is lower-cased and searched
+    def _few(self, text: str, raw: bytes, found: list[tuple[int, int, int]]
+             ) -> tuple[dict[int, list[Region]], dict[int, list[int]], set[str]]:
+        """:meth:`scan` for a few hits (short texts), without numpy's fixed costs; the same result."""
+        n = len(raw)
+
+        def byte(i: int) -> int:
+            return raw[i] if 0 <= i < n else (10 if i < 0 else 0)
+
+        marks: set[str] = set()
+        starts: dict[int, set[int]] = {}
+        offsets: dict[int, set[int]] = {}
+        for k, first, end in found:
+            if k in self._marks:
+                marks.add(self._marks[k])
+            rules = list(self._icase_rules[k])
+            for spelling, exact in self._exact_rules[k].items():
+                if all(byte(first + j) == c for j, c in enumerate(spelling)):
+                    rules += exact
+            for r in rules:
+                before, after = self._before[r], self._after[r]
+                if before is not None and not all(before[byte(first - j)] for j in range(1, self._before_len[r] + 1)):
+                    continue
+                if after is not None and not after[byte(end)]:
+                    continue
+                if self._anchored[r]:
+                    starts.setdefault(r, set()).add(max(first, 0))
+                else:
+                    offsets.setdefault(r, set()).add(max(end - 1, 0))
+        out: dict[int, list[Region]] = {}
+        for r, pos in offsets.items():
+            gap = 1 if self._near[r] else JOIN_GAP
+            spans: list[list[int]] = []
+            for p in sorted(pos):
+                a, b = raw.rfind(b"\n", 0, p) + 1, raw.find(b"\n", p)
+                b = min((n if b < 0 else b) + self._reach_bytes[r], n)
+                if spans and a <= spans[-1][1] + gap:
+                    spans[-1][1] = max(spans[-1][1], b)
+                else:
+                    spans.append([a, b])
+            out[r] = [(a, b) for a, b in spans]
+        anchors = {r: sorted(pos) for r, pos in starts.items()}
+        return (*_to_chars(text, raw, out, anchors), marks)
+
+    def _chunk(self, raw: bytes, a: int, size: int) -> list[tuple[int, int, int]]:
+        """Return the ``(keyword, start, end)`` hits starting in ``raw[a:a + size]`` (ignoring
+        case), offsets from ``a``, a keyword's hits in text order."""
+        found = self._automaton.find_matches_as_indexes(raw[a:a + size + self._longest - 1].lower(), overlapping=True)
+        cut = len(found)
+        while cut and found[cut - 1][2] > size:  # the next chunk reports hits starting past this one
+            cut -= 1
+        found[cut:] = [h for h in found[cut:] if h[1] < size]
+        return found
+
+    def _hits(self, raw: bytes, at_start: list[tuple[int, int, int]]) -> np.ndarray:
+        """Return the ``(keyword, start, end)`` rows of every keyword occurrence in ``raw`` (after
+        ``at_start``), a keyword's rows in text order. The text is lower-cased and searched
         :data:`CHUNK` bytes at a time (no lower-cased copy of a whole 100 MB text)."""
-        n, over = len(raw), self._longest - 1
-        arrays = []
-        # a keyword like "\ns." (a token at a line start) also stands at the very start: there it
-        # is reported as starting at -1 (the line break before the text)
-        head = raw[:self._longest].lower()
-        at_start = [(k, -1, len(w) - 1) for k, w in self._line_start if head.startswith(w[1:])]
-        if at_start:
-            arrays.append(np.array(at_start, dtype=np.int64))
-        for a in range(0, n, CHUNK):
-            size = min(CHUNK, n - a)
-            found = self._automaton.find_matches_as_indexes(raw[a:a + size + over].lower(), overlapping=True)
-            cut = len(found)
-            while cut and found[cut - 1][2] > size:  # the next chunk reports hits starting past this one
-                cut -= 1
-            found[cut:] = [h for h in found[cut:] if h[1] < size]
+        arrays = [np.array(at_start, dtype=np.int64).reshape(-1, 3)]
+        for a in range(0, len(raw), CHUNK):
+            found = self._chunk(raw, a, min(CHUNK, len(raw) - a))
             if found:
                 rows = np.fromiter(chain.from_iterable(found), dtype=np.int64, count=3 * len(found)).reshape(-1, 3)
                 rows[:, 1:] += a
                 arrays.append(rows)
-        return np.concatenate(arrays) if arrays else np.empty((0, 3), dtype=np.int64)
+        return np.concatenate(arrays)
+
 
     def _regions(self, raw: bytes, raw_arr: np.ndarray, per_rule: dict[int, list[np.ndarray]]) -> dict[int, list[Region]]:
         """Return per rule the byte ranges to search: the lines holding its hits (``per_rule``:
@@ -189,6 +239,17 @@ class KeywordIndex:
             last = np.r_[first[1:] - 1, len(starts) - 1]
             out[r] = list(zip(starts[first].tolist(), stops[last].tolist()))
         return out
+
+
+def _to_chars(text: str, raw: bytes, out: dict[int, list[Region]], anchors: dict[int, list[int]]
+              ) -> tuple[dict[int, list[Region]], dict[int, list[int]]]:
+    """Return ``out`` and ``anchors`` with byte offsets of ``raw`` turned into offsets of ``text``."""
+    if text.isascii():
+        return out, anchors
+    chars = _char_offsets(raw, {b for spans in out.values() for span in spans for b in span}
+                          | {b for pos in anchors.values() for b in pos})
+    return ({r: [(chars[a], chars[b]) for a, b in spans] for r, spans in out.items()},
+            {r: [chars[b] for b in pos] for r, pos in anchors.items()})
 
 
 def _sorted_set(arrays: list[np.ndarray]) -> np.ndarray:
