@@ -158,7 +158,8 @@ class DbConnectionExhaustion(Stage):
         env.cluster.psql(f"ALTER ROLE shop CONNECTION LIMIT {self.role_limit}")  # after: the leak itself got in
         services.run_live(env, app_dsn(env))
         env.story.facts.update(leaked_sessions=len(leaked), role_limit=self.role_limit,
-                               max_connections=self.max_connections, leaked_pids=[c.info.backend_pid for c in leaked])
+                               max_connections=self.max_connections, leaked_pids=[c.info.backend_pid for c in leaked],
+                               in_findings="Connection is not available")  # the pool error, in the findings
 
     def expected(self, env: "StageContext") -> tuple[str, list[str]]:
         return "saturation", ["database connections"]
