@@ -277,3 +277,19 @@ def test_a_file_with_no_timestamp_at_all_is_rejected_with_advice(tmp_path: Path,
     assert all("no timestamp on this line nor on any line before it" in r["reason"] for r in df.attrs["rejected_sample"])
     note = next(n for n in df.attrs["notes"] if "no line has a timestamp" in n)
     assert advice in note and "counted as rejected" in note
+
+
+def test_uvicorn_lines_among_json_records_take_the_time_of_the_record_before(tmp_path: Path) -> None:
+    lines = ['INFO:     127.0.0.1:53422 - "GET /health HTTP/1.1" 200 OK',
+             '{"timestamp":"2026-10-28T09:26:01.042Z","level":"info","logger":"shop.api","message":"startup complete"}',
+             'INFO:     10.0.0.7:40110 - "POST /api/checkout HTTP/1.1" 500 Internal Server Error',
+             '{"timestamp":"2026-10-28T09:26:02.500Z","level":"error","logger":"shop.api","message":"checkout failed"}',
+             "WARNING:  Invalid HTTP request received."]
+    path = tmp_path / "app.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    df = logs.read(path)
+    assert df.attrs["format"] == "json" and accounted(df) == 5 and df.attrs["inherited_timestamps"] == 2
+    assert df.attrs["rejected"] == 1 and df.attrs["rejected_sample"][0]["line"] == 1
+    assert list(df["status"].astype("Int64").fillna(0)) == [0, 500, 0, 0]
+    assert list(df["ts"]) == [pd.Timestamp("2026-10-28T09:26:01.042Z")] * 2 + [pd.Timestamp("2026-10-28T09:26:02.500Z")] * 2
+    assert list(df["level"]) == ["info", "info", "error", "warning"]

@@ -79,6 +79,9 @@ def _timed_among_untimed(lines: list[str]) -> tuple[str, dict[str, str], float] 
     plain = [ln for ln in lines if not any(fmt.sniff([ln]) for fmt in untimed)]  # type: ignore[misc]
     if not plain or len(plain) == len(lines):
         return None
+    kind = _json_kind(plain)
+    if kind and kind[1] >= 0.5:
+        return (kind[0], {}, (len(lines) - len(plain) + kind[1] * len(plain)) / len(lines))
     name, share, first = best_line_format(plain, timed_only=True)
     if not name or not (share >= 0.5 or (first and share >= 0.2)):
         return None

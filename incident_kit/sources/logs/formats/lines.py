@@ -254,13 +254,13 @@ def parse_line_array(lines: pa.Array, numbers: np.ndarray, line_format: LineForm
 
 
 def _untimed_records(lines: pa.Array, candidates: np.ndarray,
-                     current: LineFormat) -> list[tuple[LineFormat, np.ndarray, pa.StructArray]]:
+                     current: LineFormat | None) -> list[tuple[LineFormat, np.ndarray, pa.StructArray]]:
     """Return, per format of :data:`UNTIMED` (other than ``current``), the ``candidates`` lines it reads:
     ``(format, line indices, their groups)``."""
     found = []
     left = candidates.copy()
     for fmt in UNTIMED:
-        if fmt.name == current.name or not left.any():
+        if (current is not None and fmt.name == current.name) or not left.any():
             continue
         idx = np.flatnonzero(left)
         groups = pc.extract_regex(lines.take(pa.array(idx, pa.int64())), fmt.pattern)
@@ -269,6 +269,31 @@ def _untimed_records(lines: pa.Array, candidates: np.ndarray,
             found.append((fmt, idx[ok], groups.filter(pa.array(ok))))
             left[idx[ok]] = False
     return found
+
+
+def merge_untimed(parsed: Parsed, lines: pa.Array, numbers: np.ndarray, candidates: np.ndarray,
+                  opts: dict[str, Any]) -> tuple[Parsed, np.ndarray]:
+    """Return ``parsed`` (rows of another kind of format, e.g. JSON lines) with the ``candidates`` lines an
+    untimed format reads merged in as rows in line order (``Parsed.inherit``), and the candidates left
+    over. On a type clash between the two kinds of rows ``parsed`` is returned unchanged."""
+    untimed = _untimed_records(lines, candidates, None)
+    if not untimed:
+        return parsed, candidates
+    row_numbers, row_lines = parsed.locate()
+    mask = np.zeros(len(lines), bool)
+    mask[np.searchsorted(numbers, row_numbers)] = True
+    try:
+        table, inherit = _with_untimed(parsed.table if parsed.table.num_rows else None, mask, untimed, opts)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return parsed, candidates
+    left = candidates.copy()
+    for _, idx, _ in untimed:
+        mask[idx], left[idx] = True, False
+    kept = np.flatnonzero(mask)
+    merged = Parsed(table, known_lines(numbers[kept], lines.take(pa.array(kept, pa.int64()))),
+                    parsed.rejected, parsed.rejected_sample, parsed.continuations, inherit,
+                    tuple(fmt.name for fmt, _, _ in untimed))
+    return merged, left
 
 
 def _with_untimed(table: pa.Table | None, mask: np.ndarray, untimed: list[tuple[LineFormat, np.ndarray, pa.StructArray]],
@@ -285,7 +310,7 @@ def _with_untimed(table: pa.Table | None, mask: np.ndarray, untimed: list[tuple[
         parts.append(part.set_column(part.schema.get_field_index("ts"), "ts", pa.nulls(part.num_rows, TS_TYPE)))
         positions.append(idx)
         from_untimed.append(np.ones(part.num_rows, bool))
-    merged = pa.concat_tables(parts, promote_options="permissive")
+    merged = pa.concat_tables(parts, promote_options="permissive") if len(parts) > 1 else parts[0]
     order = np.argsort(np.concatenate(positions), kind="stable")
     return merged.take(pa.array(order, pa.int64())), np.flatnonzero(np.concatenate(from_untimed)[order])
 
@@ -344,4 +369,4 @@ def user_regex(pattern: str, name: str = "regex") -> LineFormat:
     return LineFormat(name, pattern, _build_generic, "user regex")
 
 
-__all__ = ["LineFormat", "LINE_FORMATS", "UNTIMED", "ACCESS", "blank_to_null", "group_columns", "build_columns", "parse_lines", "parse_line_array", "user_regex"]
+__all__ = ["LineFormat", "LINE_FORMATS", "UNTIMED", "merge_untimed", "ACCESS", "blank_to_null", "group_columns", "build_columns", "parse_lines", "parse_line_array", "user_regex"]
