@@ -84,7 +84,9 @@ def _timed_among_untimed(lines: list[str]) -> tuple[str, dict[str, str], float] 
         return (kind[0], {}, (len(lines) - len(plain) + kind[1] * len(plain)) / len(lines))
     name, share, first = best_line_format(plain, timed_only=True)
     if not name or not (share >= 0.5 or (first and share >= 0.2)):
-        return None
+        name, share = FALLBACK, REGISTRY[FALLBACK].sniff(plain)  # type: ignore[misc]
+        if share < 0.5:
+            return None
     return (name, {}, (len(lines) - len(plain) + share * len(plain)) / len(lines))
 
 

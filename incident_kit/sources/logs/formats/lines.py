@@ -238,8 +238,8 @@ def parse_line_array(lines: pa.Array, numbers: np.ndarray, line_format: LineForm
     inherit, names = None, tuple(fmt.name for fmt, _, _ in untimed)
     if untimed:
         table, inherit = _with_untimed(table, mask, untimed, opts)
-    elif line_format.untimed and table is not None:
-        inherit, names = np.arange(table.num_rows), (line_format.name,)
+    if line_format.untimed and table is not None:  # every row of an untimed format inherits
+        inherit, names = np.arange(table.num_rows), (line_format.name, *names)
     if table is None:
         table = pa.table({"ts": pa.nulls(0, TS_TYPE)})
     if exception is not None and table.num_rows:
