@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 
 from .. import fields as logfields
 from ..fields import TS_TYPE
-from .base import MAX_SAMPLE, Parsed, known_lines, split_lines
+from .base import Parsed, known_lines, split_lines
 from .lines import merge_untimed
 
 
