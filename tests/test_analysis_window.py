@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +12,9 @@ import incident_kit.analysis as A
 from incident_kit.analysis import synthetic
 from incident_kit.errors import ConfigError
 from incident_kit.frames import conform
+from incident_kit.investigation import Investigation
+from incident_kit.sources.logs import read as read_logs
+from incident_kit.steps import lookback, traffic
 
 T0 = pd.Timestamp("2026-03-02T12:00:00Z")
 
@@ -251,3 +256,40 @@ def test_a_prometheus_range_frame_goes_through_window():
                     "metrics")
     w = A.window(frame)
     assert w.found and w.start == ts[150] and w.direction == "up" and w.metric == "value"
+
+
+def _json_log(path, start: pd.Timestamp, minutes: int, fail_from: int, fail_to: int = 10 ** 6, seed: int = 3) -> None:
+    """A JSON access log, 20 requests a minute, 1% errors, 40% from minute ``fail_from`` to ``fail_to``."""
+    rng = np.random.default_rng(seed)
+    lines = []
+    for m in range(minutes):
+        for i in range(20):
+            share = 0.4 if fail_from <= m < fail_to else 0.01
+            bad = rng.random() < share
+            lines.append(json.dumps({"timestamp": (start + pd.Timedelta(minutes=m, seconds=3 * i)).isoformat(),
+                                     "status": 500 if bad else 200, "path": "/api/orders", "method": "POST",
+                                     "duration_ms": 20.0, "message": "pool timeout" if bad else "ok"}))
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_a_tight_start_reads_a_look_back_and_reports_nothing_before_it(tmp_path):
+    t0 = pd.Timestamp("2026-03-02T08:00:00Z")
+    _json_log(tmp_path / "app.log", t0, minutes=240, fail_from=200)
+    onset = t0 + pd.Timedelta(minutes=200)
+    # The user's window starts 5 minutes before the errors: 5 buckets of history alone find nothing.
+    inv = Investigation("high_error_rate", start=onset - pd.Timedelta(minutes=5), end=t0 + pd.Timedelta(minutes=240))
+    assert not A.window(A.rates(read_logs(str(tmp_path / "app.log"), start=inv.start, end=inv.end))).found
+    t = traffic(inv, [str(tmp_path / "app.log")])
+    assert t.incident.found and onset <= t.incident.start <= onset + pd.Timedelta(minutes=1)
+    assert t.requests["ts"].min() >= onset - pd.Timedelta(minutes=5)
+    assert t.rates["ts"].min() >= onset - pd.Timedelta(minutes=5)
+    # An incident that began before the start is reported from the start, its own onset kept aside.
+    inv = Investigation("high_error_rate", start=onset + pd.Timedelta(minutes=10), end=t0 + pd.Timedelta(minutes=240))
+    t = traffic(inv, [str(tmp_path / "app.log")])
+    assert t.incident.found and t.incident.start == onset + pd.Timedelta(minutes=10)
+    assert onset <= t.incident.extra["began"] <= onset + pd.Timedelta(minutes=1)
+    # Nothing after the start: an incident that ended before it is not reported.
+    _json_log(tmp_path / "old.log", t0, minutes=240, fail_from=150, fail_to=170)
+    inv = Investigation("high_error_rate", start=onset, end=t0 + pd.Timedelta(minutes=240))
+    assert not traffic(inv, [str(tmp_path / "old.log")]).incident.found
+    assert lookback("1min") == pd.Timedelta(minutes=288) and lookback("5min") == pd.Timedelta(hours=6)
