@@ -112,6 +112,41 @@ def traffic(inv: Any, logs: Any, *, log_format: str = "auto", service: str | Non
     return Traffic(requests, per_bucket, incident, label)
 
 
+@dataclass
+class Metric:
+    """A Prometheus range read for the incident: its points from the start on and the window found."""
+
+    frame: pd.DataFrame
+    incident: IncidentWindow
+
+
+def metric(inv: Any, prometheus_url: Any, promql: str, *, step: str | None = None,
+           name: str = "prometheus range") -> Metric:
+    """Read ``promql`` from Prometheus over the investigation's window plus :func:`lookback` steps
+    before its start (ranges are cheap), and find its incident window from the start on (the
+    look-back is history only). ``step`` defaults to about 300 points over the window. Returns a
+    :class:`Metric` (an empty frame and ``found=False`` with the reason when nothing was read or the
+    query returns several series)."""
+    from .sources import prometheus
+    from .timeutil import parse_time
+
+    begin = inv.start
+    end = inv.end if inv.end is not None else parse_time("now")
+    if begin is None:
+        begin = end - pd.Timedelta(hours=1)
+    step = step or prometheus.choose_step(begin, end)
+    read = inv.collect(name, prometheus.query_range, prometheus_url, promql, begin - lookback(step), end, step=step)
+    if not len(read):
+        return Metric(read, IncidentWindow(False, metric=promql, reason=f"{name}: no points"))
+    inv.observe(read[(read["ts"] <= end).to_numpy(dtype=bool)])
+    shown = read[(read["ts"] >= begin).to_numpy(dtype=bool)].reset_index(drop=True)
+    if read["metric"].nunique(dropna=True) > 1:
+        return Metric(shown, IncidentWindow(False, metric=promql, reason=(
+            f"{name}: {read['metric'].nunique()} series; aggregate the query (sum by, max by) to one")))
+    incident = _window(read, since=begin)
+    return Metric(shown, incident)
+
+
 def changes(inv: Any, git_repo: Any = None, deploy_events: Any = None, *, since: str = "-2d",
             config_events: Any = None) -> pd.DataFrame:
     """Return the commits, deploys and config changes from ``since`` before the investigation's end
@@ -350,6 +385,6 @@ def p95_during(rates: pd.DataFrame, window: Any) -> float | None:
 
 
 __all__ = ["Changed", "Runs", "Traffic", "blocked_sessions", "changes", "collect_if", "deploys_only", "disks", "quota_use", "layers",
-           "lookback",
+           "lookback", "Metric", "metric",
            "load_runs", "metrics_series", "p95_during", "probe_all", "what_changed",
            "sample", "traffic"]
