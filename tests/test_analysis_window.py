@@ -336,3 +336,16 @@ def test_a_prometheus_range_is_read_with_a_look_back_before_a_tight_start(tmp_pa
         assert onset <= got.incident.extra["began"] <= onset + pd.Timedelta(seconds=30)
     finally:
         stop_process(proc)
+
+
+def test_an_earlier_recovered_incident_does_not_hide_a_smaller_current_one():
+    # Judged against a history holding the first incident, the second would look ordinary; the
+    # departures found are left out of the history and the series judged again.
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        values = 100 + rng.normal(0, 5, 260)
+        values[100:130] += 60
+        values[220:] += 20
+        w = A.window(minutes(values))
+        assert w.found and w.ongoing and w.direction == "up", seed
+        assert abs(w.start - (T0 + pd.Timedelta(minutes=220))) <= pd.Timedelta(minutes=1), (seed, w.start)
