@@ -7,7 +7,7 @@ named after services, private keys). Figures:
   - ``redact_mb_per_s``: MB of text per second through ``Redactor().text`` (median of the runs;
     target >= 50 MB/s with 200+ rules);
   - ``redact_cpu_mb_per_s``: the same per second of CPU time (wall time on a shared, loaded
-    machine says more about the other processes);
+    machine says more about the other processes; the load average is printed beside them);
   - ``redact_vs_no_prefilter``: how much faster than the same rules each run over the whole text
     (no keyword prefilter; rules that need a keyword on their line then fire everywhere), measured
     on a 10 MB slice;
@@ -103,8 +103,8 @@ def main() -> None:
     secs = statistics.median(times)
     changed = sum(1 for a, b in zip(text.splitlines(), out.splitlines()) if a != b)
     lines = text.count("\n")
-    print(f"{len(BUILTIN_RULES)} rules, {mb:.0f} MB, {lines:,} lines: {secs:.2f}s per pass (runs {[round(t, 2) for t in times]}), "
-          f"{n:,} replacements")
+    print(f"{len(BUILTIN_RULES)} rules, {mb:.0f} MB, {lines:,} lines: {secs:.2f}s per pass (runs {[round(t, 2) for t in times]}, "
+          f"CPU {[round(c, 2) for c in cpu]}), {n:,} replacements; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
 
     slice_ = text[:10_000_000]
     slice_ = slice_[: slice_.rfind("\n") + 1]

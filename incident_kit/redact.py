@@ -30,6 +30,7 @@ import bisect
 import json
 import os
 import re
+from itertools import repeat
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -79,7 +80,7 @@ class Redactor:
                 raise ConfigError(f"redaction rule {rule.kind!r}: bad pattern ({exc})") from None
             secret_groups = [g for g in rx.groupindex if g.startswith("secret")]
             self._compiled.append((rx, secret_groups))
-        self._index = KeywordIndex(self.rules)
+        self._index = KeywordIndex(self.rules, marks=("base64,",))
         variants: set[str] = set()
         for v in values:
             if isinstance(v, str) and len(v) >= min_value_length:
@@ -98,7 +99,7 @@ class Redactor:
         found: list[tuple[int, int, int, str]] = []
         if self._values_re is not None:
             found.extend((m.start(), m.end(), -1, SECRET_LABEL) for m in self._values_re.finditer(text))
-        regions, anchors = self._index.scan(text)
+        regions, anchors, marks = self._index.scan(text)
         whole = [(0, len(text))]
         for order in sorted([*regions, *anchors, *self._index.always]):
             if order in anchors:
@@ -108,7 +109,7 @@ class Redactor:
         if not found:
             return []
         found.sort(key=lambda t: (t[0], t[2], -t[1]))
-        data_uris = [m.span() for m in _DATA_URI_RE.finditer(text)] if "base64," in text else []
+        data_uris = [m.span() for m in _DATA_URI_RE.finditer(text)] if "base64," in marks else []
         merged: list[tuple[int, int, str]] = []
         for a, b, _, label in found:
             if data_uris and _inside(data_uris, a, b):
@@ -129,12 +130,10 @@ class Redactor:
         if starts is not None and len(starts) > 256 and starts[-1] - starts[0] < 64 * len(starts):
             regions, starts = [(starts[0], len(text))], None  # dense keywords: one scan beats a call each
         if starts is not None:
-            match, done = rx.match, 0
-            for p in starts:
-                if p >= done:
-                    m = match(text, p)
-                    if m is not None and self._accept(order, m, text, found, verdicts):
-                        done = m.end()
+            done = 0
+            for m in filter(None, map(rx.match, repeat(text), starts)):  # most fail: no Python per start
+                if m.start() >= done and self._accept(order, m, text, found, verdicts):
+                    done = m.end()
             return
         search = rx.search
         for lo, hi in regions:
@@ -156,7 +155,7 @@ class Redactor:
         """Add the spans of match ``m`` of rule ``order`` to ``found`` if it passes the rule's
         boundary and check; return whether it did."""
         rule = self.rules[order]
-        rx, secret_groups = self._compiled[order]
+        secret_groups = self._compiled[order][1]
         start, end = m.span()
         if rule.boundary and start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
             return False
@@ -166,7 +165,7 @@ class Redactor:
             key = (m.group(), before, tuple(b - a for a, b in spans))
             ok = verdicts.get(key)
             if ok is None:
-                groups = {g: (text[m.start(g):m.end(g)] if m.start(g) != -1 else None) for g in rx.groupindex}
+                groups: dict[str, str | None] = m.groupdict()
                 groups["_before"] = before
                 ok = verdicts[key] = rule.check("".join(text[a:b] for a, b in spans), groups)
             if not ok:

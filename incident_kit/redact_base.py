@@ -8,7 +8,10 @@ such a line (a private key's body spans lines); nearby ranges are searched as on
 (the keyword must be on the match's own line: a 40-hex token only next to "sourcegraph"). An
 ``anchored`` rule's matches start with one of its keywords: it is tried only where they start
 (one match call each; what keeps case-insensitive rules fast). A rule with neither runs on the
-whole text.
+whole text. ``before``/``after`` name the characters of which one stands just before/after the
+keyword in every match (``before_len``: each of that many characters before it; letters in either
+case; non-ASCII characters always pass): other hits are dropped before any regex runs (``"/api/"``
+is no ``api_key=``, ``"key":`` no ``api_key``).
 """
 
 from __future__ import annotations
@@ -41,12 +44,19 @@ class Rule:
     reach: int = 0
     near: bool = False
     anchored: bool = False
+    before: str = ""
+    after: str = ""
+    before_len: int = 1
 
     @property
     def label(self) -> str:
         """Return the text that replaces a match of this rule."""
         return self.replacement if self.replacement is not None else f"[REDACTED:{self.kind}]"
 
+
+#: What can follow a secret-like word inside a name before its value: more name characters, the
+#: quotes and spaces of ``AROUND`` and the separators (``=``, ``:``, ``=>``, ``,``, ``?=``, ``||``, ``&gt;``).
+NAME_FOLLOW = "abcdefghijklmnopqrstuvwxyz0123456789_.-" + " \t'\"`\\&" + "=:>,?|"
 
 # Quotes as they appear raw, JSON-escaped and HTML-escaped (lower case: used by icase rules).
 Q = r"""(?:\\?"|'|\\?&quot;|&\#34;|&\#x22;|&\#39;|&\#x27;|&apos;)"""
@@ -128,4 +138,4 @@ def _random_case(value: str) -> bool:
     return upper >= 3 and 0.25 <= upper / len(value) <= 0.75
 
 
-__all__ = ["Rule", "Check", "Q", "SECRET_NAME_WORDS", "SECRET_NAME_RE", "NOT_SECRET_SUFFIX", "secret_name", "secret_value", "entropy", "token_like"]
+__all__ = ["Rule", "Check", "Q", "NAME_FOLLOW", "SECRET_NAME_WORDS", "SECRET_NAME_RE", "NOT_SECRET_SUFFIX", "secret_name", "secret_value", "entropy", "token_like"]

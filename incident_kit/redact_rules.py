@@ -23,6 +23,7 @@ import binascii
 import re
 
 from .redact_base import (
+    NAME_FOLLOW,
     NOT_SECRET_SUFFIX,
     Q,
     SECRET_NAME_RE,
@@ -97,7 +98,8 @@ def _assignment_rules() -> tuple[Rule, ...]:
             "PASSWD/PWD/API_KEY/PRIVATE_KEY/CREDENTIAL/ACCESS_KEY/SESSION_ID/COOKIE")
     return tuple(
         Rule("secret_assignment", rf"(?P<name>{kw}[a-z0-9_.\-]{{0,64}}+){Q}?{_SEP}(?:{Q}(?={Q}))?{_VALUE}",
-             check=_assignment_check, icase=True, description=desc, anchored=True, keywords=words)
+             check=_assignment_check, icase=True, description=desc, anchored=True, keywords=words,
+             after=NAME_FOLLOW, before="abcdefghijklmnopqrstuvwxyz_.-" if kw.startswith("key") else "")
         for kw, words in keywords
     )
 
@@ -180,7 +182,7 @@ NAMED_RULES: tuple[Rule, ...] = (
     *_assignment_rules(),
     Rule("secret_assignment",
          rf"(?P<name>password[\w.\-]{{0,24}}+){AROUND}{{0,12}}+{SEP}(?:{AROUND}|=){{0,16}}{Q}(?P<secret>[a-z0-9=_\-]{{8,64}}){Q}",
-         check=_value_check, icase=True, anchored=True, keywords=("password",),
+         check=_value_check, icase=True, anchored=True, keywords=("password",), after=NAME_FOLLOW,
          description="a quoted password after stray quotes and spaces (Terraform/HCL style)"),
     Rule("cli_password_flag",
          r"-(?<![\w-]-)-?(?:password|passwd|pass|token|api-key|secret|client-secret)(?:=|[ \t]{1,3})"
@@ -206,7 +208,7 @@ NAMED_RULES: tuple[Rule, ...] = (
     *(Rule("generic_secret",
            rf"(?P<name>{word}[\w.\-]{{0,24}}+)(?P<pre>{AROUND}{{0,12}}+)(?P<sep>{SEP})(?:{AROUND}|=){{0,16}}+"
            r"(?P<secret>[\w.=\-+/~]{10,150}+)",
-           check=_generic_check, icase=True, anchored=True, keywords=(word,),
+           check=_generic_check, icase=True, anchored=True, keywords=(word,), after=NAME_FOLLOW,
            description="a random-looking value (entropy >= 3.5 bits) next to a secret-like word (token=, key:, password...)")
       for word in ("access", "auth", "api", "credential", "creds", "key", "passwd", "password", "secret", "token")),
 )

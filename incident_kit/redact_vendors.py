@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from .redact_base import Rule, token_like
+from .redact_base import NAME_FOLLOW, Rule, token_like
 
 _B64 = r"A-Za-z0-9+/"
 _URLSAFE = r"A-Za-z0-9_\-"
@@ -65,7 +65,8 @@ PREFIXED_RULES: tuple[Rule, ...] = (
     Rule("facebook_token", r"EAA[MC][A-Za-z0-9]{100,1024}", boundary=True, case_keywords=("EAAM", "EAAC"),
          description="Facebook page access tokens"),
     Rule("facebook_token", r"(?:\|(?<=\d{15}\|)|%(?<=\d{15}%)(?:7[Cc])?)(?P<secret>[0-9A-Za-z\-_]{27,40})",
-         case_keywords=("|", "%"), description="Facebook app access tokens (app id|SECRET)"),
+         case_keywords=("|", "%"), anchored=True, before="0123456789", before_len=15,
+         description="Facebook app access tokens (app id|SECRET)"),
     Rule("flutterwave_key", r"FLW(?:SECK|PUBK)(?:_TEST)?-[A-Za-z0-9]{12,32}(?:-X)?", boundary=True, keywords=("flwseck", "flwpubk"),
          icase=False, description="Flutterwave keys"),
     Rule("flyio_token", r"(?:fo1_[\w\-]{43}|fm1[ar]_[A-Za-z0-9+/]{100,4096}={0,3}|fm2_[A-Za-z0-9+/]{100,4096}={0,3})",
@@ -190,7 +191,7 @@ SEP = r"(?:=>|=&gt;|:{1,3}=|\?=|\|\||&gt;|[=:>,])"
 SERVICE_RULES: tuple[Rule, ...] = tuple(
     Rule("service_credential",
          rf"{re.escape(word)}[\w.\-]{{0,24}}+{AROUND}{{0,12}}+{SEP}(?:{AROUND}|=){{0,16}}+(?P<secret>{_SERVICE_VALUE})",
-         check=_service_check, icase=True, keywords=(word,), anchored=True,
+         check=_service_check, icase=True, keywords=(word,), anchored=True, after=NAME_FOLLOW,
          description="a random-looking value of a key named after a service (DATADOG_API_KEY=..., twitter_secret: ...)")
     for word in SERVICE_WORDS
 )

@@ -39,33 +39,70 @@ def _as_list(value: Any) -> list[Any]:
     return [value] if isinstance(value, str | dict) else list(value)
 
 
+#: window() needs ~60 buckets of history before a change and judges against up to 288.
+HISTORY_BUCKETS = 288
+MAX_LOOKBACK = pd.Timedelta(hours=6)
+
+
+def lookback(bucket: str) -> pd.Timedelta:
+    """Return how far before the start to read logs for window()'s history: 288 buckets, at most
+    6 h and at least 60 buckets."""
+    step = pd.Timedelta(bucket)
+    return max(60 * step, min(HISTORY_BUCKETS * step, MAX_LOOKBACK))
+
+
+def _since(requests: pd.DataFrame, begin: pd.Timestamp | None) -> pd.DataFrame:
+    """Return the requests from ``begin`` on (all when None), attrs kept."""
+    if begin is None or not len(requests):
+        return requests
+    out = requests[(requests["ts"] >= begin).to_numpy(dtype=bool)].reset_index(drop=True)
+    out.attrs.update(requests.attrs)
+    return out
+
+
+def _per_bucket(requests: pd.DataFrame, bucket: str, metric: str) -> pd.DataFrame:
+    """Return the rates per bucket of ``requests`` (refused requests as errors for ``denied_rate``)."""
+    frame = requests if len(requests) else frames.empty("logs")
+    if metric == "denied_rate":
+        from .analysis.evidence import status_rates
+
+        return status_rates(frame, bucket)
+    return _rates(frame, bucket)
+
+
 def traffic(inv: Any, logs: Any, *, log_format: str = "auto", service: str | None = None, bucket: str = "1min",
             metric: str = "error_rate", name: str = "access logs") -> Traffic:
     """Read the access logs, compute rates per ``bucket`` and find the incident window in ``metric``
     (``error_rate``, ``p95_ms`` or ``denied_rate``: the share of requests refused with 401/403,
-    kept in the rates' ``errors``/``error_rate`` columns); records the window on ``inv`` when found."""
+    kept in the rates' ``errors``/``error_rate`` columns); records the window on ``inv`` when found.
+    The logs are read from :func:`lookback` before the start, so a change right after the start is
+    judged against the minutes before it; the requests and rates returned start at the start."""
     from .sources import logs as logs_source
 
-    requests = inv.collect(name, logs_source.read, logs, format=log_format, start=inv.start, end=inv.end,
-                           service=service or None)
+    begin = inv.start
+    history = lookback(bucket)
+    read_from = begin - history if begin is not None else None
+    everything = inv.collect(name, logs_source.read, logs, format=log_format, start=read_from, end=inv.end,
+                             service=service or None)
+    requests = _since(everything, begin)
     if not len(requests) and inv.lookback is not None and inv.reachable(name):
         # A relative start ("-2h") with no end, and nothing that recent: the incident is older than
         # the clock says, so count back from where the data ends instead of from now.
         everything = inv.collect(name, logs_source.read, logs, format=log_format, service=service or None)
         if len(everything):
             inv.reanchor(everything["ts"].max())
-            requests = everything[(everything["ts"] >= inv.start).to_numpy(dtype=bool)].reset_index(drop=True)
-            requests.attrs.update(everything.attrs)
+            begin = inv.start
+            requests = _since(everything, begin)
+            everything = _since(everything, begin - history)
     inv.observe(requests)
-    if metric == "denied_rate":
-        from .analysis.evidence import status_rates
-
-        per_bucket = status_rates(requests if len(requests) else frames.empty("logs"), bucket)
-    else:
-        per_bucket = _rates(requests if len(requests) else frames.empty("logs"), bucket)
     column = metric if metric in ("p95_ms", "p99_ms", "p50_ms") else "error_rate"
+    # window() judges each bucket against the ones before it: it reads the look-back before the
+    # start, and reports nothing before the start as the incident.
+    all_buckets = _per_bucket(everything, bucket, metric)
+    per_bucket = all_buckets if begin is None else all_buckets[
+        (all_buckets["ts"] >= begin.floor(bucket)).to_numpy(dtype=bool)].reset_index(drop=True)
     if len(per_bucket) and per_bucket[column].notna().any():
-        incident = _window(per_bucket, column=column)
+        incident = _window(all_buckets, column=column, since=begin)
     else:
         incident = IncidentWindow(False, metric=column, reason="no requests in the logs")
     if incident.found:
@@ -73,6 +110,41 @@ def traffic(inv: Any, logs: Any, *, log_format: str = "auto", service: str | Non
     label = {"error_rate": "error rate", "p95_ms": "p95 latency", "p99_ms": "p99 latency",
              "denied_rate": "share of refused requests (401/403)"}.get(metric, metric)
     return Traffic(requests, per_bucket, incident, label)
+
+
+@dataclass
+class Metric:
+    """A Prometheus range read for the incident: its points from the start on and the window found."""
+
+    frame: pd.DataFrame
+    incident: IncidentWindow
+
+
+def metric(inv: Any, prometheus_url: Any, promql: str, *, step: str | None = None,
+           name: str = "prometheus range") -> Metric:
+    """Read ``promql`` from Prometheus over the investigation's window plus :func:`lookback` steps
+    before its start (ranges are cheap), and find its incident window from the start on (the
+    look-back is history only). ``step`` defaults to about 300 points over the window. Returns a
+    :class:`Metric` (an empty frame and ``found=False`` with the reason when nothing was read or the
+    query returns several series)."""
+    from .sources import prometheus
+    from .timeutil import parse_time
+
+    begin = inv.start
+    end = inv.end if inv.end is not None else parse_time("now")
+    if begin is None:
+        begin = end - pd.Timedelta(hours=1)
+    step = step or prometheus.choose_step(begin, end)
+    read = inv.collect(name, prometheus.query_range, prometheus_url, promql, begin - lookback(step), end, step=step)
+    if not len(read):
+        return Metric(read, IncidentWindow(False, metric=promql, reason=f"{name}: no points"))
+    inv.observe(read[(read["ts"] <= end).to_numpy(dtype=bool)])
+    shown = read[(read["ts"] >= begin).to_numpy(dtype=bool)].reset_index(drop=True)
+    if read["metric"].nunique(dropna=True) > 1:
+        return Metric(shown, IncidentWindow(False, metric=promql, reason=(
+            f"{name}: {read['metric'].nunique()} series; aggregate the query (sum by, max by) to one")))
+    incident = _window(read, since=begin)
+    return Metric(shown, incident)
 
 
 def changes(inv: Any, git_repo: Any = None, deploy_events: Any = None, *, since: str = "-2d",
@@ -313,5 +385,6 @@ def p95_during(rates: pd.DataFrame, window: Any) -> float | None:
 
 
 __all__ = ["Changed", "Runs", "Traffic", "blocked_sessions", "changes", "collect_if", "deploys_only", "disks", "quota_use", "layers",
+           "lookback", "Metric", "metric",
            "load_runs", "metrics_series", "p95_during", "probe_all", "what_changed",
            "sample", "traffic"]

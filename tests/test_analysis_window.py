@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from waiting import stop_process, wait_http
+
+import incident_kit as ik
 import incident_kit.analysis as A
 from incident_kit.analysis import synthetic
 from incident_kit.errors import ConfigError
 from incident_kit.frames import conform
+from incident_kit.investigation import Investigation
+from incident_kit.sources.logs import read as read_logs
+from incident_kit.demo.pgcluster import free_port
+from incident_kit.steps import lookback, metric, traffic
+from incident_kit.timeutil import now
 
 T0 = pd.Timestamp("2026-03-02T12:00:00Z")
 
@@ -251,3 +262,90 @@ def test_a_prometheus_range_frame_goes_through_window():
                     "metrics")
     w = A.window(frame)
     assert w.found and w.start == ts[150] and w.direction == "up" and w.metric == "value"
+
+
+def _json_log(path, start: pd.Timestamp, minutes: int, fail_from: int, fail_to: int = 10 ** 6, seed: int = 3) -> None:
+    """A JSON access log, 20 requests a minute, 1% errors, 40% from minute ``fail_from`` to ``fail_to``."""
+    rng = np.random.default_rng(seed)
+    lines = []
+    for m in range(minutes):
+        for i in range(20):
+            share = 0.4 if fail_from <= m < fail_to else 0.01
+            bad = rng.random() < share
+            lines.append(json.dumps({"timestamp": (start + pd.Timedelta(minutes=m, seconds=3 * i)).isoformat(),
+                                     "status": 500 if bad else 200, "path": "/api/orders", "method": "POST",
+                                     "duration_ms": 20.0, "message": "pool timeout" if bad else "ok"}))
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_a_tight_start_reads_a_look_back_and_reports_nothing_before_it(tmp_path):
+    t0 = pd.Timestamp("2026-03-02T08:00:00Z")
+    _json_log(tmp_path / "app.log", t0, minutes=240, fail_from=200)
+    onset = t0 + pd.Timedelta(minutes=200)
+    # The user's window starts 5 minutes before the errors: 5 buckets of history alone find nothing.
+    inv = Investigation("high_error_rate", start=onset - pd.Timedelta(minutes=5), end=t0 + pd.Timedelta(minutes=240))
+    assert not A.window(A.rates(read_logs(str(tmp_path / "app.log"), start=inv.start, end=inv.end))).found
+    t = traffic(inv, [str(tmp_path / "app.log")])
+    assert t.incident.found and onset <= t.incident.start <= onset + pd.Timedelta(minutes=1)
+    assert t.requests["ts"].min() >= onset - pd.Timedelta(minutes=5)
+    assert t.rates["ts"].min() >= onset - pd.Timedelta(minutes=5)
+    # An incident that began before the start is reported from the start, its own onset kept aside.
+    inv = Investigation("high_error_rate", start=onset + pd.Timedelta(minutes=10), end=t0 + pd.Timedelta(minutes=240))
+    t = traffic(inv, [str(tmp_path / "app.log")])
+    assert t.incident.found and t.incident.start == onset + pd.Timedelta(minutes=10)
+    assert onset <= t.incident.extra["began"] <= onset + pd.Timedelta(minutes=1)
+    # Nothing after the start: an incident that ended before it is not reported.
+    _json_log(tmp_path / "old.log", t0, minutes=240, fail_from=150, fail_to=170)
+    inv = Investigation("high_error_rate", start=onset, end=t0 + pd.Timedelta(minutes=240))
+    assert not traffic(inv, [str(tmp_path / "old.log")]).incident.found
+    assert lookback("1min") == pd.Timedelta(minutes=288) and lookback("5min") == pd.Timedelta(hours=6)
+
+
+@pytest.mark.slow  # a real Prometheus on loopback, serving blocks backfilled with promtool
+def test_a_prometheus_range_is_read_with_a_look_back_before_a_tight_start(tmp_path):
+    end = now().floor("min") - pd.Timedelta(hours=1)
+    onset = end - pd.Timedelta(minutes=20)
+    rng = np.random.default_rng(5)
+    stamps = pd.date_range(end - pd.Timedelta(hours=3), end, freq="15s", tz="UTC")
+    values = 10 + rng.normal(0, 0.5, len(stamps)) + np.where(stamps >= onset, 8.0, 0.0)
+    (tmp_path / "metrics.om").write_text(
+        "# HELP ik_queue_depth jobs waiting\n# TYPE ik_queue_depth gauge\n"
+        + "".join(f"ik_queue_depth {v:.3f} {t.timestamp():.0f}\n" for t, v in zip(stamps, values)) + "# EOF\n")
+    data = tmp_path / "data"
+    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(tmp_path / "metrics.om"), str(data)],
+                   check=True, capture_output=True)
+    (tmp_path / "prometheus.yml").write_text("global: {scrape_interval: 1m}\n")
+    port = free_port()
+    proc = subprocess.Popen(["prometheus", f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={data}",
+                             f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_http(f"{url}/-/ready", proc, "prometheus")
+        start = onset - pd.Timedelta(minutes=2)
+        # The user's window alone: 8 points before the change, too few to judge it.
+        assert not A.window(ik.prometheus.query_range(url, "ik_queue_depth", start, end, step="15s")).found
+        inv = Investigation("resource_pressure", start=start, end=end)
+        got = metric(inv, url, "ik_queue_depth", step="15s")
+        assert got.incident.found and got.incident.direction == "up"
+        assert onset <= got.incident.start <= onset + pd.Timedelta(seconds=30)
+        assert got.frame["ts"].min() >= start and len(got.frame) >= 80
+        # A start inside the change: reported from the start, its own onset kept aside.
+        got = metric(Investigation("resource_pressure", start=onset + pd.Timedelta(minutes=5), end=end), url,
+                     "ik_queue_depth", step="15s")
+        assert got.incident.start == onset + pd.Timedelta(minutes=5)
+        assert onset <= got.incident.extra["began"] <= onset + pd.Timedelta(seconds=30)
+    finally:
+        stop_process(proc)
+
+
+def test_an_earlier_recovered_incident_does_not_hide_a_smaller_current_one():
+    # Judged against a history holding the first incident, the second would look ordinary; the
+    # departures found are left out of the history and the series judged again.
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        values = 100 + rng.normal(0, 5, 260)
+        values[100:130] += 60
+        values[220:] += 20
+        w = A.window(minutes(values))
+        assert w.found and w.ongoing and w.direction == "up", seed
+        assert abs(w.start - (T0 + pd.Timedelta(minutes=220))) <= pd.Timedelta(minutes=1), (seed, w.start)

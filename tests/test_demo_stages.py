@@ -20,7 +20,7 @@ import pytest
 import incident_kit as ik
 from incident_kit.demo import shop
 from incident_kit.demo.environment import DemoEnvironment
-from incident_kit.demo.stages import SCENARIOS, get_stage
+from incident_kit.demo.stages import SCENARIOS, get_stage, services
 from incident_kit.errors import ConfigError, SourceError
 
 pytestmark = pytest.mark.slow
@@ -126,6 +126,45 @@ def test_db_connection_exhaustion_stage():
         leaked = act[act["pid"].isin(env.story.facts["leaked_pids"])]
         assert len(leaked) == env.story.facts["leaked_sessions"] and set(leaked["state"]) == {"idle"}
         assert env.story.expected_cause_kind == "saturation"
+        _side_services_log_the_refusals(env)
+
+
+def _snapshot(path: Path, to: Path) -> Path:
+    """Copy the whole lines of a log still being written (the live services append to it)."""
+    data = path.read_bytes()
+    to.write_bytes(data[:data.rfind(b"\n") + 1])
+    return to
+
+
+def _side_services_log_the_refusals(env: DemoEnvironment) -> None:
+    """order-sync (logback) and stock-alerts (Python logging) log the role's refusals, history and live,
+    each read whole with format="auto", every pool error with its stack trace attached."""
+    logdir = env.workdir / "logs"
+    assert {str(logdir / services.JVM_LOG), str(logdir / services.PYTHON_LOG)} <= set(env.parameters["logs"])
+    since = pd.Timestamp(env.story.now)
+    refused = r'FATAL: +too many connections for role "shop"'  # libpq's text has two spaces, the JDBC driver's one
+    for name, logger in ((services.JVM_LOG, "com.zaxxer.hikari.pool.HikariPool"), (services.PYTHON_LOG, "stock_alerts.check")):
+        def live_refusals() -> list:
+            df = ik.logs.read(str(_snapshot(logdir / name, env.workdir / f"snapshot-{name}")), start=since.isoformat())
+            return list(df[(df["logger"] == logger) & df["exception"].fillna("").str.contains(refused)]["ts"])
+        assert _wait_for(live_refusals, timeout_s=20), f"{name}: no live refusal logged"
+        copy = _snapshot(logdir / name, env.workdir / f"snapshot-{name}")
+        df = ik.logs.read(str(copy))
+        lines = sum(1 for line in copy.read_text().splitlines() if line.strip())
+        assert df.attrs["format"] == "log4j" and any("sniffed as log4j" in n for n in df.attrs["notes"])
+        assert len(df) + df.attrs["rejected"] + df.attrs["continuations"] == lines and df.attrs["rejected"] == 0
+        failed = df[df["logger"] == logger]
+        failed = failed[failed["level"].isin(["warning", "error"])]
+        assert len(failed) > 20 and failed["exception"].notna().all(), name
+        assert failed["exception"].str.contains(refused).all(), name
+        if name == services.JVM_LOG:
+            assert failed["message"].str.startswith(services.POOL_TIMEOUT).all()
+            assert failed["exception"].str.contains("\tat com.zaxxer.hikari.pool.HikariPool.createTimeoutException").all()
+            assert failed["exception"].str.contains("Caused by: org.postgresql.util.PSQLException").all()
+            assert (df[df["level"] == "error"]["message"] == services.POOL_TIMEOUT + ".").all()
+        else:
+            assert failed["exception"].str.startswith("Traceback (most recent call last):").all()
+            assert failed["exception"].str.contains("psycopg.OperationalError: connection failed").all()
 
 
 def test_db_slow_queries_and_locks_stage():

@@ -202,3 +202,94 @@ def test_formats_can_be_named_and_the_choice_is_recorded(tmp_path: Path) -> None
 def test_the_registry_declares_each_format_once() -> None:
     assert len({f.name for f in REGISTRY.values()}) == len(REGISTRY) >= 25
     assert all(callable(f.parse) and f.description for f in REGISTRY.values())
+
+
+# -- lines without a time of their own ------------------------------------------------------------
+UVICORN_APP = [
+    "INFO:     Started server process [4121]",
+    "2026-10-28 09:26:01,042 - shop.api - INFO - application startup complete",
+    "INFO:     127.0.0.1:53422 - \"GET /health HTTP/1.1\" 200 OK",
+    "2026-10-28 09:26:02,500 - shop.api - ERROR - checkout failed",
+    "Traceback (most recent call last):",
+    '  File "/app/shop/api.py", line 12, in checkout',
+    "    total = order.total * coupon.rate",
+    "AttributeError: 'NoneType' object has no attribute 'rate'",
+    "INFO:     10.0.0.7:40110 - \"POST /api/checkout HTTP/1.1\" 500 Internal Server Error",
+    "ERROR:    Exception in ASGI application",
+    "Traceback (most recent call last):",
+    '  File "/usr/lib/python3/dist-packages/uvicorn/protocols/http/h11_impl.py", line 408, in run_asgi',
+    "RuntimeError: boom",
+    "WARNING:  Invalid HTTP request received.",
+    "2026-10-28 09:26:05,001 - shop.api - INFO - order 4411 paid",
+]
+
+
+def test_uvicorn_lines_among_an_apps_records_take_the_time_of_the_record_before(tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    path.write_text("\n".join(UVICORN_APP) + "\n")
+    df = logs.read(path)
+    assert df.attrs["format"] == "log4j" and accounted(df) == len(UVICORN_APP)
+    assert df.attrs["inherited_timestamps"] == 4 and df.attrs["continuations"] == 7 and df.attrs["rejected"] == 1
+    first = df.attrs["rejected_sample"][0]
+    assert first["line"] == 1 and "no timestamp on this line nor on any line before it (uvicorn" in first["reason"]
+    rows = df.set_index("message")
+    access = rows.loc['10.0.0.7:40110 - "POST /api/checkout HTTP/1.1" 500 Internal Server Error']
+    assert (access["ts"], access["status"], access["path"], access["level"]) == (
+        pd.Timestamp("2026-10-28T09:26:02.500Z"), 500, "/api/checkout", "info")
+    assert rows.loc["Exception in ASGI application", "level"] == "error"
+    assert rows.loc["Exception in ASGI application", "exception"].endswith("RuntimeError: boom")
+    assert rows.loc["checkout failed", "exception"].startswith("Traceback") and df["ts"].is_monotonic_increasing
+    assert list(df["message"]).index("Invalid HTTP request received.") == len(df) - 2  # file order kept
+    assert any("4 line(s) without a time of their own (uvicorn) took the time of the record before them" in n
+               for n in df.attrs["notes"])
+    assert any("1 line(s) without a time (uvicorn) come before the first timestamped record" in n
+               for n in df.attrs["notes"])
+
+
+def test_logcat_brief_lines_in_a_timed_logcat_and_across_blocks(tmp_path: Path) -> None:
+    record = ["03-17 16:13:{s:02d}.811  1702  2395 D WindowManager: frame {s}",
+              "W/Binder(  612): Caught a RuntimeException from the binder stub {s}",
+              "E/AndroidRuntime( 2000): FATAL EXCEPTION: main {s}"]
+    lines = [ln.format(s=s) for s in range(40) for ln in record]
+    path = tmp_path / "logcat.txt"
+    path.write_text("\n".join(lines) + "\n")
+    df = logs.read(path, chunk_bytes=500, start="2026-03-17T00:00:00Z", end="2026-03-18T00:00:00Z")
+    assert df.attrs["format"] == "logcat" and accounted(df) == len(lines) and df.attrs["rejected"] == 0
+    assert df.attrs["inherited_timestamps"] == 80 and len(df) == 120
+    brief = df[df["component"] == "AndroidRuntime"]
+    assert list(brief["level"].unique()) == ["error"] and brief["pid"].astype(int).eq(2000).all()
+    stamp = {int(m.rsplit(" ", 1)[1]): t for m, t in zip(df["message"], df["ts"])}
+    assert all(t == pd.Timestamp(f"2026-03-17T16:13:{s:02d}.811Z") for s, t in stamp.items())
+
+
+@pytest.mark.parametrize("lines, advice", [
+    (['INFO:     Started server process [1]', 'INFO:     127.0.0.1:5000 - "GET / HTTP/1.1" 200 OK',
+      'ERROR:    Exception in ASGI application', 'Traceback (most recent call last):', 'ValueError: x'],
+     "uvicorn --log-config"),
+    (["D/dalvikvm( 1234): GC_CONCURRENT freed 2049K", "I/ActivityManager(  612): Start proc com.example",
+      "E/AndroidRuntime( 1234): FATAL EXCEPTION: main"], "adb logcat -v threadtime"),
+], ids=["uvicorn", "logcat_brief"])
+def test_a_file_with_no_timestamp_at_all_is_rejected_with_advice(tmp_path: Path, lines: list[str], advice: str) -> None:
+    path = tmp_path / "untimed.log"
+    path.write_text("\n".join(lines) + "\n")
+    df = logs.read(path)
+    assert len(df) == 0 and accounted(df) == len(lines) and df.attrs["inherited_timestamps"] == 0
+    assert all("no timestamp on this line nor on any line before it" in r["reason"] for r in df.attrs["rejected_sample"])
+    note = next(n for n in df.attrs["notes"] if "no line has a timestamp" in n)
+    assert advice in note and "counted as rejected" in note
+
+
+def test_uvicorn_lines_among_json_records_take_the_time_of_the_record_before(tmp_path: Path) -> None:
+    lines = ['INFO:     127.0.0.1:53422 - "GET /health HTTP/1.1" 200 OK',
+             '{"timestamp":"2026-10-28T09:26:01.042Z","level":"info","logger":"shop.api","message":"startup complete"}',
+             'INFO:     10.0.0.7:40110 - "POST /api/checkout HTTP/1.1" 500 Internal Server Error',
+             '{"timestamp":"2026-10-28T09:26:02.500Z","level":"error","logger":"shop.api","message":"checkout failed"}',
+             "WARNING:  Invalid HTTP request received."]
+    path = tmp_path / "app.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    df = logs.read(path)
+    assert df.attrs["format"] == "json" and accounted(df) == 5 and df.attrs["inherited_timestamps"] == 2
+    assert df.attrs["rejected"] == 1 and df.attrs["rejected_sample"][0]["line"] == 1
+    assert list(df["status"].astype("Int64").fillna(0)) == [0, 500, 0, 0]
+    assert list(df["ts"]) == [pd.Timestamp("2026-10-28T09:26:01.042Z")] * 2 + [pd.Timestamp("2026-10-28T09:26:02.500Z")] * 2
+    assert list(df["level"]) == ["info", "info", "error", "warning"]

@@ -267,6 +267,24 @@ def test_fast_on_multi_megabyte_text_and_hostile_lines() -> None:
         assert time.perf_counter() - t0 < 10, hostile[:20]
 
 
+def test_keyword_scan_gives_one_answer_by_every_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A text is scanned in plain Python (few keyword hits) or in numpy (many), in 4 MB chunks: the
+    rules run on the same places either way, also at chunk edges, line starts and after non-ASCII."""
+    import incident_kit.redact_scan as scan
+
+    red = Redactor()
+    lines = [x.line for x in SECRETS] + ORDINARY + [
+        "s.Ab9dEfGhIjKl3nOpQrStUvWx at the very start", "fb 123456789012345|abcdefghijabcdefghij0123456789 ok",
+        'GET /api/products?page=3 {"key":"user:9:cart"} api_key=Zx81kQ0pLm27vBn4Yt6R', "é ü 日本 token=Ab9dEfGhIjKl3nOpQrStUvWx"]
+    texts = lines + ["\n".join(lines), "\n".join(reversed(lines)), html.escape("\n".join(lines))]
+    expected = [red._index.scan(t) for t in texts]  # noqa: SLF001 - the paths are private; their agreement is the point
+    for few, chunk in ((-1, scan.CHUNK), (10**9, scan.CHUNK), (-1, 7), (-1, 97)):
+        monkeypatch.setattr(scan, "FEW", few)
+        monkeypatch.setattr(scan, "CHUNK", chunk)
+        assert [red._index.scan(t) for t in texts] == expected, (few, chunk)  # noqa: SLF001
+    assert red.text("\n".join(lines))[0] == redact_text("\n".join(lines))[0]
+
+
 def test_server_ledger_stores_alerts_redacted(tmp_path: Path) -> None:
     """The webhook server's ledger (under reports/.incident-kit/) never holds an alert's secrets."""
     from incident_kit import alerts

@@ -98,6 +98,7 @@ def _same_cause_and_severity(s: dict[str, Any], live: dict[str, Any], story: dic
     for word in story["text"]:
         assert word.lower() in top["cause"].lower(), (how, word, top["cause"])
     assert s["severity"] == live["severity"], (how, s["severity_reason"], live["severity_reason"])
+    assert all(story["facts"].get("in_findings", "") in json.dumps(x["findings"]) for x in (s, live)), (how, story["facts"])
     assert "leftover" not in json.dumps(s), f"{how}: the leftover demo's files were read"
 
 

@@ -118,7 +118,8 @@ def _use_ratio(connections: Any) -> tuple[float, str] | None:
 #: Error messages that say a resource ran out: (pattern, ref, cause).
 EXHAUSTION = (
     (re.compile(r"too many connections|remaining connection slots|connection pool (?:is )?exhausted|pool exhausted|"
-                r"QueuePool limit|too many clients|connection limit exceeded|max_user_connections", re.I),
+                r"QueuePool limit|too many clients|connection limit exceeded|max_user_connections|"
+                r"Connection is not available, request timed out", re.I),  # the last: HikariCP's pool timeout
      "connections", "database connections exhausted"),
     (re.compile(r"no space left on device|ENOSPC|disk (?:is )?full|disk quota exceeded", re.I), "disk", "disk full"),
     (re.compile(r"out of memory|cannot allocate memory|MemoryError|\bOOM\b|oom-kill|killed process", re.I),

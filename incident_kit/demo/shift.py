@@ -16,17 +16,19 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-_ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?")
+# ISO 8601 with ``T``, and the space-separated stamps of logback and Python logging (``,`` milliseconds)
+_ISO = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?")
 #: What a historical copy takes from a work directory (everything else is live state or secrets).
 COPIED = ("logs", "deploys.jsonl", "config", "repo")
 
 
 def _shift_stamp(match: re.Match[str], by: timedelta) -> str:
     text = match.group(0)
-    ts = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if ts.tzinfo is None:
-        return (ts + by).isoformat(timespec="milliseconds" if "." in text else "seconds")
-    moved = (ts + by).isoformat(timespec="milliseconds" if "." in text else "seconds")
+    comma = "," in text
+    ts = datetime.fromisoformat(text.replace("Z", "+00:00").replace(",", "."))
+    moved = (ts + by).isoformat(sep=text[10], timespec="milliseconds" if comma or "." in text else "seconds")
+    if comma:
+        moved = moved.replace(".", ",", 1)
     return moved.replace("+00:00", "Z") if text.endswith("Z") else moved
 
 

@@ -52,7 +52,8 @@ def first_binomial_start(values: np.ndarray, counts: np.ndarray, centre: np.ndar
         full = np.arange(n) + length <= n
         errors, requests = ck[ahead] - ck[:n], cn[ahead] - cn[:n]
         rate = errors / requests
-        z = (errors - requests * p0) / np.sqrt(requests * p0 * (1 - p0) + 0.25)
+        # Continuity-corrected: a handful of errors where half of one is expected is not 4 sigma.
+        z = (errors - requests * p0 - 0.5) / np.sqrt(requests * p0 * (1 - p0) + 0.25)
         need = np.fmax(min_effect, min_ratio * np.abs(centre))
         starts = full & (rate - centre >= need) & (z >= threshold) & ~np.isnan(centre)
         # The start itself must carry some of the evidence (its own rate up, its own z >= 1.5).

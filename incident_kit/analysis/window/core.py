@@ -8,12 +8,14 @@ error rates go through the binomial test of :mod:`.binomial`.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ...errors import ConfigError
+from ...timeutil import parse_time
 from .binomial import rate_window
 from .inputs import as_series
 from .novelty import Episode, episodes, seasonal_residual
@@ -97,6 +99,24 @@ def _kind(ep: Episode, values: np.ndarray, stop: int, before: np.ndarray) -> str
     return "level"
 
 
+def after(w: IncidentWindow, since: pd.Timestamp | None, times: pd.Index) -> IncidentWindow:
+    """Return ``w`` as seen from ``since`` (the earlier points were history only): not found when it
+    ended before ``since``, started at the first point from ``since`` when it began earlier."""
+    if since is None or not w.found:
+        return w
+    since = since.tz_localize("UTC") if since.tzinfo is None else since
+    if w.end is not None and w.end <= since:
+        return IncidentWindow(False, direction=w.direction, metric=w.metric, extra=w.extra,
+                              reason=f"nothing from {since} on: the last departure ({w.start} to {w.end}) "
+                                     f"ended before it")
+    if w.start >= since:
+        return w
+    first = times[times >= since]
+    start = first[0] if len(first) else since
+    return replace(w, start=start, reason=f"{w.reason}; began before {since}, at {w.start}",
+                   extra={**w.extra, "began": w.start})
+
+
 def false_alarms_per_day(strength: float) -> float:
     """Return the expected false alarms per day of quiet data for a departure of ``strength``
     (-log10 of its Bonferroni-corrected p-value), as measured on quiet real series."""
@@ -117,6 +137,7 @@ def window(
     min_recovery: int = 3,
     baseline_points: int | None = None,
     min_baseline: int | None = None,
+    since: Any = None,
 ) -> IncidentWindow:
     """Find when ``series`` left its baseline, when it came back, which way and how.
 
@@ -130,7 +151,10 @@ def window(
     against, ``min_baseline`` (60, at least 20) the history needed before a change can be found.
     Rate frames' error rates keep the binomial test with ``threshold``, ``exit_threshold``,
     ``min_duration``, ``min_ratio`` (0.5), ``baseline_points`` (60) and ``min_baseline`` (10).
-    Returns an :class:`IncidentWindow` (the strongest episode; ``found=False`` with a reason
+    ``since``: a time; the points before it are history only (a look-back read so that a change
+    right after it can be judged): nothing that ended before it is reported, and an incident that
+    began before it is reported from ``since`` (``extra["began"]`` holds its own start).
+    Returns an :class:`IncidentWindow` (the latest episode; ``found=False`` with a reason
     otherwise). Raises ConfigError for unusable input or options.
     """
     if direction not in (None, "up", "down", "both"):
@@ -139,6 +163,13 @@ def window(
             min_baseline is not None and min_baseline < 1) or not 0 < alpha < 1:
         raise ConfigError("window: min_duration, min_recovery, min_baseline must be >= 1, baseline_points >= 2 "
                           "and 0 < alpha < 1")
+    if since is not None:
+        s = as_series(series, column)[0]
+        result = window(series, column=column, direction=direction, alpha=alpha, threshold=threshold,
+                        exit_threshold=exit_threshold, min_effect=min_effect, min_ratio=min_ratio,
+                        min_duration=min_duration, min_recovery=min_recovery, baseline_points=baseline_points,
+                        min_baseline=min_baseline)
+        return after(result, parse_time(since, field="since"), s.index)
     s, requests, name = as_series(series, column)
     values = s.to_numpy(dtype="float64")
     times = s.index
@@ -222,4 +253,4 @@ def window(
     )
 
 
-__all__ = ["false_alarms_per_day", "window"]
+__all__ = ["after", "false_alarms_per_day", "window"]

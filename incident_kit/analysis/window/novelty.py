@@ -10,8 +10,11 @@ value seen is an ordinary one), never below the data's resolution. A point is ho
 smallest p, times the number of tests (Bonferroni), is at most ``alpha``, and its distance from
 the history's median reaches the minimum effect. An incident starts at the first point of the
 hot block where the excess began (the suffix of the block with the largest cumulative
-excess beyond the history's 90th/10th percentile, a CUSUM) and ends at the first
-``min_recovery`` points back inside that band (frozen at the start).
+excess beyond the history's 90th/10th percentile, a CUSUM), moved to the least-squares split of
+the 24 points before it up to the detection, and ends at the first ``min_recovery`` points back
+inside that band (frozen at the start). Once departures are found, the series is judged once
+more with their points left out of the history, so an earlier incident (or a precursor) does not
+make the next one look ordinary.
 """
 
 from __future__ import annotations
@@ -115,6 +118,21 @@ def lag1(x: np.ndarray) -> float:
     return float(np.clip(1 - jump ** 2 / (2 * level ** 2), 0.0, 0.95))
 
 
+def split(x: np.ndarray) -> int | None:
+    """Return where ``x`` splits into two segments of least total squared error (1 .. len - 1), None
+    when it has fewer than 3 finite points."""
+    idx = np.flatnonzero(np.isfinite(x))
+    if len(idx) < 3:
+        return None
+    v = x[idx]
+    n = len(v)
+    c1, c2 = np.cumsum(v), np.cumsum(v * v)
+    k = np.arange(1, n)
+    left = c2[k - 1] - c1[k - 1] ** 2 / k
+    right = (c2[-1] - c2[k - 1]) - (c1[-1] - c1[k - 1]) ** 2 / (n - k)
+    return int(idx[k[int(np.argmin(left + right))]])
+
+
 def _first_run(flags: np.ndarray, start: int, length: int) -> int | None:
     """Return the first index >= start that begins ``length`` True flags in a row, or None."""
     tail = flags[start:].astype(np.int32)
@@ -142,18 +160,13 @@ def _change_point(block: np.ndarray, direction: str, centre: float, band_lo: flo
     return int(np.argmax(suffix))
 
 
-def episodes(x: np.ndarray, *, directions: tuple[str, ...] = ("up", "down"), alpha: float = 1e-3,
-             points: int = 288, min_points: int = 60, min_effect: float = 0.0, min_ratio: float = 0.0,
-             min_recovery: int = 3, limit: int = 200) -> list[Episode]:
-    """Return the departures of ``x`` (NaN = gap) from its own history, oldest first.
-
-    ``directions``: which ways count ("up", "down"). ``alpha``: the largest Bonferroni-corrected
-    tail p-value that makes a point hot. ``min_effect``/``min_ratio``: the smallest distance from
-    the history's median (absolute, and relative to that median) that counts.
-    """
+def _scores(x: np.ndarray, xh: np.ndarray, directions: tuple[str, ...], points: int, min_points: int,
+            min_effect: float, min_ratio: float) -> tuple[list[tuple[str, int, str]], np.ndarray, dict[str, np.ndarray]]:
+    """Return (tests, their Bonferroni-corrected log10 p-values per point, the point history) of ``x``
+    judged against the history ``xh`` (``x`` with the points not to learn from set to NaN)."""
     n = len(x)
     grain = resolution(x)
-    point = history(x, 1, points, min_points)
+    point = history(xh, 1, points, min_points)
     centre = point["q50"]
     # The tail scale of a Gaussian beyond its 90th percentile is about 0.4 sigma (sigma from q10..q90);
     # a mean of m autocorrelated points varies sqrt((1 + rho) / (1 - rho) / m) times as much.
@@ -166,12 +179,14 @@ def episodes(x: np.ndarray, *, directions: tuple[str, ...] = ("up", "down"), alp
         warnings.simplefilter("ignore", RuntimeWarning)
         early = np.nanmedian(x[:min_points]) if np.isfinite(x[:min_points]).any() else np.nan
     deviation = np.abs(x - np.where(np.isnan(centre), early, centre))
+    dev_h = np.where(np.isnan(xh), np.nan, deviation)
     for m in SCALES:
         if m == 1:
             y, h = x, point
         else:
             y = pd.Series(x).rolling(m, min_periods=m).mean().to_numpy()
-            h = history(y, m, points, min_points)
+            h = history(pd.Series(xh).rolling(m, min_periods=m).mean().to_numpy() if xh is not x else y,
+                        m, points, min_points)
         floor = np.fmax(np.fmax(0.002 * np.abs(h["q50"]), grain / m), 1e-12)
         # A mean of m points varies at least as an average of m independent points would.
         up, down = tail_log10_p(y, h, np.fmax(floor, bulk / math.sqrt(m)), np.fmax(floor, bulk / math.sqrt(m)))
@@ -184,13 +199,22 @@ def episodes(x: np.ndarray, *, directions: tuple[str, ...] = ("up", "down"), alp
                 scores.append(np.where(centre - y >= need, down, 0.0))
         if m > 1:
             spread = pd.Series(deviation).rolling(m, min_periods=m).mean().to_numpy()
-            hs = history(spread, m, points, min_points)
+            hs = history(pd.Series(dev_h).rolling(m, min_periods=m).mean().to_numpy() if xh is not x else spread,
+                         m, points, min_points)
             floor = np.fmax(np.fmax(0.002 * np.abs(centre), grain / m), 1e-12)
             wider, _ = tail_log10_p(spread, hs, np.fmax(floor, bulk / math.sqrt(m)), floor)
             tests.append(("variance", m, "either"))
             with np.errstate(invalid="ignore"):
                 scores.append(np.where(spread >= need, wider, 0.0))
-    stack = np.vstack(scores) + math.log10(len(tests))
+    return tests, np.vstack(scores) + math.log10(len(tests)), point
+
+
+def _walk(x: np.ndarray, tests: list[tuple[str, int, str]], stack: np.ndarray, point: dict[str, np.ndarray],
+          directions: tuple[str, ...], alpha: float, min_recovery: int, limit: int) -> list[Episode]:
+    """Return the episodes of ``x`` given its test scores: each from its first hot point (onset by
+    :func:`_change_point`) to its recovery, the next looked for after it."""
+    n = len(x)
+    centre = point["q50"]
     hot = (stack <= math.log10(alpha)) & np.isfinite(x)
     best = np.min(stack, axis=0)
     found: list[Episode] = []
@@ -210,6 +234,11 @@ def episodes(x: np.ndarray, *, directions: tuple[str, ...] = ("up", "down"), alp
         block = x[lo:i + 1]
         band_lo, band_hi = point["q10"][i], point["q90"][i]
         start = lo + _change_point(block, d, centre[i], band_lo, band_hi)
+        # The onset: where the stretch from a block before the first estimate up to the detection
+        # splits best into two levels (least squares), so a ramp or a noisy lead-in is not cut short.
+        at = max(pos, start - SCALES[-1])
+        k = split(x[at:i + 1])
+        start = start if k is None else min(at + k, i)
         if d == "either":
             d = "up" if np.nanmean(block) >= centre[i] else "down"
         inside = (x >= band_lo) & (x <= band_hi)
@@ -220,6 +249,30 @@ def episodes(x: np.ndarray, *, directions: tuple[str, ...] = ("up", "down"), alp
         if end is None:
             break
         pos = end
+    return found
+
+
+def episodes(x: np.ndarray, *, directions: tuple[str, ...] = ("up", "down"), alpha: float = 1e-3,
+             points: int = 288, min_points: int = 60, min_effect: float = 0.0, min_ratio: float = 0.0,
+             min_recovery: int = 3, limit: int = 200) -> list[Episode]:
+    """Return the departures of ``x`` (NaN = gap) from its own history, oldest first.
+
+    ``directions``: which ways count ("up", "down"). ``alpha``: the largest Bonferroni-corrected
+    tail p-value that makes a point hot. ``min_effect``/``min_ratio``: the smallest distance from
+    the history's median (absolute, and relative to that median) that counts. When departures
+    were found, the points inside them are left out of the history and the series is judged again,
+    so an earlier incident does not make a later one look ordinary.
+    """
+    tests, stack, point = _scores(x, x, directions, points, min_points, min_effect, min_ratio)
+    found = _walk(x, tests, stack, point, directions, alpha, min_recovery, limit)
+    if found:
+        # Judge again with the departures left out of the history (one pass: more would let later,
+        # weaker wobbles through once every strong point is out).
+        xh = x.copy()
+        for e in found:
+            xh[e.start:e.end if e.end is not None else len(x)] = np.nan
+        tests, stack, point = _scores(x, xh, directions, points, min_points, min_effect, min_ratio)
+        found = _walk(x, tests, stack, point, directions, alpha, min_recovery, limit) or found
     return found
 
 
@@ -248,4 +301,4 @@ def seasonal_residual(x: np.ndarray, period: int, *, cycles: int = 7, gain: floa
     return residual
 
 
-__all__ = ["Episode", "SCALES", "episodes", "history", "resolution", "seasonal_residual", "lag1", "tail_log10_p", "tail_scales"]
+__all__ = ["Episode", "SCALES", "episodes", "split", "history", "resolution", "seasonal_residual", "lag1", "tail_log10_p", "tail_scales"]

@@ -17,6 +17,7 @@ import psycopg
 from ...errors import RunError
 from .. import shop
 from ..faults import Fault, any_of, on_paths, quiet, slow
+from . import services
 from .base import Stage
 
 if TYPE_CHECKING:
@@ -126,7 +127,9 @@ class DbConnectionExhaustion(Stage):
     CONNECTION LIMIT`` leaves the live service ``role_limit - leaked`` slots, so the cluster is
     ~96% full (of max_connections minus the superuser reserve) and the service gets "too many
     connections for role" when more than that many of its requests overlap; the read-only reader
-    (another role) still has room, so the notebook can look.
+    (another role) still has room, so the notebook can look. Two more services share the role and
+    are refused too (:mod:`.services`): ``order-sync`` (Java, a logback log with HikariPool stack
+    traces) and ``stock-alerts`` (Python ``logging`` with tracebacks); their logs are in ``logs``.
     """
 
     name = "db_connection_exhaustion"
@@ -139,17 +142,24 @@ class DbConnectionExhaustion(Stage):
         assert env.cluster is not None
         message = ('database error: connection failed: connection to server at "127.0.0.1", port '
                    f'{env.cluster.port} failed: FATAL:  too many connections for role "shop"')
+        port = env.cluster.port
         return quiet("too_many_connections", on_paths(DB_PATHS, 0.3, 503, message, prefix=True,
                                                       latency=lambda rng, n: rng.uniform(2.0, 9.0)),
-                     errors_ago_min=12.0)
+                     errors_ago_min=12.0, extra=lambda logdir, story, rng: services.write_history(logdir, story, rng, port))
+
+    def parameters(self, env: "StageContext") -> dict[str, Any]:
+        logdir = env.workdir / "logs"
+        return {"logs": [str(logdir / "access.log"), str(logdir / services.JVM_LOG), str(logdir / services.PYTHON_LOG)]}
 
     def inject(self, env: "StageContext") -> None:
         assert env.cluster is not None
         leaked = open_sessions(env, self.leaked, shop.SERVICE,
                                "SELECT id, name, price_cents FROM products ORDER BY id LIMIT 20")
         env.cluster.psql(f"ALTER ROLE shop CONNECTION LIMIT {self.role_limit}")  # after: the leak itself got in
+        services.run_live(env, app_dsn(env))
         env.story.facts.update(leaked_sessions=len(leaked), role_limit=self.role_limit,
-                               max_connections=self.max_connections, leaked_pids=[c.info.backend_pid for c in leaked])
+                               max_connections=self.max_connections, leaked_pids=[c.info.backend_pid for c in leaked],
+                               in_findings="Connection is not available")  # the pool error, in the findings
 
     def expected(self, env: "StageContext") -> tuple[str, list[str]]:
         return "saturation", ["database connections"]

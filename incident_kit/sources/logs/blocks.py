@@ -26,6 +26,7 @@ from ...errors import SourceError
 from . import fields as logfields
 from . import files as logfiles
 from .formats import base as logformats
+from .formats import registry as logregistry
 from . import tables as logtables
 
 # a block wholly later than ``end`` by this much stops a time-sorted file
@@ -61,6 +62,7 @@ class Collector:
     columns_seen: set[str] = field(default_factory=set)
     parsed_rows: int = 0
     continuations: int = 0
+    inherited: int = 0  # rows of lines without a time of their own, timed by the record before them
     confidence: dict[str, float] = field(default_factory=dict)
     # per filter column: rows that carry the field, rows that match; files that lack the field
     filter_rows: dict[str, list[int]] = field(default_factory=dict)
@@ -144,6 +146,10 @@ class FileBlocks:
         self.skipped_lines = 0
         self.encode: set[str] | None = None  # text columns kept dictionary-encoded, chosen on the file's first rows
         self.reference = reference_time(path, window)
+        # the time of the file's last timed record so far (ns), carried to the untimed lines after it
+        self.carry: int | None = None
+        self.inherited, self.untimed_rejected, self.any_time = 0, 0, False
+        self.untimed_formats: set[str] = set()
 
     @property
     def needs_header(self) -> bool:
@@ -165,6 +171,7 @@ class FileBlocks:
         """Count ``block``'s lines as skipped, unparsed."""
         self.skipped_lines += logfiles.count_lines(block)
         self.last_max, self.seen_before_end = last_ts, True
+        self.carry = last_ts
 
     def note_skipped(self, first_line: int) -> None:
         if self.skipped_lines:
@@ -187,11 +194,25 @@ class FileBlocks:
             raise SourceError("logs", self.path, f"no timestamp field among "
                               f"{', '.join(parsed.table.column_names)[:300]}; name it with aliases={{'<field>': 'ts'}}")
         ts = table.column("ts") if table.num_rows else None
+        untimed = None
+        if ts is not None and parsed.inherit is not None and len(parsed.inherit):
+            ts, untimed = self._carry_time(ts, parsed)
+            table = table.set_column(table.schema.get_field_index("ts"), "ts", ts)
         if ts is not None and ts.null_count:
-            bad_ts = pc.is_null(ts)
-            parsed.reject_rows(np.flatnonzero(bad_ts.to_numpy(zero_copy_only=False)), "timestamp missing or unreadable")
-            table = table.filter(pc.invert(bad_ts))
+            bad_ts = pc.is_null(ts).to_numpy(zero_copy_only=False)
+            if untimed is not None:
+                orphans = bad_ts & untimed
+                self.untimed_rejected += int(orphans.sum())
+                parsed.reject_rows(np.flatnonzero(orphans), f"no timestamp on this line nor on any line before it "
+                                   f"({', '.join(parsed.inherit_formats)} lines carry none)")
+                bad_ts &= ~untimed
+            parsed.reject_rows(np.flatnonzero(bad_ts), "timestamp missing or unreadable")
+            if untimed is not None:
+                bad_ts |= orphans
+            table = table.filter(pa.array(~bad_ts))
             ts = table.column("ts")
+        if ts is not None and table.num_rows:
+            self.carry, self.any_time = ts[-1].value, True
         self.out.add_rejects(self.path, parsed)
         self.out.parsed_rows += table.num_rows
         self.out.columns_seen.update(table.column_names)
@@ -208,6 +229,39 @@ class FileBlocks:
         self.seen_before_end = self.seen_before_end or (self.stop_after is not None and tmin <= self.stop_after)
         self._keep_rows(table, ts)
         return True
+
+    def _carry_time(self, ts: pa.ChunkedArray | pa.Array, parsed: logformats.Parsed) -> tuple[pa.Array, np.ndarray]:
+        """Return ``ts`` with each untimed row (``parsed.inherit``) given the time of the last timed
+        record before it (in this block, else the file's earlier blocks), and the untimed rows' mask."""
+        arr = ts.combine_chunks() if isinstance(ts, pa.ChunkedArray) else ts
+        untimed = np.zeros(len(arr), bool)
+        untimed[parsed.inherit] = True
+        before = pa.array([self.carry], logfields.TS_TYPE)
+        filled = pc.fill_null_forward(pa.concat_arrays([before, arr.cast(logfields.TS_TYPE)])).slice(1)
+        out = pc.if_else(pa.array(untimed), filled, arr)
+        got = int((untimed & pc.is_valid(out).to_numpy(zero_copy_only=False)).sum())
+        self.inherited += got
+        self.out.inherited += got
+        self.untimed_formats.update(parsed.inherit_formats)
+        return out, untimed
+
+    def untimed_notes(self) -> list[str]:
+        """Return the notes on lines without a time of their own: carried, rejected, or a file with none at all."""
+        if not self.untimed_formats:
+            return []
+        names = ", ".join(sorted(self.untimed_formats))
+        notes = []
+        if self.inherited:
+            notes.append(f"{self.path}: {self.inherited} line(s) without a time of their own ({names}) took the time "
+                         "of the record before them")
+        if self.untimed_rejected and not self.any_time:
+            hints = [f.untimed for n in sorted(self.untimed_formats) if (f := logregistry.get(n)) is not None and f.untimed]
+            notes.append(f"{self.path}: no line has a timestamp ({names}): its {self.untimed_rejected} line(s) are "
+                         f"counted as rejected; to read it, {'; or '.join(hints) or 'make the program write a time'}")
+        elif self.untimed_rejected:
+            notes.append(f"{self.path}: {self.untimed_rejected} line(s) without a time ({names}) come before the first "
+                         "timestamped record and are counted as rejected")
+        return notes
 
     def _past_the_end(self, tmin: int, tmax: int) -> bool:
         if not (self.early_stop and self.sorted_so_far and self.stop_after is not None and tmin > self.stop_after):
@@ -260,6 +314,12 @@ def read_file(path: Path, reader: Reader, window: tuple[pd.Timestamp | None, pd.
     """
     state = FileBlocks(path, reader, window, filters, aliases, time_format=time_format, tz=tz,
                        early_stop=early_stop, out=out)
+    _read_blocks(path, reader, state, chunk_bytes)
+    out.notes.extend(state.untimed_notes())
+
+
+def _read_blocks(path: Path, reader: Reader, state: FileBlocks, chunk_bytes: int) -> None:
+    """Feed ``path``'s blocks through ``state``: parsed ahead on worker threads, kept in file order."""
     pending: deque[Future[_Block]] = deque()
 
     def keep_oldest() -> bool:

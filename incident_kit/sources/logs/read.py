@@ -107,7 +107,8 @@ def read(paths: Any, format: str = "auto", start: Any = None, end: Any = None, *
     Returns the frame with attrs ``source``, ``truncated``, ``rejected``, ``rejected_sample``
     (dicts: source, line, text, reason), ``format``, ``formats`` and ``confidence`` (per file: the share
     of the first lines the sniffed format reads, 1.0 when given), ``continuations`` (lines kept in
-    the ``exception`` of the record above), ``timezone`` and ``notes`` (sniffing, year and zone
+    the ``exception`` of the record above), ``inherited_timestamps`` (rows of lines with no time of
+    their own, such as uvicorn's or logcat brief's, timed by the record before them), ``timezone`` and ``notes`` (sniffing, year and zone
     assumptions, filters that could not apply or matched nothing). ``timezone`` (alias of ``tz``)
     names the zone of stamps that carry none.
     Raises :class:`SourceError` naming a missing/unreadable file or an unknown format, and
@@ -139,6 +140,7 @@ def read(paths: Any, format: str = "auto", start: Any = None, end: Any = None, *
     out.notes.extend(filter_notes(wanted, out))
     result.attrs.update({"rejected_sample": out.sample, "format": ",".join(kinds), "formats": file_formats,
                          "notes": out.notes, "files": [str(f) for f in files], "continuations": out.continuations,
+                         "inherited_timestamps": out.inherited,
                          "confidence": out.confidence, "timezone": tz})
     return result
 

@@ -57,17 +57,37 @@ def _csv_kind(lines: list[str]) -> tuple[str, str] | None:
     return ("csv", dialect.delimiter)
 
 
-def best_line_format(lines: list[str]) -> tuple[str, float, bool]:
-    """Return ``(name, share, first_line_matches)`` of the registered line format reading most of ``lines``."""
+def best_line_format(lines: list[str], timed_only: bool = False) -> tuple[str, float, bool]:
+    """Return ``(name, share, first_line_matches)`` of the registered line format reading most of ``lines``
+    (``timed_only``: among formats whose lines carry a time)."""
     best, best_share, best_rank = "", 0.0, 10**6
     for fmt in REGISTRY.values():
-        if fmt.sniff is None or fmt.name == FALLBACK:
+        if fmt.sniff is None or fmt.name == FALLBACK or (timed_only and fmt.untimed):
             continue
         share = fmt.sniff(lines)
         if share > best_share + 1e-9 or (abs(share - best_share) <= 1e-9 and share > 0 and fmt.rank < best_rank):
             best, best_share, best_rank = fmt.name, share, fmt.rank
     first = bool(best) and REGISTRY[best].sniff([lines[0]]) > 0  # type: ignore[misc]
     return best, best_share, first
+
+
+def _timed_among_untimed(lines: list[str]) -> tuple[str, dict[str, str], float] | None:
+    """Return the timed format of a file whose records mix with lines of an untimed format (uvicorn's
+    lines in an app's log), with the share of lines both read; None when there are no such lines
+    or no timed format reads the others."""
+    untimed = [fmt for fmt in REGISTRY.values() if fmt.untimed and fmt.sniff is not None]
+    plain = [ln for ln in lines if not any(fmt.sniff([ln]) for fmt in untimed)]  # type: ignore[misc]
+    if not plain or len(plain) == len(lines):
+        return None
+    kind = _json_kind(plain)
+    if kind and kind[1] >= 0.5:
+        return (kind[0], {}, (len(lines) - len(plain) + kind[1] * len(plain)) / len(lines))
+    name, share, first = best_line_format(plain, timed_only=True)
+    if not name or not (share >= 0.5 or (first and share >= 0.2)):
+        name, share = FALLBACK, REGISTRY[FALLBACK].sniff(plain)  # type: ignore[misc]
+        if share < 0.5:
+            return None
+    return (name, {}, (len(lines) - len(plain) + share * len(plain)) / len(lines))
 
 
 def sniff(head: bytes) -> tuple[str, dict[str, str], float]:
@@ -83,6 +103,9 @@ def sniff(head: bytes) -> tuple[str, dict[str, str], float]:
     kind = _json_kind(lines)
     if kind and (kind[1] >= 0.5 or (kind[2] and kind[1] >= 0.2)):
         return (kind[0], {}, kind[1])
+    timed = _timed_among_untimed(lines)
+    if timed is not None:
+        return timed
     best, best_share, best_first = best_line_format(lines)
     if best_share >= 0.5 or (best_first and best_share >= 0.2):
         return (best, {}, best_share)

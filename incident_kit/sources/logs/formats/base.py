@@ -32,6 +32,9 @@ class Parsed:
     rejected: int = 0
     rejected_sample: list[dict[str, Any]] = field(default_factory=list)
     continuations: int = 0  # lines that continue the record above (stack traces), kept in its ``exception``
+    # rows (table indices) of lines that carry no time: each takes the time of the record before it
+    inherit: np.ndarray | None = None
+    inherit_formats: tuple[str, ...] = ()
 
     def reject(self, line_no: int, text: str, reason: str) -> None:
         """Count one rejected line and keep it in the sample while the sample is short."""

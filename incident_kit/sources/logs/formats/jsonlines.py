@@ -13,7 +13,8 @@ import pyarrow.compute as pc
 
 from .. import fields as logfields
 from ..fields import TS_TYPE
-from .base import MAX_SAMPLE, Parsed, known_lines, split_lines
+from .base import Parsed, known_lines, split_lines
+from .lines import merge_untimed
 
 
 def _flatten(table: pa.Table) -> pa.Table:
@@ -96,8 +97,9 @@ def _parse_json_slowly(lines: pa.Array, numbers: np.ndarray, binary_fields: tupl
     trimmed = pc.utf8_trim_whitespace(lines)
     looks = pc.and_(pc.starts_with(trimmed, "{"), pc.ends_with(trimmed, "}")).to_numpy(zero_copy_only=False)
     blank = pc.equal(trimmed, "").to_numpy(zero_copy_only=False)
-    others = np.flatnonzero(~looks & ~blank)
+    others = ~looks & ~blank
     candidates = np.flatnonzero(looks)
+    parsed = None
     if not binary_fields and len(candidates):
         good = lines.take(pa.array(candidates, pa.int64()))
         joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(good)], pa.int32()), good.cast(pa.string())), "\n")
@@ -107,15 +109,14 @@ def _parse_json_slowly(lines: pa.Array, numbers: np.ndarray, binary_fields: tupl
             table = None
         if table is not None and table.num_rows == len(candidates):
             parsed = Parsed(table, known_lines(numbers[candidates], good))
-            parsed.reject_lines(numbers[others], lines.take(pa.array(others, pa.int64())), _reject_reason)
-            return parsed
-    # only the first of the other lines can reach the sample: the rest are counted
-    sampled = others[:MAX_SAMPLE]
-    rejected = [(int(numbers[i]), text, _reject_reason(text))
-                for i, text in zip(sampled, lines.take(pa.array(sampled, pa.int64())).to_pylist())]
-    parsed = _parse_json_line_by_line(lines.take(pa.array(candidates, pa.int64())), numbers[candidates], rejected,
-                                      binary_fields)
-    parsed.rejected += len(others) - len(sampled)
+    if parsed is None:
+        parsed = _parse_json_line_by_line(lines.take(pa.array(candidates, pa.int64())), numbers[candidates], [],
+                                          binary_fields)
+    # lines of a format without time (uvicorn's among an app's JSON lines) are rows timed by the record before
+    parsed, others = merge_untimed(parsed, lines, numbers, others, {})
+    rest = np.flatnonzero(others)
+    parsed.reject_lines(numbers[rest], lines.take(pa.array(rest, pa.int64())), _reject_reason)
+    parsed.rejected_sample.sort(key=lambda r: r["line"])
     return parsed
 
 

@@ -32,6 +32,12 @@ class LineFormat:
     multiline: bool = False
     # a cheaper reading of the format's commonest layout: groups (null where it does not apply) or None
     presplit: Callable[[pa.Array], pa.StructArray | None] | None = None
+    # its lines carry no time (uvicorn's default, logcat brief): each row takes the time of the record before it
+    untimed: bool = False
+
+
+#: The formats whose lines carry no time, also tried on the lines another format does not read.
+UNTIMED: list[LineFormat] = []
 
 
 def blank_to_null(arr: pa.Array, dash: bool = True) -> pa.Array:
@@ -194,10 +200,12 @@ def parse_lines(block: bytes, first_line: int, *, line_format: LineFormat, **opt
 def parse_line_array(lines: pa.Array, numbers: np.ndarray, line_format: LineFormat, opts: dict[str, Any]) -> Parsed:
     """Parse lines with ``line_format``: matching lines are rows, continuation lines join the row above, others are rejected.
 
-    A line the pattern does not match continues the record above when it is indented, or, in a
-    multi-line format, when it does not start like a record (a digit or ``[``): its text goes
-    to that row's ``exception`` column and it is counted in ``Parsed.continuations``. Any other
-    line is rejected on its own (it never takes a neighbour with it).
+    A line the pattern does not match is, in this order: a record of a format whose lines carry
+    no time (:data:`UNTIMED`: uvicorn's default, logcat brief), a row whose time is taken from
+    the record before it (``Parsed.inherit``); or it continues the record above when it is
+    indented, or, in a multi-line format, when it does not start like a record (a digit or
+    ``[``): its text goes to that row's ``exception`` column and it is counted in
+    ``Parsed.continuations``. Any other line is rejected on its own (it never takes a neighbour with it).
     """
     groups = _groups(lines, line_format)
     matched = pc.is_valid(groups)
@@ -205,29 +213,106 @@ def parse_line_array(lines: pa.Array, numbers: np.ndarray, line_format: LineForm
     exception = None
     continuations = 0
     bad = np.empty(0, np.int64)
+    untimed: list[tuple[LineFormat, np.ndarray, pa.StructArray]] = []
     if not all_matched:
         mask = matched.to_numpy(zero_copy_only=False)
-        cont = ~mask & _continues(lines, line_format.multiline)
-        owner = np.cumsum(mask) - 1
+        untimed = _untimed_records(lines, ~mask, line_format)
+        record = mask.copy()
+        for _, idx, _ in untimed:
+            record[idx] = True
+        cont = ~record & _continues(lines, line_format.multiline)
+        owner = np.cumsum(record) - 1
         orphan = cont & (owner < 0)
         if int(numbers[0]) == 1:  # the file's first line: no record above
             cont &= ~orphan
         continuations = int(cont.sum())
-        if continuations and mask.any():
-            exception = _attach(lines, cont & ~orphan, owner, int(mask.sum()))
-        bad = np.flatnonzero(~mask & ~cont)
+        if continuations and record.any():
+            exception = _attach(lines, cont & ~orphan, owner, int(record.sum()))
+        bad = np.flatnonzero(~record & ~cont)
         rejected_lines, rejected_numbers = lines.take(pa.array(bad[:MAX_SAMPLE])), numbers[bad[:MAX_SAMPLE]]
-        groups, lines, numbers = groups.filter(matched), lines.filter(matched), numbers[mask]
+        groups = groups.filter(matched)
+        kept = np.flatnonzero(record)
+        lines, numbers = lines.take(pa.array(kept, pa.int64())), numbers[record]
     columns = line_format.build(groups, opts) if len(groups) else {}
-    if exception is not None and columns:
-        columns["exception"] = exception
-    table = pa.table(columns) if columns else pa.table({"ts": pa.nulls(0, TS_TYPE)})
-    parsed = Parsed(table, known_lines(numbers, lines), continuations=continuations)
+    table = pa.table(columns) if columns else None
+    inherit, names = None, tuple(fmt.name for fmt, _, _ in untimed)
+    if untimed:
+        table, inherit = _with_untimed(table, mask, untimed, opts)
+    if line_format.untimed and table is not None:  # every row of an untimed format inherits
+        inherit, names = np.arange(table.num_rows), (line_format.name, *names)
+    if table is None:
+        table = pa.table({"ts": pa.nulls(0, TS_TYPE)})
+    if exception is not None and table.num_rows:
+        table = table.append_column("exception", exception)
+    parsed = Parsed(table, known_lines(numbers, lines), continuations=continuations, inherit=inherit,
+                    inherit_formats=names)
     if len(bad):
         for n, text in zip(rejected_numbers, rejected_lines.to_pylist()):
             parsed.reject(int(n), text, f"does not match the {line_format.name} format")
         parsed.rejected = int(len(bad))
     return parsed
+
+
+def _untimed_records(lines: pa.Array, candidates: np.ndarray,
+                     current: LineFormat | None) -> list[tuple[LineFormat, np.ndarray, pa.StructArray]]:
+    """Return, per format of :data:`UNTIMED` (other than ``current``), the ``candidates`` lines it reads:
+    ``(format, line indices, their groups)``."""
+    found = []
+    left = candidates.copy()
+    for fmt in UNTIMED:
+        if (current is not None and fmt.name == current.name) or not left.any():
+            continue
+        idx = np.flatnonzero(left)
+        groups = pc.extract_regex(lines.take(pa.array(idx, pa.int64())), fmt.pattern)
+        ok = pc.is_valid(groups).to_numpy(zero_copy_only=False)
+        if ok.any():
+            found.append((fmt, idx[ok], groups.filter(pa.array(ok))))
+            left[idx[ok]] = False
+    return found
+
+
+def merge_untimed(parsed: Parsed, lines: pa.Array, numbers: np.ndarray, candidates: np.ndarray,
+                  opts: dict[str, Any]) -> tuple[Parsed, np.ndarray]:
+    """Return ``parsed`` (rows of another kind of format, e.g. JSON lines) with the ``candidates`` lines an
+    untimed format reads merged in as rows in line order (``Parsed.inherit``), and the candidates left
+    over. On a type clash between the two kinds of rows ``parsed`` is returned unchanged."""
+    untimed = _untimed_records(lines, candidates, None)
+    if not untimed:
+        return parsed, candidates
+    row_numbers, row_lines = parsed.locate()
+    mask = np.zeros(len(lines), bool)
+    mask[np.searchsorted(numbers, row_numbers)] = True
+    try:
+        table, inherit = _with_untimed(parsed.table if parsed.table.num_rows else None, mask, untimed, opts)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return parsed, candidates
+    left = candidates.copy()
+    for _, idx, _ in untimed:
+        mask[idx], left[idx] = True, False
+    kept = np.flatnonzero(mask)
+    merged = Parsed(table, known_lines(numbers[kept], lines.take(pa.array(kept, pa.int64()))),
+                    parsed.rejected, parsed.rejected_sample, parsed.continuations, inherit,
+                    tuple(fmt.name for fmt, _, _ in untimed))
+    return merged, left
+
+
+def _with_untimed(table: pa.Table | None, mask: np.ndarray, untimed: list[tuple[LineFormat, np.ndarray, pa.StructArray]],
+                  opts: dict[str, Any]) -> tuple[pa.Table, np.ndarray]:
+    """Return the rows of ``table`` (the lines in ``mask``) and of the untimed records merged in file
+    order, and the indices of the untimed rows."""
+    parts, positions, from_untimed = [], [], []
+    if table is not None and table.num_rows:
+        parts.append(table)
+        positions.append(np.flatnonzero(mask))
+        from_untimed.append(np.zeros(table.num_rows, bool))
+    for fmt, idx, groups in untimed:
+        part = pa.table(fmt.build(groups, opts))
+        parts.append(part.set_column(part.schema.get_field_index("ts"), "ts", pa.nulls(part.num_rows, TS_TYPE)))
+        positions.append(idx)
+        from_untimed.append(np.ones(part.num_rows, bool))
+    merged = pa.concat_tables(parts, promote_options="permissive") if len(parts) > 1 else parts[0]
+    order = np.argsort(np.concatenate(positions), kind="stable")
+    return merged.take(pa.array(order, pa.int64())), np.flatnonzero(np.concatenate(from_untimed)[order])
 
 
 def _groups(lines: pa.Array, line_format: LineFormat) -> pa.StructArray:
@@ -284,4 +369,4 @@ def user_regex(pattern: str, name: str = "regex") -> LineFormat:
     return LineFormat(name, pattern, _build_generic, "user regex")
 
 
-__all__ = ["LineFormat", "LINE_FORMATS", "ACCESS", "blank_to_null", "group_columns", "build_columns", "parse_lines", "parse_line_array", "user_regex"]
+__all__ = ["LineFormat", "LINE_FORMATS", "UNTIMED", "merge_untimed", "ACCESS", "blank_to_null", "group_columns", "build_columns", "parse_lines", "parse_line_array", "user_regex"]

@@ -42,7 +42,8 @@ LOGCAT_TIME = register(line_format(
     description="Android logcat -v time (no year)"))
 LOGCAT_BRIEF = register(line_format(
     "logcat_brief", r"^" + _LOGCAT_LEVELS + r"/(?P<component>[^(]*?)\( *(?P<pid>\d+)\): ?(?P<message>.*)$",
-    _build_brief, rank=30, description="Android logcat -v brief (no time: lines are rejected for want of one)"))
+    _build_brief, rank=30, description="Android logcat -v brief 'L/tag( pid): message' (no time of its own)",
+    untimed="capture with `adb logcat -v threadtime` (or -v time), which writes a time on every line"))
 PIPES = register(line_format(
     "pipes", r"^(?P<ts>\d{8}-\d{1,2}:\d{1,2}:\d{1,2}(?::\d{1,3})?)\|(?P<component>[^|]*)\|(?P<pid>\d+)\|(?P<message>.*)$",
     _build_pipes, rank=10, description="pipe-delimited 'yyyyMMdd-H:m:s:ms|component|pid|message' (HealthApp)"),

@@ -1,8 +1,9 @@
 """Python services: OpenStack's oslo.log, Django's runserver, uvicorn's default, and the ``LEVEL:name:message`` default.
 
 Python ``logging`` layouts that start with ``%(asctime)s`` are read by :mod:`.jvm` (same family).
-uvicorn's and ``logging.basicConfig()``'s defaults carry no time: their lines are recognised, and
-rejected for want of one (the reason says so), unless a window is given... they are never guessed.
+uvicorn's default carries no time: among timestamped records (an app's log with uvicorn's
+lines interleaved) each of its lines takes the time of the record before it; a file of such
+lines only is rejected, line by line, with a note saying how to make uvicorn write times.
 """
 
 from __future__ import annotations
@@ -45,8 +46,10 @@ RUNSERVER = register(line_format(
     r"(?: (?P<protocol>[^\"]*))?)\" (?P<status>\d{3}) (?P<bytes>\d+|-)$", _build_runserver, rank=10,
     description="Django runserver requests"), "runserver")
 UVICORN = register(line_format(
-    "uvicorn", r"^(?P<level>[A-Z]+): +(?:(?P<client>[\d.:a-f\[\]]+:\d+) - \"(?P<method>[A-Z]+) (?P<path>\S+) "
-    r"(?P<protocol>[^\"]*)\" (?P<status>\d{3})(?: .*)?|(?P<message>.*))$", _build_untimed, rank=30,
-    description="uvicorn's default (no timestamps: lines are rejected for want of one)"))
+    "uvicorn", r"^(?P<level>CRITICAL|ERROR|WARNING|INFO|DEBUG|TRACE): +(?P<message>(?P<client>[\d.:a-f\[\]]+:\d+) - "
+    r"\"(?P<method>[A-Z]+) (?P<path>\S+) (?P<protocol>[^\"]*)\" (?P<status>\d{3})(?: .*)?|.*)$", _build_untimed, rank=30,
+    multiline=True, description="uvicorn's default 'LEVEL:     message' and access lines (no time of their own)",
+    untimed="give uvicorn a log config whose formatters start with %(asctime)s (uvicorn --log-config), "
+            "or read the timestamped log the service writes"))
 
 __all__ = ["OSLO", "RUNSERVER", "UVICORN"]

@@ -13,7 +13,7 @@ from functools import partial
 from typing import Any, Callable
 
 from .base import Parsed
-from .lines import LineFormat, parse_lines
+from .lines import UNTIMED, LineFormat, parse_lines
 
 # lines that continue the record above: indented text, Java and Python stack traces
 CONTINUATION = re.compile(r"^(?:\s|Caused by:|Suppressed:|Traceback \(|During handling|The above exception|\.\.\. \d+ "
@@ -40,6 +40,7 @@ class Format:
     yearless: bool = False
     description: str = ""
     options: dict[str, Any] = field(default_factory=dict)
+    untimed: str = ""
 
 
 REGISTRY: dict[str, Format] = {}
@@ -76,15 +77,20 @@ def share_matching(pattern: re.Pattern[str], lines: list[str], multiline: bool) 
 
 def line_format(name: str, pattern: str, build: Callable[..., Any], *, rank: int = 50, multiline: bool = False,
                 yearless: bool = False, description: str = "", sniffed: bool = True,
-                presplit: Callable[[Any], Any] | None = None) -> Format:
+                presplit: Callable[[Any], Any] | None = None, untimed: str = "") -> Format:
     """Return the :class:`Format` of an RE2 line pattern with named groups and its column builder.
 
     ``presplit(lines)`` may read the format's commonest layout more cheaply (see :class:`.lines.LineFormat`).
+    ``untimed``: the lines carry no time (see :class:`Format`); such a format is also tried on the
+    lines any other line format does not read.
     """
-    lf = LineFormat(name, pattern, build, description, multiline=multiline, presplit=presplit)
+    lf = LineFormat(name, pattern, build, description, multiline=multiline, presplit=presplit, untimed=bool(untimed))
+    if untimed:
+        UNTIMED.append(lf)
     compiled = python_pattern(pattern)
     sniff = partial(share_matching, compiled, multiline=multiline) if sniffed else None
-    return Format(name, partial(parse_lines, line_format=lf), sniff, rank, multiline, yearless, description)
+    return Format(name, partial(parse_lines, line_format=lf), sniff, rank, multiline, yearless, description,
+                  untimed=untimed)
 
 
 __all__ = ["Format", "REGISTRY", "ALIASES", "CONTINUATION", "register", "get", "line_format", "python_pattern",
