@@ -152,7 +152,8 @@ def summarize(out_dir: Path, error: str | None) -> dict[str, Any]:
     sources = partial.get("sources") or []
     degraded = [f"{s.get('name')}: {s.get('error')}" for s in sources if s.get("status") == "failed"]
     status = "failed" if error else ("degraded" if degraded else "ok")
-    return {**partial, "window": partial.get("window") or {"start": None, "end": None}, "status": status,
+    lists = {k: partial.get(k) or [] for k in ("findings", "hypotheses", "timeline", "sources")}
+    return {**partial, **lists, "window": partial.get("window") or {"start": None, "end": None}, "status": status,
             "error": error, "degraded_reasons": degraded}
 
 
