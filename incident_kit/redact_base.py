@@ -130,6 +130,52 @@ def token_like(value: str, *, min_len: int = 14, min_entropy: float = 2.5, mixed
     return entropy(value) >= min_entropy
 
 
+_CHUNK = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+_CONSONANT_RUN = re.compile(r"(?i)[bcdfghjklmnpqrstvwxz]{4}")
+_SHAPE_NOT_TOKEN = re.compile(r"(?i)^(?:[\d.:\-/]+|0x[0-9a-f]+|\w+://.*|[\w\-]+(?:\.[\w\-]+)+\.[a-z]{2,6})$")
+
+
+def wordlike(value: str) -> bool:
+    """Return True when every letter run of ``value`` (split at case changes, digits and
+    punctuation) reads like a word: short, or with a vowel and no four consonants in a row
+    (``AppWindowToken``, ``sentry_dsn_env``; not ``suXoqzntaDljqj``)."""
+    chunks = _CHUNK.findall(value)
+    letters = [c for c in chunks if not c.isdigit()]
+    if not letters or sum(len(c) for c in chunks if c.isdigit()) > 4:
+        return False
+    if sum(map(len, letters)) < 3 * len(letters):
+        return False  # random case splits into chunks of one or two letters (TVUbXp)
+    return all(len(c) <= 3 or (not _CONSONANT_RUN.search(c) and _vowels(c) >= (0.3 if len(c) >= 8 else 0.01)) for c in letters)
+
+
+def _vowels(chunk: str) -> float:
+    return sum(c in "aeiouyAEIOUY" for c in chunk) / len(chunk)
+
+
+def pathlike(value: str) -> bool:
+    """Return True for a file path whose segments read like words or numbers (``/var/lib/app``,
+    ``~/.ssh/config``; not ``/8Xp11TVUb/BRxh``)."""
+    if not value.startswith(("/", "~/", "./")):
+        return False
+    parts = [p for p in re.split(r"[/._\-~]", value) if p]
+    return all(len(p) <= 3 or p.isdigit() or wordlike(p) or re.fullmatch(r"[0-9a-f]{1,16}", p) for p in parts)
+
+
+def shaped_token(value: str, *, min_len: int = 8, min_entropy: float = 2.5) -> bool:
+    """Return True when ``value`` could be the credential a shape-fixed rule expects (a value
+    after a service name, under a Kubernetes ``data:``, in a curl key header): long and random
+    enough, and not a number, URL, host name, word-like name or word-like path. Unlike
+    :func:`token_like`, letters-only and slash-holding values count when they do not read as words."""
+    value = value.strip("\"'`")
+    if token_like(value, min_len=min_len, min_entropy=min_entropy, mixed_case=True):
+        return True
+    if value.isdigit() or len(value) < min_len or math.log2(len(set(value))) < min_entropy:
+        return False
+    if _SHAPE_NOT_TOKEN.match(value) or wordlike(value) or pathlike(value):
+        return False
+    return entropy(value) >= min_entropy
+
+
 def _random_case(value: str) -> bool:
     """Letters in random case (``ymAeUrFmrgifDf``), not a CamelCase word (``AppWindowToken``)."""
     if not value.isalpha():
@@ -138,4 +184,4 @@ def _random_case(value: str) -> bool:
     return upper >= 3 and 0.25 <= upper / len(value) <= 0.75
 
 
-__all__ = ["Rule", "Check", "Q", "NAME_FOLLOW", "SECRET_NAME_WORDS", "SECRET_NAME_RE", "NOT_SECRET_SUFFIX", "secret_name", "secret_value", "entropy", "token_like"]
+__all__ = ["Rule", "Check", "Q", "NAME_FOLLOW", "SECRET_NAME_WORDS", "SECRET_NAME_RE", "NOT_SECRET_SUFFIX", "secret_name", "secret_value", "entropy", "token_like", "shaped_token", "wordlike", "pathlike"]

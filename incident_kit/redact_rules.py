@@ -31,6 +31,7 @@ from .redact_base import (
     Rule,
     secret_name,
     secret_value,
+    shaped_token,
     token_like,
 )
 from .redact_vendors import AROUND, PREFIXED_RULES, SEP, SERVICE_RULES
@@ -56,6 +57,11 @@ def _value_check(text: str, groups: dict[str, str | None]) -> bool:
     return secret_value(text)
 
 
+def _header_check(text: str, groups: dict[str, str | None]) -> bool:
+    """A key header's value: any secret value, and base64 with slashes that only looks like a path."""
+    return secret_value(text) or shaped_token(text, min_len=8, min_entropy=2.5)
+
+
 def _tokenish(text: str, groups: dict[str, str | None]) -> bool:
     """A token, not a word: has a digit, or is long, or an explicit auth scheme preceded it."""
     if not secret_value(text):
@@ -72,7 +78,8 @@ def _basic_check(text: str, groups: dict[str, str | None]) -> bool:
 
 
 def _url_password_check(text: str, groups: dict[str, str | None]) -> bool:
-    return not text.isdigit() and secret_value(text)
+    # "user:8080@": a port; six digits or more are a password (Sidekiq's gems.contribsys.com)
+    return (not text.isdigit() or len(text) >= 6) and secret_value(text)
 
 
 _SEP = r"[ \t]{0,16}+(?:=>|:=|=|:)[ \t]{0,16}+"
@@ -139,7 +146,7 @@ def _curl_user_check(text: str, groups: dict[str, str | None]) -> bool:
 
 
 def _k8s_check(text: str, groups: dict[str, str | None]) -> bool:
-    return token_like(text, min_len=10, min_entropy=2.8, mixed_case=True)
+    return shaped_token(text, min_len=10, min_entropy=2.8)
 
 
 _CURL_PART = (r"(?:\\?\"[^\"\\\r\n]{0,512}+\\?\"|'[^'\r\n]{0,512}+'|&quot;(?:(?!&quot;)[^\s<]){0,512}+&quot;"
@@ -194,7 +201,7 @@ NAMED_RULES: tuple[Rule, ...] = (
     Rule("curl_credential",
          r"(?:-h|--header)(?:=|[ \t]{0,5})" + Q + r"(?:authorization[ \t]{0,5}:[ \t]{0,5}(?:(?:basic|bearer|token|api-token)[ \t]{1,5})?"
          r"|(?:x-(?:[a-z]{1,20}-)?)?(?:api-?)?(?:key|token|secret)[ \t]{0,5}:[ \t]{0,5})(?P<secret>[\w=~@.+/\-]{8,1024})",
-         check=_value_check, icase=True, keywords=("curl",), description="key/token headers given to curl -H"),
+         check=_header_check, icase=True, keywords=("curl",), description="key/token headers given to curl -H"),
     Rule("nuget_password",
          r"add key=(?:\\?\"|&quot;)(?:cleartext)?password(?:\\?\"|&quot;)\s{0,8}value=(?:\\?\"|&quot;)"
          r"(?P<secret>(?:(?!&quot;)[^\"\\\r\n]){1,512})",

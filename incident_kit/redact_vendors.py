@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from .redact_base import NAME_FOLLOW, Rule, token_like
+from .redact_base import NAME_FOLLOW, Rule, shaped_token, token_like
 
 _B64 = r"A-Za-z0-9+/"
 _URLSAFE = r"A-Za-z0-9_\-"
@@ -180,7 +180,8 @@ _SERVICE_VALUE = r"[A-Za-z0-9_\-.+/=~:|%]{8,400}+"
 
 
 def _service_check(text: str, groups: dict[str, str | None]) -> bool:
-    return token_like(text.rstrip(".,:|"), min_len=14, min_entropy=2.5, mixed_case=True)
+    # the name fixes what the value is: a letters-only value counts unless it reads as words
+    return shaped_token(text.rstrip(".,:|"), min_len=14, min_entropy=2.5)
 
 
 #: Quotes and spaces between a name, its separator and its value, raw, JSON- and HTML-escaped.
