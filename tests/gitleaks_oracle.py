@@ -13,7 +13,9 @@ keywords when the sample holds none, as gitleaks needs one in the text.
 from __future__ import annotations
 
 import math
+import os
 import random
+import secrets
 import re
 import string
 import tomllib
@@ -120,13 +122,17 @@ def _group_end(p: str, k: int) -> int:
     return len(p)
 
 
+_CLASSES: dict[tuple[int, bool], list[str]] = {}
+_PARSED: dict[str, tuple[list, bool]] = {}
+
+
 class Generator:
     """Random strings of a parsed pattern (realistic characters for broad classes)."""
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
-        self._classes: dict[tuple[int, bool], list[str]] = {}
-        self._parsed: dict[str, tuple[list, bool]] = {}
+        self._classes = _CLASSES  # shared by every generator: parsing and classes do not draw
+        self._parsed = _PARSED
 
     def sample(self, pattern: str) -> str:
         if pattern not in self._parsed:
@@ -304,4 +310,33 @@ def samples(shared_dir: Path, *, seed: int | None = None, per_rule: int = 1,
     return out, failed
 
 
-__all__ = ["CONTEXTS", "Sample", "Generator", "load_rules", "samples", "to_python", "entropy", "secret_of"]
+def study(shared_dir: Path, seeds: tuple[int, ...]) -> tuple[list[Sample], dict[str, list[str]]]:
+    """Return ``(samples, failed)`` for ``seeds``: per seed, two samples of every rule in random
+    contexts plus one in each context of :data:`CONTEXTS`; ``failed`` maps a context to the ids
+    of rules that got no sample there (for some seed)."""
+    made: list[Sample] = []
+    failed: dict[str, list[str]] = {ctx: [] for ctx in CONTEXTS}
+    for seed in seeds:
+        made += samples(shared_dir, seed=seed, per_rule=2)[0]
+        for i, (ctx, template) in enumerate(CONTEXTS.items()):
+            got, missed = samples(shared_dir, seed=seed * 16 + i, per_rule=1, contexts={ctx: template})
+            made += got
+            failed[ctx] += missed
+    return made, failed
+
+
+def seeds_from_env(default: tuple[int, ...], name: str = "INCIDENT_KIT_GITLEAKS_SEEDS") -> tuple[int, ...]:
+    """Return the seeds in environment variable ``name`` (comma-separated integers, or ``random``
+    for one fresh seed), else ``default``. Raises ValueError naming the variable for anything else."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if raw == "random":
+        return (secrets.randbits(32),)
+    try:
+        return tuple(int(x) for x in raw.split(",") if x.strip())
+    except ValueError:
+        raise ValueError(f"{name}={raw!r}: expected comma-separated integer seeds or 'random'") from None
+
+
+__all__ = ["CONTEXTS", "study", "seeds_from_env", "Sample", "Generator", "load_rules", "samples", "to_python", "entropy", "secret_of"]

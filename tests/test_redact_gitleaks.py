@@ -5,36 +5,49 @@ RE2 finds it in its context line and no allowlist excuses it; see ``gitleaks_ora
 after redaction, in the raw line and in its JSON- and HTML-escaped forms.
 Precision: on real text no one here wrote (the ten loghub sets, the runbooks, the alert payloads)
 and on the project's docs, fewer than 0.1% of the lines may lose anything.
+
+The samples are deterministic: for each seed of ``SEEDS`` the oracle draws two samples of every
+rule in random contexts (the draw that once found leaks for these seeds) plus one sample of every
+rule in *each* context, so every rule is checked several times in every context. For a deeper
+check set ``INCIDENT_KIT_GITLEAKS_SEEDS`` to a comma-separated list of seeds, or to ``random``
+for one fresh seed (printed in every failure message), e.g.::
+
+    INCIDENT_KIT_GITLEAKS_SEEDS=random python -m pytest tests/test_redact_gitleaks.py
+    INCIDENT_KIT_GITLEAKS_SEEDS=7,8,9 python -m pytest tests/test_redact_gitleaks.py
+
+``benchmarks/sweep_gitleaks.py`` runs the same draw over hundreds of seeds and lists every leak.
 """
 
 from __future__ import annotations
 
 import html
 import json
-import secrets
 from pathlib import Path
 
 import pytest
 
 from incident_kit.redact import Redactor, redact_text
 
-from gitleaks_oracle import load_rules, samples
+from gitleaks_oracle import CONTEXTS, load_rules, seeds_from_env, study
 
-SEED = secrets.randbits(32)  # fresh samples every session; the seed is in every failure message
+#: Fixed seeds (1, 20 and 3334454750 once let a linkedin client id, a curl key header and a
+#: Sumo Logic access id through); ``INCIDENT_KIT_GITLEAKS_SEEDS`` overrides them (module doc).
+SEEDS = seeds_from_env((1, 20, 3334454750))
+SEED = ",".join(map(str, SEEDS))  # in every failure message
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def oracle(shared_dir: Path):
-    made, failed = samples(shared_dir, seed=SEED, per_rule=2)
+    made, failed = study(shared_dir, SEEDS)
     return made, failed, load_rules(shared_dir)
 
 
 def test_samples_of_at_least_90_percent_of_the_rules_were_shown_in_context(oracle) -> None:
     made, failed, rules = oracle
-    shown = {s.rule for s in made}
-    assert len(shown) >= 0.9 * len(rules), f"seed {SEED}: no sample in context for {failed}"
-    assert len({s.context for s in made}) >= 8  # log lines, stack traces, commits, alerts, SQL, probes...
+    for ctx in CONTEXTS:  # log lines, stack traces, commits, alerts, SQL, probes...
+        shown = {s.rule for s in made if s.context == ctx}
+        assert len(shown) >= 0.9 * len(rules), f"seeds {SEED}: in {ctx}, no sample for {failed[ctx]}"
 
 
 def test_every_gitleaks_rule_is_redacted_in_context(oracle) -> None:
@@ -45,9 +58,9 @@ def test_every_gitleaks_rule_is_redacted_in_context(oracle) -> None:
         if s.secret in out:
             leaks.append(f"{s.rule} [{s.context}]: {out[:240]!r}")
     recall = 1 - len(leaks) / len(made)
-    print(f"\ngitleaks recall (seed {SEED}): {recall:.2%} of {len(made)} samples, "
+    print(f"\ngitleaks recall (seeds {SEED}): {recall:.2%} of {len(made)} samples, "
           f"{len({s.rule for s in made})} rules")
-    assert not leaks, f"seed {SEED}:\n" + "\n".join(leaks)
+    assert not leaks, f"seeds {SEED}:\n" + "\n".join(leaks)
 
 
 def test_escaped_forms_are_redacted_too(oracle) -> None:
@@ -61,7 +74,7 @@ def test_escaped_forms_are_redacted_too(oracle) -> None:
             out, _ = redact_text(escape(s.line))
             if escape(s.secret).strip('"') in out:
                 leaks.append(f"{s.rule} ({form}): {out[:200]!r}")
-    assert not leaks, f"seed {SEED}:\n" + "\n".join(leaks)
+    assert not leaks, f"seeds {SEED}:\n" + "\n".join(leaks)
 
 
 def _corpus_lines(shared_dir: Path) -> dict[str, list[str]]:

@@ -18,7 +18,7 @@ import pytest
 
 from incident_kit.runner import run
 
-from gitleaks_oracle import samples
+from gitleaks_oracle import samples, seeds_from_env
 from safety_world import Recorder, World, files_under
 from secret_corpus import corpus
 
@@ -50,7 +50,8 @@ def _chunks(lines: list[str], size: int) -> list[str]:
 
 @pytest.fixture(scope="module")
 def gitleaks_samples(shared_dir):
-    made, _ = samples(shared_dir, seed=secrets.randbits(32), per_rule=1)
+    # a fixed seed (deterministic); INCIDENT_KIT_GITLEAKS_SEEDS=random (or a list) draws others
+    made = [s for seed in seeds_from_env((20,)) for s in samples(shared_dir, seed=seed, per_rule=1)[0]]
     # a marker after each sample tells whether its context reached an output
     return [(s, f"{s.line} ref=glk{i:03d}q") for i, s in enumerate(made)]
 
