@@ -132,6 +132,7 @@ def token_like(value: str, *, min_len: int = 14, min_entropy: float = 2.5, mixed
 
 _CHUNK = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _CONSONANT_RUN = re.compile(r"(?i)[bcdfghjklmnpqrstvwxz]{4}")
+_VOWELLESS_WORDS = re.compile(r"(?i)^(?:https?|sql|xml|rpc|grpc|tcp|udp|dns|jwt|pkcs|rsa|ssh|tls|cdn|svc|ctx|cfg|msg|src|dst|std)$")
 _SHAPE_NOT_TOKEN = re.compile(r"(?i)^(?:[\d.:\-/]+|0x[0-9a-f]+|\w+://.*|[\w\-]+(?:\.[\w\-]+)+\.[a-z]{2,6})$")
 
 
@@ -139,13 +140,17 @@ def wordlike(value: str) -> bool:
     """Return True when every letter run of ``value`` (split at case changes, digits and
     punctuation) reads like a word: short, or with a vowel and no four consonants in a row
     (``AppWindowToken``, ``sentry_dsn_env``; not ``suXoqzntaDljqj``)."""
-    chunks = _CHUNK.findall(value)
+    parts = [p for p in re.split(r"[_.\-]", value) if not (len(p) <= 4 and (p.islower() or p.isupper()))]
+    chunks = [c for p in parts for c in _CHUNK.findall(p)]  # "dsn" in sentry_dsn_env, "Http" stand alone
     letters = [c for c in chunks if not c.isdigit()]
+    if not parts:
+        return True
     if not letters or sum(len(c) for c in chunks if c.isdigit()) > 4:
         return False
     if sum(map(len, letters)) < 3 * len(letters):
         return False  # random case splits into chunks of one or two letters (TVUbXp)
-    return all(len(c) <= 3 or (not _CONSONANT_RUN.search(c) and _vowels(c) >= (0.3 if len(c) >= 8 else 0.01)) for c in letters)
+    return all(len(c) == 1 or (c.isupper() and len(c) <= 4) or _VOWELLESS_WORDS.match(c)  # "a", "DB", "Http"
+               or (not _CONSONANT_RUN.search(c) and _vowels(c) >= (0.3 if len(c) >= 8 else 0.01)) for c in letters)
 
 
 def _vowels(chunk: str) -> float:
