@@ -12,6 +12,7 @@ keywords when the sample holds none, as gitleaks needs one in the text.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import random
@@ -56,16 +57,32 @@ class Sample:
     context: str
 
 
+@functools.lru_cache(maxsize=4)
+def _config(shared_dir: Path) -> dict:
+    return tomllib.loads((shared_dir / "data" / "gitleaks" / "gitleaks.toml").read_text(encoding="utf-8"))
+
+
 def load_rules(shared_dir: Path) -> list[dict]:
     """Return gitleaks' rules that have a regex (path-only rules match file names, not text)."""
-    data = tomllib.loads((shared_dir / "data" / "gitleaks" / "gitleaks.toml").read_text(encoding="utf-8"))
+    data = _config(shared_dir)
     load_rules.allowlist = data.get("allowlist", {})  # type: ignore[attr-defined]
     return [r for r in data["rules"] if r.get("regex")]
 
 
 def global_allowlist(shared_dir: Path) -> dict:
     """Return the config's global allowlist (regexes and stopwords that excuse any secret)."""
-    return tomllib.loads((shared_dir / "data" / "gitleaks" / "gitleaks.toml").read_text(encoding="utf-8")).get("allowlist", {})
+    return _config(shared_dir).get("allowlist", {})
+
+
+_RE2: dict[str, object] = {}
+
+
+def _re2(pattern: str):
+    """Return ``pattern`` compiled by RE2, once (the module's own cache is small)."""
+    rx = _RE2.get(pattern)
+    if rx is None:
+        rx = _RE2[pattern] = re2.compile(pattern)
+    return rx
 
 
 def to_python(go: str) -> str:
@@ -256,13 +273,13 @@ def excused(rule: dict, secret: str, match: str, line: str, allow: dict) -> bool
     if rule.get("entropy") and entropy(secret) < rule["entropy"]:
         return True
     for rx in allow.get("regexes", []):
-        if re2.search(rx, secret):
+        if _re2(rx).search(secret):
             return True
     if any(w.lower() in secret.lower() for w in allow.get("stopwords", [])):
         return True
     for al in rule.get("allowlists", []):
         target = {"match": match, "line": line}.get(al.get("regexTarget", "secret"), secret)
-        if any(re2.search(rx, target) for rx in al.get("regexes", [])):
+        if any(_re2(rx).search(target) for rx in al.get("regexes", [])):
             return True
         if any(w.lower() in secret.lower() for w in al.get("stopwords", [])):
             return True
@@ -280,7 +297,7 @@ def samples(shared_dir: Path, *, seed: int | None = None, per_rule: int = 1,
     failed: list[str] = []
     names = list(contexts)
     for rule in load_rules(shared_dir):
-        gorx = re2.compile(rule["regex"])
+        gorx = _re2(rule["regex"])
         pyrx = to_python(rule["regex"])
         made = 0
         for attempt in range(60):
