@@ -150,7 +150,18 @@ def wordlike(value: str) -> bool:
     if sum(map(len, letters)) < 3 * len(letters):
         return False  # random case splits into chunks of one or two letters (TVUbXp)
     return all(len(c) == 1 or (c.isupper() and len(c) <= 4) or _VOWELLESS_WORDS.match(c)  # "a", "DB", "Http"
-               or (not _CONSONANT_RUN.search(c) and _vowels(c) >= (0.3 if len(c) >= 8 else 0.01)) for c in letters)
+               or (c.lower() in _SHORT_WORDS if len(c) == 2 else _readable(c)) for c in letters)
+
+
+#: Two-letter chunks that occur in names (getIdForUser, isUpToDate); random case makes others (Ii, Ub).
+_SHORT_WORDS = frozenset("id is to by of in on at up db io ui ok or no my an as be do go he if it me so we us os vm ip".split())
+_UNREADABLE = re.compile(r"(?i)[bcdfghjklmnpqrstvwxz]{4}|[aeiou]{3}|q(?!u)")
+
+
+def _readable(chunk: str) -> bool:
+    """A chunk of three or more letters that could be a word: a vowel, no four consonants or three
+    vowels in a row, no q without u."""
+    return not _UNREADABLE.search(chunk) and _vowels(chunk) >= (0.3 if len(chunk) >= 8 else 0.01)
 
 
 def _vowels(chunk: str) -> float:

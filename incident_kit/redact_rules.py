@@ -82,7 +82,7 @@ def _url_password_check(text: str, groups: dict[str, str | None]) -> bool:
     return (not text.isdigit() or len(text) >= 6) and secret_value(text)
 
 
-_SEP = r"[ \t]{0,16}+(?:=>|:=|=|:)[ \t]{0,16}+"
+_SEP = r"[ \t]{0,16}+(?:=>|=&gt;|:=|=|:)[ \t]{0,16}+"
 _VALUE = (
     r"(?:\\\"(?P<secret_e>(?:[^\"\\\r\n]|\\[^\"]){1,512}+)\\\""
     r"|\"(?P<secret_d>(?:[^\"\\\r\n]|\\.){1,512}+)\""
@@ -146,7 +146,7 @@ def _curl_user_check(text: str, groups: dict[str, str | None]) -> bool:
 
 
 def _k8s_check(text: str, groups: dict[str, str | None]) -> bool:
-    return shaped_token(text, min_len=10, min_entropy=2.8)
+    return shaped_token(text, min_len=10, min_entropy=2.5)
 
 
 _CURL_PART = (r"(?:\\?\"[^\"\\\r\n]{0,512}+\\?\"|'[^'\r\n]{0,512}+'|&quot;(?:(?!&quot;)[^\s<]){0,512}+&quot;"
