@@ -137,7 +137,8 @@ def _generic_check(text: str, groups: dict[str, str | None]) -> bool:
     strong = bool(_STRONG_NAME.search(name))
     if not strong and _ID_VALUE.match(text):
         return False  # "nova.osapi_compute.wsgi.server,req-<uuid>": a CSV cell and a request id
-    return secret_value(text) and token_like(text, min_len=10, min_entropy=3.5)
+    return secret_value(text) and (token_like(text, min_len=10, min_entropy=3.5)
+                                   or shaped_token(text, min_len=20, min_entropy=3.5))  # long, random, no words
 
 
 def _curl_user_check(text: str, groups: dict[str, str | None]) -> bool:
