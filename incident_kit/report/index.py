@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -31,12 +33,22 @@ def list_runs(out_dir: str | Path) -> list[dict[str, Any]]:
 
 
 def write_index(out_dir: str | Path) -> Path:
-    """Rewrite ``<out_dir>/index.html`` from the runs found there; returns its path."""
+    """Rewrite ``<out_dir>/index.html`` from the runs found there; returns its path.
+
+    Runs finishing at the same moment (the server's workers, parallel CLI runs) each write a temporary
+    file of their own and rename it over the index, so the last complete index wins and none fails.
+    """
     out = Path(out_dir)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True)
     html = env.get_template("index.html.j2").render(runs=list_runs(out))
     dest = out / "index.html"
-    tmp = out / ".index.html.tmp"
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(dest)
+    fd, tmp = tempfile.mkstemp(dir=out, prefix=".index.", suffix=".html.tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(html)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return dest
