@@ -196,6 +196,24 @@ def test_wider_swings_at_the_same_level_are_a_variance_change():
     assert T0 + pd.Timedelta(minutes=150) <= w.start <= T0 + pd.Timedelta(minutes=155)
 
 
+def test_wider_swings_start_where_the_spread_widened_in_white_and_autocorrelated_noise():
+    # 40 series: 200 points of Gaussian or AR(1) (rho 0.5) noise, then the same noise 4 times as wide
+    # for 12 points (the on-call question: asked shortly after the change).
+    errors = []
+    for rho in (0.0, 0.5):
+        for seed in range(20):
+            noise = np.random.default_rng(seed).normal(0, 1, 212)
+            x = np.zeros_like(noise)
+            for t in range(len(x)):
+                x[t] = (rho * x[t - 1] if t else 0.0) + noise[t] * np.sqrt(1 - rho * rho)
+            x[200:] *= 4
+            w = A.window(five_minutes(100 + x))
+            if w.found and w.kind == "variance":
+                errors.append(abs((w.start - T0) / pd.Timedelta(minutes=5) - 200))
+    assert len(errors) >= 25
+    assert np.mean(np.array(errors) <= 2) >= 0.75 and np.median(errors) <= 1
+
+
 def test_a_ramp_is_a_trend_found_near_where_it_began():
     rng = np.random.default_rng(0)
     values = np.r_[100 + rng.normal(0, 1, 150), 100 + 0.5 * np.arange(50) + rng.normal(0, 1, 50)]

@@ -133,6 +133,25 @@ def split(x: np.ndarray) -> int | None:
     return int(idx[k[int(np.argmin(left + right))]])
 
 
+def variance_onset(x: np.ndarray, centre: float, sigma: float) -> int | None:
+    """Return where in ``x`` (ending at a detection) a wider spread about ``centre`` began: the start of
+    the suffix with the largest Gaussian likelihood ratio of a variance above ``sigma**2`` against the
+    history's (both about ``centre``). Returns None when a shift of the mean explains some suffix better
+    (then the onset is a level change's), or when ``sigma`` is not positive or ``x`` has no finite point."""
+    ok = np.isfinite(x)
+    if not sigma > 0 or not ok.any():
+        return None
+    dev = np.where(ok, x - centre, 0.0) / sigma
+    count = np.cumsum(ok[::-1])[::-1].astype(float)
+    total = np.cumsum(dev[::-1])[::-1]
+    ratio = np.cumsum((dev * dev)[::-1])[::-1] / np.maximum(count, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        wider = np.where(ok & (ratio > 1), count / 2 * (ratio - 1 - np.log(ratio)), -np.inf)
+        shifted = np.where(ok, total * total / (2 * count), -np.inf)
+    k = int(np.argmax(wider))
+    return k if wider[k] > np.max(shifted) else None
+
+
 def _first_run(flags: np.ndarray, start: int, length: int) -> int | None:
     """Return the first index >= start that begins ``length`` True flags in a row, or None."""
     tail = flags[start:].astype(np.int32)
@@ -237,7 +256,8 @@ def _walk(x: np.ndarray, tests: list[tuple[str, int, str]], stack: np.ndarray, p
         # The onset: where the stretch from a block before the first estimate up to the detection
         # splits best into two levels (least squares), so a ramp or a noisy lead-in is not cut short.
         at = max(pos, start - SCALES[-1])
-        k = split(x[at:i + 1])
+        k = variance_onset(x[at:i + 1], centre[i], (band_hi - band_lo) / 2.563) if d == "either" else None
+        k = split(x[at:i + 1]) if k is None else k
         start = start if k is None else min(at + k, i)
         if d == "either":
             d = "up" if np.nanmean(block) >= centre[i] else "down"
@@ -301,4 +321,4 @@ def seasonal_residual(x: np.ndarray, period: int, *, cycles: int = 7, gain: floa
     return residual
 
 
-__all__ = ["Episode", "SCALES", "episodes", "split", "history", "resolution", "seasonal_residual", "lag1", "tail_log10_p", "tail_scales"]
+__all__ = ["Episode", "SCALES", "episodes", "split", "variance_onset", "history", "resolution", "seasonal_residual", "lag1", "tail_log10_p", "tail_scales"]
