@@ -11,10 +11,11 @@ smallest p, times the number of tests (Bonferroni), is at most ``alpha``, and it
 the history's median reaches the minimum effect. An incident starts at the first point of the
 hot block where the excess began (the suffix of the block with the largest cumulative
 excess beyond the history's 90th/10th percentile, a CUSUM), moved to the least-squares split of
-the 24 points before it up to the detection, and ends at the first ``min_recovery`` points back
-inside that band (frozen at the start). Once departures are found, the series is judged once
-more with their points left out of the history, so an earlier incident (or a precursor) does not
-make the next one look ordinary.
+the 24 points before it up to the detection (for a variance departure: to where a wider spread
+about the history's median explains those points better than a shift of the level, when it does),
+and ends at the first ``min_recovery`` points back inside that band (frozen at the start). Once
+departures are found, the series is judged once more with their points left out of the history,
+so an earlier incident (or a precursor) does not make the next one look ordinary.
 """
 
 from __future__ import annotations
