@@ -367,3 +367,41 @@ def test_an_earlier_recovered_incident_does_not_hide_a_smaller_current_one():
         w = A.window(minutes(values))
         assert w.found and w.ongoing and w.direction == "up", seed
         assert abs(w.start - (T0 + pd.Timedelta(minutes=220))) <= pd.Timedelta(minutes=1), (seed, w.start)
+
+
+def test_a_shape_the_look_back_already_holds_twice_is_not_an_incident_but_a_larger_one_is():
+    # A daily cycle in 30-minute steps whose evening fall comes an hour or two later than on earlier days:
+    # against the daily profile it departs, but the same fall at the same size is in the look-back twice
+    # (within three hours of the time of day), so an on-call engineer would call it the usual evening.
+    t = np.arange(48)
+
+    def day(late: int) -> np.ndarray:
+        return 3000 + 20000 / (1 + np.exp(-(t - 16) / 1.5)) / (1 + np.exp((t - 40 - late) / 1.5))
+
+    def half_hours(values) -> pd.Series:
+        return pd.Series(values, index=pd.date_range(T0, periods=len(values), freq="30min", tz="UTC"))
+
+    usual = raised = 0
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        days = np.concatenate([day(int(rng.integers(-1, 2))) for _ in range(3)])
+        noise = 1 + rng.normal(0, 0.03, 188)
+        late = A.window(half_hours(np.r_[days, day(4)][:188] * noise))
+        usual += not late.found and "repeating at least two earlier stretches" in late.reason
+        higher = A.window(half_hours(np.r_[days, day(0) * np.r_[np.ones(30), 1.6 * np.ones(18)]][:188] * noise))
+        raised += higher.found  # reported (in two seeds as a dip against the profile just before the rise)
+    assert usual >= 18 and raised == 20
+    # Not a repeat: a burst twice the size of the recurring ones, an incident twice its precursor's size.
+    burst = np.array([40, 80, 60, 20.0])
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        values = 10 + rng.normal(0, 1, 300)
+        for s in (20, 60, 130, 170, 240):
+            values[s:s + 4] += burst * rng.uniform(0.95, 1.05)
+        values[280:284] += 2 * burst
+        assert A.window(five_minutes(values)).start == T0 + pd.Timedelta(minutes=5 * 280), seed
+        values = 10 + rng.normal(0, 1, 300)
+        values[150:160] += 15
+        values[250:260] += 30
+        w = A.window(five_minutes(values))
+        assert w.found and abs(w.start - (T0 + pd.Timedelta(minutes=5 * 250))) <= pd.Timedelta(minutes=5), seed

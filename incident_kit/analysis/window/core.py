@@ -18,7 +18,7 @@ from ...errors import ConfigError
 from ...timeutil import parse_time
 from .binomial import rate_window
 from .inputs import as_series
-from .novelty import Episode, episodes, seasonal_residual
+from .novelty import Episode, episodes, repeats, seasonal_residual
 from .result import IncidentWindow, label, show
 
 DAY = pd.Timedelta(days=1)
@@ -42,11 +42,12 @@ def _step(times: pd.Index) -> pd.Timedelta | None:
     return pd.Timedelta(step, unit="ns")
 
 
-def _deseason(values: np.ndarray, times: pd.Index, min_points: int) -> tuple[np.ndarray, str]:
-    """Return (the values to judge, what was done about seasonality, for the reason)."""
+def _deseason(values: np.ndarray, times: pd.Index, min_points: int) -> tuple[np.ndarray, str, int | None]:
+    """Return (the values to judge, what was done about seasonality, for the reason, the removed
+    profile's period in points or None)."""
     step = _step(times)
     if step is None:
-        return values, "no seasonal profile (irregular timestamps)"
+        return values, "no seasonal profile (irregular timestamps)", None
     span = step * len(values)
     for name, period in (("weekly", WEEK), ("daily", DAY)):
         points = int(round(period / step))
@@ -54,11 +55,11 @@ def _deseason(values: np.ndarray, times: pd.Index, min_points: int) -> tuple[np.
             continue
         residual = seasonal_residual(values, points)
         if residual is not None:
-            return residual, f"{name} profile removed"
+            return residual, f"{name} profile removed", points
     if span < 2 * DAY:
         hours = span / pd.Timedelta(hours=1)
-        return values, f"no daily profile: {hours:.0f} h of history, 2 days needed"
-    return values, "no daily or weekly cycle"
+        return values, f"no daily profile: {hours:.0f} h of history, 2 days needed", None
+    return values, "no daily or weekly cycle", None
 
 
 def _log_offset(values: np.ndarray, need: int) -> float | None:
@@ -190,17 +191,24 @@ def window(
     need = max(20, min(min_baseline or 60, points))
     offset = _log_offset(values, need) if min_effect == 0 and not min_ratio else None
     scaled = values if offset is None else np.log(values + offset)
-    judged, seasonality = _deseason(scaled, times, need)
+    judged, seasonality, period = _deseason(scaled, times, need)
     if offset is not None:
         seasonality += "; judged on a log scale (right-skewed values)"
     ways = ("up", "down") if direction == "both" else (direction,)
     options = {"alpha": alpha, "points": points, "min_effect": min_effect, "min_ratio": min_ratio or 0.0,
                "min_recovery": min_recovery}
     found = episodes(judged, directions=ways, min_points=need, **options)
-    if not found:
+    # "That is the usual burst": a departure whose shape and size the look-back (as plotted) already
+    # holds twice is not reported; on a seasonal series only at about the same time of the cycle.
+    fresh = [e for e in found if not repeats(values, e.start, len(values) if e.end is None else e.end, points,
+                                             period=period)]
+    if not fresh:
         count = len(finite)
         reason = f"nothing beyond the series' own history at p <= {alpha:g}; {seasonality}"
-        if count < need + 1:
+        if found:
+            reason = (f"{len(found)} departure(s) from the series' own history, the latest at {times[found[-1].start]}, "
+                      f"each repeating at least two earlier stretches of the same shape and size; {seasonality}")
+        elif count < need + 1:
             reason = f"only {count} points: a baseline needs {need} before a change"
         else:
             back = episodes(judged[::-1].copy(), directions=("up", "down"), min_points=need, **options)
@@ -211,7 +219,7 @@ def window(
                               extra={"seasonality": seasonality})
     # The incident asked about is the latest departure: earlier ones in the look-back have already
     # recovered (an episode ends only by recovering), and the strongest of them is often a precursor.
-    best = found[-1]
+    best = fresh[-1]
     stop = best.end if best.end is not None else len(values)
     seg = values[best.start:stop]
     history = judged[max(0, best.start - points):best.start]

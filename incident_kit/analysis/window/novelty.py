@@ -297,6 +297,55 @@ def episodes(x: np.ndarray, *, directions: tuple[str, ...] = ("up", "down"), alp
     return found
 
 
+def _envelope(v: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the running max and min of ``v`` over ``reach`` points either side (NaN ignored)."""
+    if reach == 0:
+        return v, v
+    pad = np.concatenate([np.full(reach, np.nan), v, np.full(reach, np.nan)])
+    view = np.lib.stride_tricks.sliding_window_view(pad, 2 * reach + 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmax(view, axis=1), np.nanmin(view, axis=1)
+
+
+def repeats(x: np.ndarray, start: int, stop: int, points: int = 288, *, period: int | None = None,
+            tolerance: float = 0.1, times: int = 2, reach: int = 1) -> bool:
+    """Return True when the stretch ``x[start:stop]`` already happened ``times`` times in the ``points``
+    before it: that many non-overlapping earlier stretches of its length lie within ``tolerance`` times its
+    own distance from the history's median (root of summed squares, NaN points left out), each point
+    matched within ``reach`` steps either way (a two-sided envelope bound, as LB_Keogh for DTW). With a
+    ``period`` (a seasonal series), only stretches within an eighth of it of a whole number of periods
+    earlier count (the same time of day, give or take three hours). False for
+    a stretch that departs nowhere, or whose history is too short to hold ``times`` copies of it."""
+    seg = x[start:stop]
+    size = len(seg)
+    hist = x[max(0, start - points):start]
+    if size == 0 or len(hist) < times * size or not np.isfinite(hist).any():
+        return False
+    with np.errstate(invalid="ignore"):
+        departure = math.sqrt(float(np.nansum((seg - np.nanmedian(hist)) ** 2)))
+        if not departure > 0:
+            return False
+        view = np.lib.stride_tricks.sliding_window_view
+        hi, lo = _envelope(hist, reach)
+        s_hi, s_lo = _envelope(seg, reach)
+        earlier = view(hist, size)
+        # Both ways: the stretch inside each earlier one's envelope, and each earlier one inside the stretch's.
+        into = np.nansum(np.clip(seg - view(hi, size), 0, None) ** 2 + np.clip(view(lo, size) - seg, 0, None) ** 2, axis=1)
+        back = np.nansum(np.clip(earlier - s_hi, 0, None) ** 2 + np.clip(s_lo - earlier, 0, None) ** 2, axis=1)
+    dist = np.where(np.isnan(earlier).any(axis=1), np.inf, np.maximum(into, back))
+    if period:
+        lag = (start - (max(0, start - points) + np.arange(len(dist)))) % period
+        dist[np.minimum(lag, period - lag) > period / 8] = np.inf
+    limit = (tolerance * departure) ** 2
+    for _ in range(times):
+        j = int(np.argmin(dist))
+        if not dist[j] <= limit:
+            return False
+        dist[max(0, j - size + 1):j + size] = np.inf
+    return True
+
+
 def seasonal_residual(x: np.ndarray, period: int, *, cycles: int = 7, gain: float = 0.7) -> np.ndarray | None:
     """Return ``x`` minus the median of the same phase over up to ``cycles`` earlier periods (NaN for
     the first period), or None when that does not shrink the series' interquartile range to at most
@@ -322,4 +371,4 @@ def seasonal_residual(x: np.ndarray, period: int, *, cycles: int = 7, gain: floa
     return residual
 
 
-__all__ = ["Episode", "SCALES", "episodes", "split", "variance_onset", "history", "resolution", "seasonal_residual", "lag1", "tail_log10_p", "tail_scales"]
+__all__ = ["Episode", "SCALES", "episodes", "split", "variance_onset", "repeats", "history", "resolution", "seasonal_residual", "lag1", "tail_log10_p", "tail_scales"]
