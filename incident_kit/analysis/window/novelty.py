@@ -3,7 +3,7 @@
 Each point is compared with the points before it (``points`` of them, at least ``min_points``),
 at three scales: the point itself (spikes), the mean of the last 6 and of the last 24 points
 (level shifts, ramps) and the mean absolute distance from the history's median over 6 and 24
-points (variance). Each statistic is judged against the same statistic over the history, with an
+points (variance); a smooth series also by its rate of change (:func:`trend_log10_p`). Each statistic is judged against the same statistic over the history, with an
 exponential tail fitted to the history's upper (lower) decile: ``p = 0.1 exp(-(y - q90) / beta)``,
 ``beta`` the larger of ``(q99 - q90) / ln 10`` and ``(max - q90) / ln(n / 10)`` (the largest
 value seen is an ordinary one), never below the data's resolution. A point is hot when its
