@@ -224,14 +224,35 @@ def cat_seconds(path: Path) -> float:
     return time.perf_counter() - t0
 
 
+def summarise(results: list[dict[str, float]]) -> dict[str, float]:
+    """Best time, best CPU time and lowest peak of several runs of one snippet."""
+    return {"seconds": min(r["seconds"] for r in results), "cpu": min(r["cpu"] for r in results),
+            "peak_growth": min(r["peak_growth"] for r in results),
+            "frame_bytes": results[0]["frame_bytes"], "rows": results[0]["rows"]}
+
+
 def best(kind: str, name: str, path: Path, runs: int, timeout: float | None = None) -> dict[str, float]:
     """Best time and lowest peak of ``runs`` runs."""
     results = [run_one(kind, name, path, timeout) for _ in range(runs)]
     if any("stopped_after" in r for r in results):
         return results[0]
-    return {"seconds": min(r["seconds"] for r in results), "cpu": min(r["cpu"] for r in results),
-            "peak_growth": min(r["peak_growth"] for r in results),
-            "frame_bytes": results[0]["frame_bytes"], "rows": results[0]["rows"]}
+    return summarise(results)
+
+
+def interleaved(kind: str, names: list[str], path: Path, runs: int) -> dict[str, dict[str, float]]:
+    """Best of ``runs`` rounds, each round running every snippet once in turn, so a change in the
+    machine's load during the benchmark falls on every contender alike. Failed snippets are left out."""
+    samples: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    for _ in range(runs):
+        for name in names:
+            if samples[name] is None:
+                continue
+            try:
+                samples[name].append(run_one(kind, name, path))
+            except RuntimeError as exc:
+                print(f"[{kind}] {name}: FAILED {exc}")
+                samples[name] = None
+    return {name: summarise(got) for name, got in samples.items() if got}
 
 
 def main() -> int:
@@ -245,23 +266,20 @@ def main() -> int:
     for kind, path in (("json", jpath), ("nginx", npath), ("log4j", lpath)):
         cat = min(cat_seconds(path) for _ in range(2))
         print(f"[{kind}] cat > /dev/null: {cat:.3f}s")
-        results: dict[str, dict[str, float]] = {}
-        # pandas last, stopped once it is slower than the fastest so far (it cannot be the fastest then)
-        order = ["duckdb", "polars", "pyarrow", "incident_kit", "pandas"]
-        for name in order:
-            if name not in SNIPPETS[kind]:
-                continue
-            runs = 1 if name == "pandas" else RUNS
+        # pandas last and once, stopped once it is slower than the fastest (it cannot be the fastest then)
+        order = ["duckdb", "polars", "pyarrow", "incident_kit"]
+        results = interleaved(kind, [name for name in order if name in SNIPPETS[kind]], path, RUNS)
+        if "pandas" in SNIPPETS[kind]:
             fastest_so_far = min((r["seconds"] for k, r in results.items() if k != "incident_kit"), default=None)
-            timeout = fastest_so_far * 1.2 + 10 if name == "pandas" and fastest_so_far else None
+            timeout = fastest_so_far * 1.2 + 10 if fastest_so_far else None
             try:
-                results[name] = best(kind, name, path, runs, timeout)
+                results["pandas"] = best(kind, "pandas", path, 1, timeout)
             except RuntimeError as exc:
-                print(f"[{kind}] {name}: FAILED {exc}")
-                continue
-            r = results[name]
+                print(f"[{kind}] pandas: FAILED {exc}")
+        for name, r in list(results.items()):
             if "stopped_after" in r:
                 print(f"[{kind}] {name:>12}: stopped after {r['stopped_after']:.0f}s, slower than the fastest baseline")
+                del results[name]
                 continue
             print(f"[{kind}] {name:>12}: {r['seconds']:6.2f}s (cpu {r['cpu']:5.2f}s)  peak +{r['peak_growth'] / 1e6:7.0f} MB  "
                   f"frame {r['frame_bytes'] / 1e6:6.0f} MB  rows {r['rows']}  ({r['seconds'] / cat:.0f}x cat)")
