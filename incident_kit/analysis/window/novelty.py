@@ -3,7 +3,7 @@
 Each point is compared with the points before it (``points`` of them, at least ``min_points``),
 at three scales: the point itself (spikes), the mean of the last 6 and of the last 24 points
 (level shifts, ramps) and the mean absolute distance from the history's median over 6 and 24
-points (variance). Each statistic is judged against the same statistic over the history, with an
+points (variance); a smooth series also by its rate of change (:func:`trend_log10_p`). Each statistic is judged against the same statistic over the history, with an
 exponential tail fitted to the history's upper (lower) decile: ``p = 0.1 exp(-(y - q90) / beta)``,
 ``beta`` the larger of ``(q99 - q90) / ln 10`` and ``(max - q90) / ln(n / 10)`` (the largest
 value seen is an ordinary one), never below the data's resolution. A point is hot when its
@@ -29,6 +29,9 @@ import pandas as pd
 
 LN10 = math.log(10)
 SCALES = (1, 6, 24)
+# Smooth series (lag-1 autocorrelation at least SMOOTH) are also judged by their rate of change:
+# the mean of the last TREND points minus the mean of the TREND before them.
+SMOOTH, TREND = 0.8, 6
 
 
 @dataclass
@@ -153,6 +156,41 @@ def variance_onset(x: np.ndarray, centre: float, sigma: float) -> int | None:
     return k if wider[k] > np.max(shifted) else None
 
 
+def trend_log10_p(x: np.ndarray, xh: np.ndarray, rho: float, points: int, min_points: int,
+                  grain: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """Return log10 tail p-values (up, down) of the rate of change of ``x`` (the mean of its last
+    ``TREND`` points minus the mean of the ``TREND`` before them) against the same statistic over the
+    history ``xh``, ending where the two halves no longer overlap; None unless ``rho >= SMOOTH``.
+
+    On a smooth series the level tests' tail floor widens sqrt((1 + rho) / (1 - rho)) times, so a ramp
+    grows inside its own history; its rate of change is judged here. The tail's floor is 1.5 x the
+    Gaussian exponential scale (0.4 sd) of that statistic under an AR(1) of lag-1 ``rho``, its sd from
+    the history's one-step changes (which an AR(1)'s smoothness does not hide, unlike its level).
+    """
+    if rho < SMOOTH:
+        return None
+    m, n = TREND, len(x)
+
+    def rate(v: np.ndarray) -> np.ndarray:
+        means = pd.Series(v).rolling(m, min_periods=m).mean().to_numpy()
+        out = np.full(n, np.nan)
+        out[m:] = means[m:] - means[:-m]
+        return out
+
+    y = rate(x)
+    h = history(rate(xh) if xh is not x else y, 2 * m, points, min_points)
+    steps = np.full(n, np.nan)
+    steps[1:] = np.diff(xh)
+    hs = history(steps, 1, points, min_points)
+    lag = np.arange(2 * m)
+    weights = np.r_[-np.ones(m), np.ones(m)] / m
+    # Var(rate) / Var(one-step change) under an AR(1): 1/m when independent, about 2m/3 as rho -> 1.
+    ratio = float(weights @ rho ** np.abs(lag[:, None] - lag[None, :]) @ weights / (2 * (1 - rho)))
+    sd = np.nan_to_num((hs["q90"] - hs["q10"]) / 2.563, nan=0.0) * math.sqrt(ratio)
+    floor = np.fmax(np.fmax(1.5 * 0.4 * sd, grain / m), 1e-12)
+    return tail_log10_p(y, h, floor, floor)
+
+
 def _first_run(flags: np.ndarray, start: int, length: int) -> int | None:
     """Return the first index >= start that begins ``length`` True flags in a row, or None."""
     tail = flags[start:].astype(np.int32)
@@ -226,6 +264,13 @@ def _scores(x: np.ndarray, xh: np.ndarray, directions: tuple[str, ...], points: 
             tests.append(("variance", m, "either"))
             with np.errstate(invalid="ignore"):
                 scores.append(np.where(spread >= need, wider, 0.0))
+    trend = trend_log10_p(x, xh, rho, points, min_points, grain)
+    if trend is not None:
+        for d, p, sign in (("up", trend[0], 1.0), ("down", trend[1], -1.0)):
+            if d in directions:
+                tests.append(("trend", 2 * TREND, d))
+                with np.errstate(invalid="ignore"):
+                    scores.append(np.where(sign * (x - centre) >= need, p, 0.0))
     return tests, np.vstack(scores) + math.log10(len(tests)), point
 
 
@@ -371,4 +416,4 @@ def seasonal_residual(x: np.ndarray, period: int, *, cycles: int = 7, gain: floa
     return residual
 
 
-__all__ = ["Episode", "SCALES", "episodes", "split", "variance_onset", "repeats", "history", "resolution", "seasonal_residual", "lag1", "tail_log10_p", "tail_scales"]
+__all__ = ["Episode", "SCALES", "trend_log10_p", "episodes", "split", "variance_onset", "repeats", "history", "resolution", "seasonal_residual", "lag1", "tail_log10_p", "tail_scales"]
