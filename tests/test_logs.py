@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -336,3 +337,26 @@ def test_a_json_field_first_seen_late_in_a_block_is_a_column(tmp_path: Path) -> 
     df = logs.read(path)
     assert len(df) == 3000 and df.attrs["rejected"] == 0
     assert df["upstream"].dropna().tolist() == ["api.pay.example"]
+
+
+@pytest.mark.parametrize("polars", ["installed", "missing"])
+def test_json_times_stay_as_written_wherever_they_appear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         polars: str) -> None:
+    """A "...Z" time is UTC whatever ``tz`` says (Arrow's JSON reader would make it a naive time), and a
+    time-like text field, nested or first seen late in a block, stays text, with or without polars (the
+    ``logs`` extra)."""
+    if polars == "missing":
+        monkeypatch.setitem(sys.modules, "polars", None)
+    lines = [json.dumps({"ts": f"2026-11-22T13:00:{i % 60:02d}Z", "level": "info", "message": f"ok {i}",
+                         "http": {"status": 200, "sent_at": "2026-11-22T12:59:59Z"}}) for i in range(200)]
+    lines[150] = json.dumps({"ts": "2026-11-22T13:02:30Z", "level": "warning", "message": "retry",
+                             "retry_at": "2026-11-22T13:05:00Z", "http": {"status": 503}})
+    path = tmp_path / "app.log"
+    path.write_text("\n".join(lines) + "\n")
+    for tz in ("UTC", "Europe/Berlin"):
+        df = logs.read(path, tz=tz)
+        assert len(df) == 200 and df.attrs["rejected"] == 0
+        assert df["ts"].min() == pd.Timestamp("2026-11-22T13:00:00Z"), tz
+        assert df["retry_at"].dropna().tolist() == ["2026-11-22T13:05:00Z"]
+        assert df["http.sent_at"].iloc[0] == "2026-11-22T12:59:59Z"
+        assert list(df.columns).index("http.status") < list(df.columns).index("http.sent_at")  # as written

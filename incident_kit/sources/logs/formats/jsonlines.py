@@ -1,4 +1,4 @@
-"""JSON lines (polars, or pyarrow; bad lines found by Arrow kernels, Python's json only for what is left) and
+"""JSON lines (pyarrow, or polars; bad lines found by Arrow kernels, Python's json only for what is left) and
 journald's ``journalctl -o json`` export."""
 
 from __future__ import annotations
@@ -23,17 +23,67 @@ def _flatten(table: pa.Table) -> pa.Table:
     return table
 
 
-def _fast_json(block: bytes, engine: str = "polars") -> pa.Table:
-    """Parse a block of JSON lines with polars (fastest here) or pyarrow; raises on any bad line or type clash."""
+def _text_fields(obj: dict[str, Any]) -> list[pa.Field]:
+    """Return string-typed fields for the text values of ``obj``, nested objects as structs of theirs."""
+    out = []
+    for key, value in obj.items():
+        if isinstance(value, str):
+            out.append(pa.field(key, pa.string()))
+        elif isinstance(value, dict) and (inner := _text_fields(value)):
+            out.append(pa.field(key, pa.struct(inner)))
+    return out
+
+
+def _paths(obj: dict[str, Any], prefix: str = "") -> list[str]:
+    """Return the dotted names of ``obj``'s values in their written order (the names :func:`_flatten` gives)."""
+    out = []
+    for key, value in obj.items():
+        out += _paths(value, f"{prefix}{key}.") if isinstance(value, dict) and value else [prefix + key]
+    return out
+
+
+def _first_object(block: bytes) -> dict[str, Any] | None:
+    """Return the block's first line as an object, None when it is not one."""
+    try:
+        obj = json.loads(block.lstrip().split(b"\n", 1)[0])
+    except ValueError:
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def _has_times(dtype: pa.DataType) -> bool:
+    if pa.types.is_struct(dtype):
+        return any(_has_times(dtype.field(i).type) for i in range(dtype.num_fields))
+    return pa.types.is_timestamp(dtype)
+
+
+def _fast_json(block: bytes, engine: str = "pyarrow", *, polars_fallback: bool = True) -> pa.Table:
+    """Parse a block of JSON lines with pyarrow (fastest here: bench_ingest) or polars; raises on any bad
+    line or type clash. Text stays text: a text field Arrow would turn into a time (one the first line
+    does not have) sends the block to polars, or, without polars (or ``polars_fallback``), raises so the
+    block is parsed slowly."""
+    if engine == "pyarrow":
+        import pyarrow.json as pj
+
+        first = _first_object(block)
+        # The first object's text fields are declared text, so that Arrow keeps times as written (it
+        # would read "10:00:00Z" as a naive time); the others are inferred.
+        options = pj.ParseOptions(explicit_schema=pa.schema(_text_fields(first)) if first else None,
+                                  unexpected_field_behavior="infer")
+        table = pj.read_json(io.BytesIO(block), read_options=pj.ReadOptions(block_size=1 << 24),
+                             parse_options=options)
+        if not any(_has_times(f.type) for f in table.schema):
+            table = _flatten(table)
+            order = [name for name in _paths(first or {}) if name in table.column_names]
+            placed = set(order)
+            return table.select(order + [name for name in table.column_names if name not in placed])
     try:
         import polars as pl
 
-        if engine != "polars":
+        if engine != "polars" and not polars_fallback:
             raise ImportError
     except ImportError:
-        import pyarrow.json as pj
-
-        return pj.read_json(io.BytesIO(block), read_options=pj.ReadOptions(block_size=1 << 24))
+        raise pa.ArrowInvalid("a text field read as a time; parsed line by line") from None
     # The schema is inferred from every row: a field that first appears late in a block (an
     # ``upstream`` written only on warning lines) must become a column, never be dropped.
     return pl.read_ndjson(block, infer_schema_length=None).to_arrow()
@@ -56,8 +106,8 @@ def parse_json(block: bytes, first_line: int, *, binary_fields: tuple[str, ...] 
     ``binary_fields`` name fields that may hold byte arrays (journald), decoded as UTF-8 text.
     """
     try:
-        # polars would turn journald's byte-array messages into text like "[98, 105]": use pyarrow there
-        table = _flatten(_fast_json(block, "pyarrow" if binary_fields else "polars"))
+        # polars would turn journald's byte-array messages into text like "[98, 105]": never there
+        table = _flatten(_fast_json(block, polars_fallback=not binary_fields))
     except _json_errors():
         lines, numbers = split_lines(block, first_line)
         return _parse_json_slowly(lines, numbers, binary_fields)
