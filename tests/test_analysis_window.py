@@ -269,14 +269,14 @@ def test_quiet_series_of_several_shapes_rarely_alarm_and_confidence_says_how_rar
         ar1 = pd.Series(rng.normal(0, 1, 300)).ewm(alpha=0.2).mean().to_numpy()
         for values in (100 + rng.normal(0, 10, 300), rng.poisson(3, 300), 10 + ar1, rng.poisson(0.2, 300)):
             alarms += A.window(minutes(values)).found
-    assert alarms <= 4  # of 80 quiet series of 300 one-minute points (13 days): about 0.3 per day
+    assert alarms <= 6  # of 80 quiet series of 300 one-minute points (13 days): about 0.3 per day (alpha 1e-3: 3)
     rng = np.random.default_rng(5)
     values = 100 + rng.normal(0, 5, 200)
     values[150:170] += 12
     weak, strong = A.window(minutes(values)), A.window(minutes(np.r_[values[:150], values[150:] + 40]))
     assert weak.found and strong.found and 0 < weak.confidence < strong.confidence < 1
     assert strong.extra["false_alarms_per_day"] < weak.extra["false_alarms_per_day"]
-    assert strong.extra["p_value"] < weak.extra["p_value"] <= 1e-3
+    assert strong.extra["p_value"] < weak.extra["p_value"] <= 1.5e-3  # the default alpha
 
 
 def test_heavy_tailed_quiet_series_rarely_alarm_and_a_real_jump_in_them_is_found():

@@ -18,7 +18,7 @@ from ...errors import ConfigError
 from ...timeutil import parse_time
 from .binomial import rate_window
 from .inputs import as_series
-from .novelty import Episode, episodes, repeats, seasonal_residual
+from .novelty import ALPHA, Episode, episodes, repeats, seasonal_residual
 from .result import IncidentWindow, label, show
 
 DAY = pd.Timedelta(days=1)
@@ -129,7 +129,7 @@ def window(
     *,
     column: str | None = None,
     direction: str | None = None,
-    alpha: float = 1e-3,
+    alpha: float = ALPHA,
     threshold: float = 4.0,
     exit_threshold: float = 2.0,
     min_effect: float | None = None,

@@ -29,6 +29,9 @@ import pandas as pd
 
 LN10 = math.log(10)
 SCALES = (1, 6, 24)
+# The one threshold: the largest Bonferroni-corrected tail p-value that makes a point hot (the middle of
+# the range 1.2e-3 .. 2e-3 that gives the same NAB figures; docs/window-study.md, fifth round).
+ALPHA = 1.5e-3
 # Smooth series (lag-1 autocorrelation at least SMOOTH) are also judged by their rate of change:
 # the mean of the last TREND points minus the mean of the TREND before them.
 SMOOTH, TREND = 0.8, 6
@@ -318,7 +321,7 @@ def _walk(x: np.ndarray, tests: list[tuple[str, int, str]], stack: np.ndarray, p
     return found
 
 
-def episodes(x: np.ndarray, *, directions: tuple[str, ...] = ("up", "down"), alpha: float = 1e-3,
+def episodes(x: np.ndarray, *, directions: tuple[str, ...] = ("up", "down"), alpha: float = ALPHA,
              points: int = 288, min_points: int = 60, min_effect: float = 0.0, min_ratio: float = 0.0,
              min_recovery: int = 3, limit: int = 200) -> list[Episode]:
     """Return the departures of ``x`` (NaN = gap) from its own history, oldest first.
@@ -416,4 +419,4 @@ def seasonal_residual(x: np.ndarray, period: int, *, cycles: int = 7, gain: floa
     return residual
 
 
-__all__ = ["Episode", "SCALES", "trend_log10_p", "episodes", "split", "variance_onset", "repeats", "history", "resolution", "seasonal_residual", "lag1", "tail_log10_p", "tail_scales"]
+__all__ = ["ALPHA", "Episode", "SCALES", "trend_log10_p", "episodes", "split", "variance_onset", "repeats", "history", "resolution", "seasonal_residual", "lag1", "tail_log10_p", "tail_scales"]
