@@ -18,7 +18,8 @@ from ...errors import ConfigError
 from ...timeutil import parse_time
 from .binomial import rate_window
 from .inputs import as_series
-from .novelty import ALPHA, Episode, episodes, repeats, seasonal_residual
+from .novelty import ALPHA, Episode, episodes
+from .recurrence import repeats, seasonal_residual
 from .result import IncidentWindow, label, show
 
 DAY = pd.Timedelta(days=1)
