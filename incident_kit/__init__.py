@@ -19,6 +19,7 @@ from .errors import (
     ParameterError,
     RunError,
     SourceError,
+    SourceSaturated,
     SourceTimeout,
 )
 from .offline import OfflineRefused, install_from_env
@@ -68,6 +69,7 @@ __all__ = [
     "ParameterError",
     "RunError",
     "SourceError",
+    "SourceSaturated",
     "SourceTimeout",
     "__version__",
 ]

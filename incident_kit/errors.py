@@ -65,6 +65,11 @@ class SourceTimeout(SourceError):
     """A source did not answer within its timeout."""
 
 
+class SourceSaturated(SourceError):
+    """A source answered but refused the connection for lack of capacity ("too many connections"):
+    it is up and at its connection limit, which is itself evidence of exhaustion."""
+
+
 class SourceOffline(SourceError):
     """A source was not contacted: offline mode (``--offline``) refuses hosts beyond this machine."""
 
@@ -88,6 +93,7 @@ __all__ = [
     "MissingDependency",
     "SourceError",
     "SourceTimeout",
+    "SourceSaturated",
     "SourceOffline",
     "MutationRefused",
     "RunError",

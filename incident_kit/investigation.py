@@ -18,7 +18,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from . import frames
-from .errors import ConfigError, IncidentKitError, SourceOffline
+from .errors import ConfigError, IncidentKitError, SourceOffline, SourceSaturated
 from .redact_io import session_redactor
 from .report import tables
 from .timeutil import iso, now, offset, parse_time, window
@@ -154,12 +154,13 @@ class Investigation:
             self.save()
 
     def reachable(self, name: str) -> bool | None:
-        """Return whether source ``name`` answered (ok or empty), False when it failed, None when it
-        was skipped or not collected (so it weighs nothing)."""
+        """Return whether source ``name`` answered (ok, empty, or refused for lack of connections: a
+        server at its limit is up), False when it failed, None when it was skipped or not collected (so
+        it weighs nothing)."""
         record = next((s for s in self.sources if s["name"] == name), None)
         if record is None or record["status"] == "skipped":
             return None
-        return record["status"] != "failed"
+        return record["status"] != "failed" or bool(record.get("saturated"))
 
     # -- sources -------------------------------------------------------------------------------
     def collect(self, name: str, fn: Callable[..., pd.DataFrame], *args: Any, **kwargs: Any) -> pd.DataFrame:
@@ -195,6 +196,9 @@ class Investigation:
             self._add_source(record)
             self.say(f"*{name}: not contacted ({exc.reason}).*")
             return frames.empty(kind, name) if kind in frames.SCHEMAS else pd.DataFrame()
+        except SourceSaturated as exc:  # it answered: at its connection limit, itself a finding
+            record["saturated"] = True
+            return self._failed(record, name, kind, str(exc), started, saturated=True)
         except IncidentKitError as exc:
             return self._failed(record, name, kind, str(exc), started)
         except Exception as exc:  # noqa: BLE001 - an undecorated helper must not stop the notebook
@@ -219,12 +223,15 @@ class Investigation:
         if len(notes) > limit:
             self.note(f"{name}: {len(notes) - limit} more notes (see the notebook)")
 
-    def _failed(self, record: dict[str, Any], name: str, kind: str | None, reason: str, started: float) -> pd.DataFrame:
+    def _failed(self, record: dict[str, Any], name: str, kind: str | None, reason: str, started: float,
+                saturated: bool = False) -> pd.DataFrame:
         record.update(status="failed", error=reason, seconds=round(time.perf_counter() - started, 3))
         self._add_source(record)
         self.say(f"**{name}: not available** ({reason})")
         empty = frames.empty(kind, name) if kind in frames.SCHEMAS else pd.DataFrame()
         empty.attrs["error"] = reason
+        if saturated:
+            empty.attrs["saturated"] = True
         return empty
 
     def _add_source(self, record: dict[str, Any]) -> None:

@@ -322,3 +322,30 @@ def test_replication_lag_with_a_real_standby(pg) -> None:
         else:
             os.kill(pid, signal.SIGKILL)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_role_at_its_connection_limit_is_up_and_exhausted_not_unreachable(pg, tmp_path) -> None:
+    """PostgreSQL refusing the read ("too many connections for role") is an answer: the source fails
+    as SourceSaturated, the investigation counts the database as reachable (no P0 "unreachable"), and
+    the narrative says the connections are exhausted."""
+    from incident_kit.errors import SourceSaturated
+    from incident_kit.investigation import Investigation
+    from incident_kit.narrate import database as narrate_db
+
+    pg.psql("DROP ROLE IF EXISTS ik_capped", "CREATE ROLE ik_capped LOGIN PASSWORD 'pw-91x7q' CONNECTION LIMIT 2")
+    url = pg.url(user="ik_capped", password="pw-91x7q")
+    dsn = f"host=127.0.0.1 port={pg.port} user=ik_capped password=pw-91x7q dbname=postgres"
+    with ExitStack() as stack:
+        for _ in range(2):
+            stack.enter_context(closing(psycopg.connect(dsn)))
+        with pytest.raises(SourceSaturated, match="too many connections for role"):
+            ik.postgres.connections(url)
+        inv = Investigation("db_connection_exhaustion", output_dir=tmp_path)
+        frame = inv.collect("database connections", ik.postgres.connections, url)
+    record = next(s for s in inv.sources if s["name"] == "database connections")
+    assert record["status"] == "failed" and record["saturated"] and "pw-91x7q" not in record["error"]
+    assert inv.reachable("database connections") is True and inv.degraded
+    assert "connections are exhausted" in narrate_db.pool(frame).title
+    rated = ik.analysis.severity(error_rate=0.29, db_reachable=inv.reachable("database connections"))
+    assert rated.level == "P1", rated
+    assert ik.analysis.severity(db_reachable=False).level == "P0"  # a database that does not answer

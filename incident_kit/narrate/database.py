@@ -14,11 +14,19 @@ def idle_in_transaction_trend(trend: pd.DataFrame) -> pd.DataFrame:
     rows = trend[trend["metric"] == "connections"]
     return rows.pivot_table(index="ts", columns="state", values="value", aggfunc="sum").fillna(0)
 
+def _refused(frame: pd.DataFrame | None) -> Answer | None:
+    """Return the answer for a read the database refused for lack of connections, else None."""
+    if frame is None or not frame.attrs.get("saturated"):
+        return None
+    return Answer("The database refused this read for lack of connections: it is up, and its connections "
+                  "are exhausted.", clean(frame.attrs.get("error", ""), 300), score=1.0)
+
+
 def connections(trend: pd.DataFrame) -> Answer:
     """Answer "what does the database say?" from ``postgres.connections`` or ``connection_trend``."""
     by_state = idle_in_transaction_trend(trend)
     if not len(by_state):
-        return Answer("The database's connections could not be read.")
+        return _refused(trend) or Answer("The database's connections could not be read.")
     idle_cols = [c for c in by_state.columns if str(c).startswith("idle in transaction")]
     idle = by_state[idle_cols].sum(axis=1) if idle_cols else pd.Series(0, index=by_state.index)
     total = int(by_state.iloc[-1].sum())
@@ -35,6 +43,8 @@ def connections(trend: pd.DataFrame) -> Answer:
 def database_health(ping: pd.DataFrame, trend: pd.DataFrame | None = None) -> Answer:
     """Answer "is the database healthy?" from ``postgres.ping`` (and connections)."""
     if ping is None or not len(ping):
+        if (refused := _refused(ping)) is not None:
+            return refused
         reason = getattr(ping, "attrs", {}).get("error") if ping is not None else None
         return Answer("The database does not answer" + (f": {clean(reason, 200)}." if reason else "."), score=1.0)
     conn = connections(trend) if trend is not None and len(trend) else None
@@ -45,7 +55,7 @@ def database_health(ping: pd.DataFrame, trend: pd.DataFrame | None = None) -> An
 def pool(trend: pd.DataFrame) -> Answer:
     """Answer "how full is the connection pool?" from ``postgres.connections``/``connection_trend``."""
     if trend is None or not len(trend):
-        return Answer("The database's connections could not be read.")
+        return _refused(trend) or Answer("The database's connections could not be read.")
     by_state = idle_in_transaction_trend(trend)
     total = int(by_state.iloc[-1].sum()) if len(by_state) else 0
     maximum, use = trend.attrs.get("max_connections"), trend.attrs.get("use_ratio")

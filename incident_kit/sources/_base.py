@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any, Callable, TypeVar
 
 import pandas as pd
 
-from ..errors import IncidentKitError, SourceError, SourceOffline, SourceTimeout
+from ..errors import IncidentKitError, SourceError, SourceOffline, SourceSaturated, SourceTimeout
 from ..offline import OfflineRefused
 from ..secrets import mask_url
 
 F = TypeVar("F", bound=Callable[..., pd.DataFrame])
+# A server that refuses a connection for lack of capacity: PostgreSQL ("too many connections for role",
+# "remaining connection slots are reserved", "sorry, too many clients already"), MySQL/MariaDB (1040 "Too
+# many connections", "max_user_connections"), Redis ("max number of clients reached").
+AT_CONNECTION_LIMIT = re.compile(r"(?i)too many (connections|clients)|remaining connection slots are reserved|"
+                                 r"max_user_connections|max number of clients reached")
 
 
 def _offline_cause(exc: BaseException | None) -> OfflineRefused | None:
@@ -34,7 +40,12 @@ def _map_backend_error(name: str, target: Any, exc: BaseException) -> SourceErro
     text = text.split("(Background on this error")[0].strip()
     for marker in ("[SQL:", "\n"):
         text = text.split(marker)[0].strip()
-    cls = SourceTimeout if "timeout" in type(exc).__name__.lower() or "timed out" in text.lower() else SourceError
+    if AT_CONNECTION_LIMIT.search(text):
+        cls: type[SourceError] = SourceSaturated
+    elif "timeout" in type(exc).__name__.lower() or "timed out" in text.lower():
+        cls = SourceTimeout
+    else:
+        cls = SourceError
     return cls(name, mask_url(target), f"{type(exc).__name__}: {text}" if not isinstance(exc, OSError) else text)
 
 

@@ -22,9 +22,9 @@ from typing import Any, Mapping
 import pandas as pd
 
 from .. import offline, sqlguard
-from ..errors import ConfigError, IncidentKitError, SourceError, SourceOffline, SourceTimeout
+from ..errors import ConfigError, IncidentKitError, SourceError, SourceOffline, SourceSaturated, SourceTimeout
 from ..secrets import mask_url, resolve
-from ._base import source
+from ._base import AT_CONNECTION_LIMIT, source
 from .pgcatalog import PgCatalog
 
 _ENGINES: dict[tuple[str, str], Any] = {}
@@ -121,13 +121,14 @@ class ReadOnlySession:
 
     # -- errors ---------------------------------------------------------------------------
     def error(self, exc: BaseException) -> SourceError:
-        """Return ``exc`` as a one-line SourceError (SourceTimeout for timeouts) with no secret in it."""
+        """Return ``exc`` as a one-line SourceError (SourceTimeout for timeouts, SourceSaturated for a
+        server at its connection limit) with no secret in it."""
         text = _scrub(f"{type(exc).__name__}: {exc}", self.url)
         text = re.sub(r"^(\w+): \([\w.]+\) ", r"\1: ", text)  # SQLAlchemy's "(psycopg.X)" repeat
         low = text.lower()
         timed_out = any(k in low for k in ("timeout", "timed out", "max_statement_time", "max_execution_time",
                                           "interrupted"))
-        cls = SourceTimeout if timed_out else SourceError
+        cls = SourceSaturated if AT_CONNECTION_LIMIT.search(text) else SourceTimeout if timed_out else SourceError
         return cls(self.source, self.target, text)
 
     # -- lifecycle ------------------------------------------------------------------------
