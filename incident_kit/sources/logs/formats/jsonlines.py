@@ -44,8 +44,10 @@ def _paths(obj: dict[str, Any], prefix: str = "") -> list[str]:
 
 def _first_object(block: bytes) -> dict[str, Any] | None:
     """Return the block's first line as an object, None when it is not one."""
+    block = block.lstrip()  # the same object unless the block starts blank
+    end = block.find(b"\n")
     try:
-        obj = json.loads(block.lstrip().split(b"\n", 1)[0])
+        obj = json.loads(block[:end] if end >= 0 else block)  # never a copy of the rest of the block
     except ValueError:
         return None
     return obj if isinstance(obj, dict) else None
@@ -57,30 +59,29 @@ def _has_times(dtype: pa.DataType) -> bool:
     return pa.types.is_timestamp(dtype)
 
 
-def _fast_json(block: bytes, engine: str = "pyarrow", *, polars_fallback: bool = True) -> pa.Table:
+def _fast_json(block: bytes, *, polars_fallback: bool = True) -> pa.Table:
     """Parse a block of JSON lines with pyarrow (fastest here: bench_ingest) or polars; raises on any bad
     line or type clash. Text stays text: a text field Arrow would turn into a time (one the first line
     does not have) sends the block to polars, or, without polars (or ``polars_fallback``), raises so the
     block is parsed slowly."""
-    if engine == "pyarrow":
-        import pyarrow.json as pj
+    import pyarrow.json as pj
 
-        first = _first_object(block)
-        # The first object's text fields are declared text, so that Arrow keeps times as written (it
-        # would read "10:00:00Z" as a naive time); the others are inferred.
-        options = pj.ParseOptions(explicit_schema=pa.schema(_text_fields(first)) if first else None,
-                                  unexpected_field_behavior="infer")
-        table = pj.read_json(io.BytesIO(block), read_options=pj.ReadOptions(block_size=1 << 24),
-                             parse_options=options)
-        if not any(_has_times(f.type) for f in table.schema):
-            table = _flatten(table)
-            order = [name for name in _paths(first or {}) if name in table.column_names]
-            placed = set(order)
-            return table.select(order + [name for name in table.column_names if name not in placed])
+    first = _first_object(block)
+    # The first object's text fields are declared text, so that Arrow keeps times as written (it
+    # would read "10:00:00Z" as a naive time); the others are inferred.
+    options = pj.ParseOptions(explicit_schema=pa.schema(_text_fields(first)) if first else None,
+                              unexpected_field_behavior="infer")
+    table = pj.read_json(io.BytesIO(block), read_options=pj.ReadOptions(block_size=1 << 24),
+                         parse_options=options)
+    if not any(_has_times(f.type) for f in table.schema):
+        table = _flatten(table)
+        order = [name for name in _paths(first or {}) if name in table.column_names]
+        placed = set(order)
+        return table.select(order + [name for name in table.column_names if name not in placed])
     try:
         import polars as pl
 
-        if engine != "polars" and not polars_fallback:
+        if not polars_fallback:
             raise ImportError
     except ImportError:
         raise pa.ArrowInvalid("a text field read as a time; parsed line by line") from None
