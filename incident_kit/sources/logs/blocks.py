@@ -199,16 +199,14 @@ class FileBlocks:
             ts, untimed = self._carry_time(ts, parsed)
             table = table.set_column(table.schema.get_field_index("ts"), "ts", ts)
         if ts is not None and ts.null_count:
-            bad_ts = pc.is_null(ts).to_numpy(zero_copy_only=False)
+            bad_ts = unreadable = pc.is_null(ts).to_numpy(zero_copy_only=False)
             if untimed is not None:
                 orphans = bad_ts & untimed
                 self.untimed_rejected += int(orphans.sum())
                 parsed.reject_rows(np.flatnonzero(orphans), f"no timestamp on this line nor on any line before it "
                                    f"({', '.join(parsed.inherit_formats)} lines carry none)")
-                bad_ts &= ~untimed
-            parsed.reject_rows(np.flatnonzero(bad_ts), "timestamp missing or unreadable")
-            if untimed is not None:
-                bad_ts |= orphans
+                unreadable = bad_ts & ~untimed
+            parsed.reject_rows(np.flatnonzero(unreadable), "timestamp missing or unreadable")
             table = table.filter(pa.array(~bad_ts))
             ts = table.column("ts")
         if ts is not None and table.num_rows:
