@@ -263,11 +263,12 @@ def _untimed_records(lines: pa.Array, candidates: np.ndarray,
         if (current is not None and fmt.name == current.name) or not left.any():
             continue
         idx = np.flatnonzero(left)
-        groups = pc.extract_regex(lines.take(pa.array(idx, pa.int64())), fmt.pattern)
-        ok = pc.is_valid(groups).to_numpy(zero_copy_only=False)
-        if ok.any():
-            found.append((fmt, idx[ok], groups.filter(pa.array(ok))))
-            left[idx[ok]] = False
+        # a match test first: the candidates are mostly stack-trace lines, where extracting groups costs ~3x more
+        ok = pc.fill_null(pc.match_substring_regex(lines.take(pa.array(idx, pa.int64())), fmt.pattern), False)
+        idx = idx[ok.to_numpy(zero_copy_only=False)]
+        if len(idx):
+            found.append((fmt, idx, pc.extract_regex(lines.take(pa.array(idx, pa.int64())), fmt.pattern)))
+            left[idx] = False
     return found
 
 
