@@ -32,8 +32,6 @@ def stage_and_run(scenario: str, notebooks: list[str], out_dir: str, sweep_dir: 
     (tests/sweep.py): "cold" (only the parameters its user knows, on the live incident) and
     "historical" (the same files moved weeks into the past, explicit start/end, after every live
     service has stopped); with ``sweep_dir``, the sweep's runs of the incident's files too."""
-    import papermill
-
     from incident_kit.demo.environment import DemoEnvironment
     from incident_kit.demo.shift import shift_copy, shift_parameters
     from incident_kit.demo.stages import cold_parameters
@@ -50,7 +48,7 @@ def stage_and_run(scenario: str, notebooks: list[str], out_dir: str, sweep_dir: 
                                    "dropped": {}, "runs": {}}
         done: list[str] = []
         for name in notebooks:
-            declared = set(papermill.inspect_notebook(str(sweep.NOTEBOOKS / f"{name}.ipynb")))
+            declared = set(sweep.declared(name))
             params = {k: v for k, v in env.parameters.items() if k in declared}
             results["dropped"][name] = sorted(k for k in env.parameters if k not in declared)
             if name == "postmortem":
