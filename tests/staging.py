@@ -104,8 +104,6 @@ def leave_a_demo_behind() -> Path:
     return left
 
 
-
-
 class Staging:
     """Every staged group of ``groups`` (scenario -> its notebooks; those without a stage are
     ``missing``) and, with ``sweep_dir``, the sweep, started at once in ``workers`` processes.
@@ -116,7 +114,6 @@ class Staging:
     def __init__(self, groups: dict[str, list[str]], out: Path, sweep_dir: Path | None, workers: int = 3) -> None:
         from incident_kit.demo.stages import SCENARIOS as STAGED
 
-        self.groups = groups
         self.ready = {s: names for s, names in groups.items() if s in STAGED}
         self.missing = sorted(set(groups) - set(self.ready))
         self.leftover: Path | None = leave_a_demo_behind()
