@@ -197,7 +197,6 @@ class Investigation:
             self.say(f"*{name}: not contacted ({exc.reason}).*")
             return frames.empty(kind, name) if kind in frames.SCHEMAS else pd.DataFrame()
         except SourceSaturated as exc:  # it answered: at its connection limit, itself a finding
-            record["saturated"] = True
             return self._failed(record, name, kind, str(exc), started, saturated=True)
         except IncidentKitError as exc:
             return self._failed(record, name, kind, str(exc), started)
@@ -226,6 +225,8 @@ class Investigation:
     def _failed(self, record: dict[str, Any], name: str, kind: str | None, reason: str, started: float,
                 saturated: bool = False) -> pd.DataFrame:
         record.update(status="failed", error=reason, seconds=round(time.perf_counter() - started, 3))
+        if saturated:
+            record["saturated"] = True
         self._add_source(record)
         self.say(f"**{name}: not available** ({reason})")
         empty = frames.empty(kind, name) if kind in frames.SCHEMAS else pd.DataFrame()

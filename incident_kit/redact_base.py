@@ -131,7 +131,6 @@ def token_like(value: str, *, min_len: int = 14, min_entropy: float = 2.5, mixed
 
 
 _CHUNK = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
-_CONSONANT_RUN = re.compile(r"(?i)[bcdfghjklmnpqrstvwxz]{4}")
 _VOWELLESS_WORDS = re.compile(r"(?i)^(?:https?|sql|xml|rpc|grpc|tcp|udp|dns|jwt|pkcs|rsa|ssh|tls|cdn|svc|ctx|cfg|msg|src|dst|std)$")
 _SHAPE_NOT_TOKEN = re.compile(r"(?i)^(?:[\d.:\-/]+|0x[0-9a-f]+|\w+://.*|[\w\-]+(?:\.[\w\-]+)+\.[a-z]{2,6})$")
 

@@ -210,7 +210,6 @@ class KeywordIndex:
                 arrays.append(rows)
         return np.concatenate(arrays)
 
-
     def _regions(self, raw: bytes, raw_arr: np.ndarray, per_rule: dict[int, list[np.ndarray]]) -> dict[int, list[Region]]:
         """Return per rule the byte ranges to search: the lines holding its hits (``per_rule``:
         byte offsets), plus its reach, ranges closer than :data:`JOIN_GAP` (``near``: 1) joined."""

@@ -243,8 +243,7 @@ def run(
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     write_reports(run_dir, nb, summary, params, formats=formats, scrub=scrub)
     redact_io.redact_run(run_dir, scrub, skip=("notebook.ipynb", "summary.json", "report.html", "report.md"))
-    write_index(out)
-    scrub.file(out / "index.html")
+    write_index(out, scrub)
     return RunResult(run_id, name, summary["status"], run_dir, summary)
 
 

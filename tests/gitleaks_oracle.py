@@ -74,15 +74,10 @@ def global_allowlist(shared_dir: Path) -> dict:
     return _config(shared_dir).get("allowlist", {})
 
 
-_RE2: dict[str, object] = {}
-
-
+@functools.lru_cache(maxsize=None)
 def _re2(pattern: str):
     """Return ``pattern`` compiled by RE2, once (the module's own cache is small)."""
-    rx = _RE2.get(pattern)
-    if rx is None:
-        rx = _RE2[pattern] = re2.compile(pattern)
-    return rx
+    return re2.compile(pattern)
 
 
 def to_python(go: str) -> str:

@@ -32,8 +32,6 @@ def stage_and_run(scenario: str, notebooks: list[str], out_dir: str, sweep_dir: 
     (tests/sweep.py): "cold" (only the parameters its user knows, on the live incident) and
     "historical" (the same files moved weeks into the past, explicit start/end, after every live
     service has stopped); with ``sweep_dir``, the sweep's runs of the incident's files too."""
-    import papermill
-
     from incident_kit.demo.environment import DemoEnvironment
     from incident_kit.demo.shift import shift_copy, shift_parameters
     from incident_kit.demo.stages import cold_parameters
@@ -50,7 +48,7 @@ def stage_and_run(scenario: str, notebooks: list[str], out_dir: str, sweep_dir: 
                                    "dropped": {}, "runs": {}}
         done: list[str] = []
         for name in notebooks:
-            declared = set(papermill.inspect_notebook(str(sweep.NOTEBOOKS / f"{name}.ipynb")))
+            declared = set(sweep.declared(name))
             params = {k: v for k, v in env.parameters.items() if k in declared}
             results["dropped"][name] = sorted(k for k in env.parameters if k not in declared)
             if name == "postmortem":
@@ -106,8 +104,6 @@ def leave_a_demo_behind() -> Path:
     return left
 
 
-
-
 class Staging:
     """Every staged group of ``groups`` (scenario -> its notebooks; those without a stage are
     ``missing``) and, with ``sweep_dir``, the sweep, started at once in ``workers`` processes.
@@ -118,7 +114,6 @@ class Staging:
     def __init__(self, groups: dict[str, list[str]], out: Path, sweep_dir: Path | None, workers: int = 3) -> None:
         from incident_kit.demo.stages import SCENARIOS as STAGED
 
-        self.groups = groups
         self.ready = {s: names for s, names in groups.items() if s in STAGED}
         self.missing = sorted(set(groups) - set(self.ready))
         self.leftover: Path | None = leave_a_demo_behind()

@@ -75,9 +75,9 @@ class Kernels:
 
         out_dir.mkdir(parents=True, exist_ok=True)
         nb = nbformat.read(str(NOTEBOOKS / f"{notebook}.ipynb"), as_version=4)
-        declared = list(_declared(notebook))
-        params, _ = resolve_parameters(declared, parameters)
-        if "output_dir" in declared:
+        names = declared(notebook)
+        params, _ = resolve_parameters(names, parameters)
+        if "output_dir" in names:
             params["output_dir"] = str(out_dir)
         nb.metadata["papermill"] = {}
         for cell in nb.cells:
@@ -138,7 +138,7 @@ def _cell_seconds(nb: Any) -> list[tuple[float, str]]:
 
 
 @functools.lru_cache(maxsize=None)
-def _declared(notebook: str) -> tuple[str, ...]:
+def declared(notebook: str) -> tuple[str, ...]:
     """Return the parameters ``notebook`` declares (papermill's reading of its parameters cell)."""
     import papermill
 
@@ -232,7 +232,7 @@ def table(results: dict[tuple[str, str], dict[str, Any]], notebooks: list[str], 
     return "\n".join(rows)
 
 
-__all__ = ["Kernels", "ended_copy", "first_sentence_only", "judge", "pairs_of", "provider_datasets", "run_pairs",
+__all__ = ["Kernels", "declared", "ended_copy", "first_sentence_only", "judge", "pairs_of", "provider_datasets", "run_pairs",
            "stage_datasets", "summarize", "table", "worker_kernels"]
 
 
@@ -310,7 +310,7 @@ def provider_datasets(root: Path) -> dict[str, dict[str, Any]]:
 
 def pairs_of(datasets: dict[str, dict[str, Any]]) -> list[tuple[str, str, dict[str, Any]]]:
     """Return ``(notebook, dataset, parameters it declares)`` of every run the ``datasets`` ask for."""
-    return [(nb, ds, {k: v for k, v in d["parameters"].items() if k in _declared(nb)})
+    return [(nb, ds, {k: v for k, v in d["parameters"].items() if k in declared(nb)})
             for ds, d in datasets.items() for nb in d["notebooks"]]
 
 

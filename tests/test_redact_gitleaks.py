@@ -15,7 +15,8 @@ for one fresh seed (printed in every failure message), e.g.::
     INCIDENT_KIT_GITLEAKS_SEEDS=random python -m pytest tests/test_redact_gitleaks.py
     INCIDENT_KIT_GITLEAKS_SEEDS=7,8,9 python -m pytest tests/test_redact_gitleaks.py
 
-``benchmarks/sweep_gitleaks.py`` runs the same draw over hundreds of seeds and lists every leak.
+``benchmarks/sweep_gitleaks.py`` plants one sample of every rule in each context (its own draw per
+seed, not this test's) over hundreds of seeds and lists every leak.
 """
 
 from __future__ import annotations

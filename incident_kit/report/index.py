@@ -6,10 +6,13 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import jinja2
+
+if TYPE_CHECKING:
+    from ..redact import Redactor
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -32,8 +35,9 @@ def list_runs(out_dir: str | Path) -> list[dict[str, Any]]:
     return sorted(runs, key=lambda r: (r["started_at"], r["run_id"]), reverse=True)
 
 
-def write_index(out_dir: str | Path) -> Path:
-    """Rewrite ``<out_dir>/index.html`` from the runs found there; returns its path.
+def write_index(out_dir: str | Path, redactor: Redactor | None = None) -> Path:
+    """Rewrite ``<out_dir>/index.html`` from the runs found there, redacted by ``redactor`` before it
+    is written; returns its path.
 
     Runs finishing at the same moment (the server's workers, parallel CLI runs) each write a temporary
     file of their own and rename it over the index, so the last complete index wins and none fails.
@@ -41,6 +45,8 @@ def write_index(out_dir: str | Path) -> Path:
     out = Path(out_dir)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True)
     html = env.get_template("index.html.j2").render(runs=list_runs(out))
+    if redactor is not None:
+        html, _ = redactor.text(html)
     dest = out / "index.html"
     fd, tmp = tempfile.mkstemp(dir=out, prefix=".index.", suffix=".html.tmp")
     try:

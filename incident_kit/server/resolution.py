@@ -71,8 +71,7 @@ def apply(run_dir: Path, resolved_at: str, *, render: bool = True) -> bool:
     formats = "both" if has_html == has_md else ("html" if has_html else "md")
     nb = nbformat.read(str(notebook), as_version=4)
     write_reports(run_dir, nb, summary, params, formats=formats, scrub=scrub)
-    write_index(run_dir.parent)
-    scrub.file(run_dir.parent / "index.html")
+    write_index(run_dir.parent, scrub)
     return True
 
 

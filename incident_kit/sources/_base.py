@@ -20,6 +20,14 @@ AT_CONNECTION_LIMIT = re.compile(r"(?i)too many (connections|clients)|remaining 
                                  r"max_user_connections|max number of clients reached")
 
 
+def error_class(text: str, timed_out: bool) -> type[SourceError]:
+    """Return the SourceError class for a backend error's one-line ``text``: SourceSaturated for a server
+    at its connection limit, SourceTimeout when ``timed_out``, else SourceError."""
+    if AT_CONNECTION_LIMIT.search(text):
+        return SourceSaturated
+    return SourceTimeout if timed_out else SourceError
+
+
 def _offline_cause(exc: BaseException | None) -> OfflineRefused | None:
     """Return the offline refusal behind ``exc`` (itself, or in its cause/context chain), if any."""
     seen = 0
@@ -40,12 +48,7 @@ def _map_backend_error(name: str, target: Any, exc: BaseException) -> SourceErro
     text = text.split("(Background on this error")[0].strip()
     for marker in ("[SQL:", "\n"):
         text = text.split(marker)[0].strip()
-    if AT_CONNECTION_LIMIT.search(text):
-        cls: type[SourceError] = SourceSaturated
-    elif "timeout" in type(exc).__name__.lower() or "timed out" in text.lower():
-        cls = SourceTimeout
-    else:
-        cls = SourceError
+    cls = error_class(text, "timeout" in type(exc).__name__.lower() or "timed out" in text.lower())
     return cls(name, mask_url(target), f"{type(exc).__name__}: {text}" if not isinstance(exc, OSError) else text)
 
 

@@ -22,9 +22,9 @@ from typing import Any, Mapping
 import pandas as pd
 
 from .. import offline, sqlguard
-from ..errors import ConfigError, IncidentKitError, SourceError, SourceOffline, SourceSaturated, SourceTimeout
+from ..errors import ConfigError, IncidentKitError, SourceError, SourceOffline
 from ..secrets import mask_url, resolve
-from ._base import AT_CONNECTION_LIMIT, source
+from ._base import error_class, source
 from .pgcatalog import PgCatalog
 
 _ENGINES: dict[tuple[str, str], Any] = {}
@@ -128,8 +128,7 @@ class ReadOnlySession:
         low = text.lower()
         timed_out = any(k in low for k in ("timeout", "timed out", "max_statement_time", "max_execution_time",
                                           "interrupted"))
-        cls = SourceSaturated if AT_CONNECTION_LIMIT.search(text) else SourceTimeout if timed_out else SourceError
-        return cls(self.source, self.target, text)
+        return error_class(text, timed_out)(self.source, self.target, text)
 
     # -- lifecycle ------------------------------------------------------------------------
     def _connect_args(self) -> dict[str, Any]:

@@ -199,11 +199,13 @@ def window(
     options = {"alpha": alpha, "points": points, "min_effect": min_effect, "min_ratio": min_ratio or 0.0,
                "min_recovery": min_recovery}
     found = episodes(judged, directions=ways, min_points=need, **options)
+    # The incident asked about is the latest departure: earlier ones in the look-back have already
+    # recovered (an episode ends only by recovering), and the strongest of them is often a precursor.
     # "That is the usual burst": a departure whose shape and size the look-back (as plotted) already
     # holds twice is not reported; on a seasonal series only at about the same time of the cycle.
-    fresh = [e for e in found if not repeats(values, e.start, len(values) if e.end is None else e.end, points,
-                                             period=period)]
-    if not fresh:
+    best = next((e for e in reversed(found)
+                 if not repeats(values, e.start, len(values) if e.end is None else e.end, points, period=period)), None)
+    if best is None:
         count = len(finite)
         reason = f"nothing beyond the series' own history at p <= {alpha:g}; {seasonality}"
         if found:
@@ -218,9 +220,6 @@ def window(
                 reason += f"; {name} changed at {at}: the data may begin inside an incident, look further back"
         return IncidentWindow(False, direction=direction, metric=name, reason=reason,
                               extra={"seasonality": seasonality})
-    # The incident asked about is the latest departure: earlier ones in the look-back have already
-    # recovered (an episode ends only by recovering), and the strongest of them is often a precursor.
-    best = fresh[-1]
     stop = best.end if best.end is not None else len(values)
     seg = values[best.start:stop]
     history = judged[max(0, best.start - points):best.start]

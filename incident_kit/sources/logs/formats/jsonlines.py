@@ -60,10 +60,10 @@ def _has_times(dtype: pa.DataType) -> bool:
 
 
 def _fast_json(block: bytes, *, polars_fallback: bool = True) -> pa.Table:
-    """Parse a block of JSON lines with pyarrow (fastest here: bench_ingest) or polars; raises on any bad
-    line or type clash. Text stays text: a text field Arrow would turn into a time (one the first line
-    does not have) sends the block to polars, or, without polars (or ``polars_fallback``), raises so the
-    block is parsed slowly."""
+    """Parse a block of JSON lines with pyarrow (fastest here: bench_ingest) into a flat table (nested
+    objects as dotted columns); raises on any bad line or type clash. Text stays text: a text field Arrow would turn into a time (one the first line does not
+    have) sends the block to polars, or, without polars (or ``polars_fallback``), raises so the block is
+    parsed slowly."""
     import pyarrow.json as pj
 
     first = _first_object(block)
@@ -71,23 +71,21 @@ def _fast_json(block: bytes, *, polars_fallback: bool = True) -> pa.Table:
     # would read "10:00:00Z" as a naive time); the others are inferred.
     options = pj.ParseOptions(explicit_schema=pa.schema(_text_fields(first)) if first else None,
                               unexpected_field_behavior="infer")
-    table = pj.read_json(io.BytesIO(block), read_options=pj.ReadOptions(block_size=1 << 24),
-                         parse_options=options)
+    table = pj.read_json(io.BytesIO(block), read_options=pj.ReadOptions(block_size=1 << 24), parse_options=options)
     if not any(_has_times(f.type) for f in table.schema):
         table = _flatten(table)
         order = [name for name in _paths(first or {}) if name in table.column_names]
         placed = set(order)
         return table.select(order + [name for name in table.column_names if name not in placed])
     try:
-        import polars as pl
-
         if not polars_fallback:
             raise ImportError
+        import polars as pl
     except ImportError:
         raise pa.ArrowInvalid("a text field read as a time; parsed line by line") from None
     # The schema is inferred from every row: a field that first appears late in a block (an
     # ``upstream`` written only on warning lines) must become a column, never be dropped.
-    return pl.read_ndjson(block, infer_schema_length=None).to_arrow()
+    return _flatten(pl.read_ndjson(block, infer_schema_length=None).to_arrow())
 
 
 _JSON_ERRORS: tuple[type[BaseException], ...] = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
@@ -108,7 +106,7 @@ def parse_json(block: bytes, first_line: int, *, binary_fields: tuple[str, ...] 
     """
     try:
         # polars would turn journald's byte-array messages into text like "[98, 105]": never there
-        table = _flatten(_fast_json(block, polars_fallback=not binary_fields))
+        table = _fast_json(block, polars_fallback=not binary_fields)
     except _json_errors():
         lines, numbers = split_lines(block, first_line)
         return _parse_json_slowly(lines, numbers, binary_fields)
@@ -155,7 +153,7 @@ def _parse_json_slowly(lines: pa.Array, numbers: np.ndarray, binary_fields: tupl
         good = lines.take(pa.array(candidates, pa.int64()))
         joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(good)], pa.int32()), good.cast(pa.string())), "\n")
         try:
-            table = _flatten(_fast_json(joined[0].as_py().encode() + b"\n"))
+            table = _fast_json(joined[0].as_py().encode() + b"\n")
         except _json_errors():
             table = None
         if table is not None and table.num_rows == len(candidates):
@@ -196,7 +194,7 @@ def _parse_json_line_by_line(lines: pa.Array, numbers: np.ndarray, rejected: lis
     table = None
     if len(kept) < len(lines) and not binary_fields and kept:
         try:
-            table = _flatten(_fast_json("\n".join(good_lines.to_pylist()).encode() + b"\n"))
+            table = _fast_json("\n".join(good_lines.to_pylist()).encode() + b"\n")
         except _json_errors():
             table = None
     if table is None or table.num_rows != len(kept):
