@@ -13,6 +13,7 @@ hot block where the excess began (the suffix of the block with the largest cumul
 excess beyond the history's 90th/10th percentile, a CUSUM), moved to the least-squares split of
 the 24 points before it up to the detection (for a variance departure: to where a wider spread
 about the history's median explains those points better than a shift of the level, when it does),
+then on to the first point unusual by itself (p <= ``POINT_P``) unless the lead-in is a ramp,
 and ends at the first ``min_recovery`` points back inside that band (frozen at the start). Once
 departures are found, the series is judged once more with their points left out of the history,
 so an earlier incident (or a precursor) does not make the next one look ordinary.
@@ -35,6 +36,10 @@ ALPHA = 1.5e-3
 # Smooth series (lag-1 autocorrelation at least SMOOTH) are also judged by their rate of change:
 # the mean of the last TREND points minus the mean of the TREND before them.
 SMOOTH, TREND = 0.8, 6
+# The start is the first point from the onset estimate that is unusual by itself (one-sided tail p
+# <= POINT_P), unless the points from the onset to the detection climb like a ramp (a line's R^2 >=
+# RAMP_R2 over at least RAMP_POINTS points), whose foot is its start (docs/window-study.md, sixth round).
+POINT_P, RAMP_R2, RAMP_POINTS = 0.03, 0.4, 6
 
 
 @dataclass
@@ -204,6 +209,26 @@ def _first_run(flags: np.ndarray, start: int, length: int) -> int | None:
     return start + int(hit[0]) if len(hit) else None
 
 
+def _ramp_like(segment: np.ndarray) -> bool:
+    """Return whether ``segment`` (an onset to its detection) fits a straight line with R^2 >= RAMP_R2
+    over at least RAMP_POINTS finite points."""
+    ok = np.isfinite(segment)
+    if ok.sum() < RAMP_POINTS or np.ptp(segment[ok]) == 0:
+        return False
+    r = np.corrcoef(np.flatnonzero(ok), segment[ok])[0, 1]
+    return bool(np.isfinite(r) and r * r >= RAMP_R2)
+
+
+def _first_unusual(point_scores: np.ndarray, start: int, detect: int, tests: int) -> int:
+    """Return the first position from ``start`` to ``detect`` whose point, by itself, lies beyond its
+    history at one-sided p <= POINT_P (``point_scores``: the point test's log10 p plus log10 ``tests``,
+    its Bonferroni term), or ``start`` when none does. A least-squares onset can reach back onto points
+    that look ordinary; an on-call engineer dates a change from the first point that does not."""
+    alone = point_scores[start:detect + 1] - math.log10(tests)
+    unusual = np.flatnonzero(alone <= math.log10(POINT_P))
+    return start + int(unusual[0]) if len(unusual) else start
+
+
 def _change_point(block: np.ndarray, direction: str, centre: float, band_lo: float, band_hi: float) -> int:
     """Return where in ``block`` (ending at the detection) the departure began: the first point of the
     suffix with the largest excess (a CUSUM) beyond the reference value halfway to the block's level
@@ -308,6 +333,8 @@ def _walk(x: np.ndarray, tests: list[tuple[str, int, str]], stack: np.ndarray, p
         k = variance_onset(x[at:i + 1], centre[i], (band_hi - band_lo) / 2.563) if d == "either" else None
         k = split(x[at:i + 1]) if k is None else k
         start = start if k is None else min(at + k, i)
+        if d in ("up", "down") and not _ramp_like(x[start:i + 1]):
+            start = _first_unusual(stack[tests.index(("level", 1, d))], start, i, len(tests))
         if d == "either":
             d = "up" if np.nanmean(block) >= centre[i] else "down"
         inside = (x >= band_lo) & (x <= band_hi)
