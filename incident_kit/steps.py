@@ -9,7 +9,6 @@ and returns plain frames and analysis results; the notebooks state the answers w
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -17,7 +16,6 @@ from typing import Any, Iterable
 import pandas as pd
 
 from . import frames
-from .sources._base import source
 from .analysis.rates import rates as _rates
 from .analysis.window import IncidentWindow
 from .analysis.window import window as _window
@@ -124,9 +122,10 @@ def metric(inv: Any, prometheus_url: Any, promql: str, *, step: str | None = Non
            name: str = "prometheus range") -> Metric:
     """Read ``promql`` from Prometheus over the investigation's window plus :func:`lookback` steps
     before its start (ranges are cheap), and find its incident window from the start on (the
-    look-back is history only). ``step`` defaults to about 300 points over the window. Returns a
-    :class:`Metric` (an empty frame and ``found=False`` with the reason when nothing was read or the
-    query returns several series)."""
+    look-back is history only); when the server keeps two days before the start, the window is found
+    on those two days too (at a step of at most 10,000 points), so a daily cycle is learnt and removed.
+    ``step`` defaults to about 300 points over the window. Returns a :class:`Metric` (an empty frame
+    and ``found=False`` with the reason when nothing was read or the query returns several series)."""
     from .sources import prometheus
     from .timeutil import parse_time
 
@@ -143,8 +142,32 @@ def metric(inv: Any, prometheus_url: Any, promql: str, *, step: str | None = Non
     if read["metric"].nunique(dropna=True) > 1:
         return Metric(shown, IncidentWindow(False, metric=promql, reason=(
             f"{name}: {read['metric'].nunique()} series; aggregate the query (sum by, max by) to one")))
-    incident = _window(read, since=begin)
+    cycles = _two_days(prometheus_url, promql, begin, end, step)
+    incident = _window(read if cycles is None else cycles, since=begin)
     return Metric(shown, incident)
+
+
+#: A daily profile needs two cycles of history before the start (window() learns it from the series).
+SEASON_LOOKBACK = pd.Timedelta(days=2)
+
+
+def _two_days(url: Any, promql: str, begin: pd.Timestamp, end: pd.Timestamp, step: str) -> pd.DataFrame | None:
+    """Return ``promql`` from :data:`SEASON_LOOKBACK` (plus :func:`lookback`) before ``begin`` to ``end``, at
+    ``step`` or the coarser step that keeps it within 10,000 points, when the server holds data that old
+    and one series; else None (also when that read fails: the short read stands, and the window's reason
+    says how much history it had)."""
+    from .errors import IncidentKitError
+    from .sources import prometheus
+
+    first = begin - SEASON_LOOKBACK
+    coarse = max(step, prometheus.choose_step(first, end, 10_000), key=pd.Timedelta)
+    try:
+        frame = prometheus.query_range(url, promql, first - lookback(coarse), end, step=coarse)
+    except IncidentKitError:
+        return None
+    if not len(frame) or frame["metric"].nunique(dropna=True) > 1 or frame["ts"].min() > first:
+        return None
+    return frame
 
 
 def changes(inv: Any, git_repo: Any = None, deploy_events: Any = None, *, since: str = "-2d",
@@ -233,37 +256,6 @@ def collect_if(inv: Any, condition: Any, why: str, name: str, fn: Any, *args: An
     return frames.empty(kind, name) if kind in frames.SCHEMAS else pd.DataFrame()
 
 
-def _directory_bytes(path: Path) -> int:
-    total = 0
-    for root, _dirs, files in os.walk(path):
-        for f in files:
-            try:
-                st = os.lstat(os.path.join(root, f))
-            except OSError:
-                continue
-            total += getattr(st, "st_blocks", 0) * 512 or st.st_size
-    return total
-
-
-@source("host", "metrics", target_arg=0)
-def quota_use(paths: Any, quota_bytes: float) -> pd.DataFrame:
-    """Return the use of directories that have a size quota (not a filesystem of their own) as host
-    metrics: ``disk_used_bytes``, ``disk_total_bytes``, ``disk_used_percent`` with ``path`` and
-    ``mountpoint`` ``quota:<path>``."""
-    from .timeutil import now
-
-    rows = []
-    for p in _as_list(paths):
-        used = _directory_bytes(Path(p))
-        for metric, value in (("disk_total_bytes", quota_bytes), ("disk_used_bytes", used),
-                              ("disk_used_percent", 100.0 * used / quota_bytes if quota_bytes else float("nan"))):
-            rows.append({"ts": now(), "metric": metric, "value": float(value), "path": str(p), "mountpoint": f"quota:{p}"})
-    return frames.conform(pd.DataFrame(rows), "metrics", source="host:quota")
-
-
-quota_use.live_state = True  # type: ignore[attr-defined]
-
-
 def disks(inv: Any, paths: Any, quota_bytes: float | None = None) -> pd.DataFrame:
     """Return the use of the filesystems holding ``paths`` and, with ``quota_bytes``, of the paths
     themselves against that quota (a directory limited by the application or a volume quota)."""
@@ -271,7 +263,7 @@ def disks(inv: Any, paths: Any, quota_bytes: float | None = None) -> pd.DataFram
 
     parts = [inv.collect("disk", host.disk, _as_list(paths))]
     if quota_bytes:
-        parts.append(inv.collect("disk quota", quota_use, _as_list(paths), quota_bytes))
+        parts.append(inv.collect("disk quota", host.quota_use, _as_list(paths), quota_bytes))
     found = [p for p in parts if len(p)]
     return frames.concat(found, "metrics") if found else frames.empty("metrics")
 
@@ -384,7 +376,7 @@ def p95_during(rates: pd.DataFrame, window: Any) -> float | None:
     return None if pd.isna(p95) else p95
 
 
-__all__ = ["Changed", "Runs", "Traffic", "blocked_sessions", "changes", "collect_if", "deploys_only", "disks", "quota_use", "layers",
+__all__ = ["Changed", "Runs", "Traffic", "blocked_sessions", "changes", "collect_if", "deploys_only", "disks", "layers",
            "lookback", "Metric", "metric",
            "load_runs", "metrics_series", "p95_during", "probe_all", "what_changed",
            "sample", "traffic"]

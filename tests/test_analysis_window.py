@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import json
-import subprocess
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from waiting import stop_process, wait_http
-
-import incident_kit as ik
 import incident_kit.analysis as A
 from incident_kit.analysis import synthetic
 from incident_kit.errors import ConfigError
 from incident_kit.frames import conform
 from incident_kit.investigation import Investigation
 from incident_kit.sources.logs import read as read_logs
-from incident_kit.demo.pgcluster import free_port
-from incident_kit.steps import lookback, metric, traffic
-from incident_kit.timeutil import now
+from incident_kit.steps import lookback, traffic
 
 T0 = pd.Timestamp("2026-03-02T12:00:00Z")
 
@@ -358,43 +352,6 @@ def test_a_tight_start_reads_a_look_back_and_reports_nothing_before_it(tmp_path)
     inv = Investigation("high_error_rate", start=onset, end=t0 + pd.Timedelta(minutes=240))
     assert not traffic(inv, [str(tmp_path / "old.log")]).incident.found
     assert lookback("1min") == pd.Timedelta(minutes=288) and lookback("5min") == pd.Timedelta(hours=6)
-
-
-@pytest.mark.slow  # a real Prometheus on loopback, serving blocks backfilled with promtool
-def test_a_prometheus_range_is_read_with_a_look_back_before_a_tight_start(tmp_path):
-    end = now().floor("min") - pd.Timedelta(hours=1)
-    onset = end - pd.Timedelta(minutes=20)
-    rng = np.random.default_rng(5)
-    stamps = pd.date_range(end - pd.Timedelta(hours=3), end, freq="15s", tz="UTC")
-    values = 10 + rng.normal(0, 0.5, len(stamps)) + np.where(stamps >= onset, 8.0, 0.0)
-    (tmp_path / "metrics.om").write_text(
-        "# HELP ik_queue_depth jobs waiting\n# TYPE ik_queue_depth gauge\n"
-        + "".join(f"ik_queue_depth {v:.3f} {t.timestamp():.0f}\n" for t, v in zip(stamps, values)) + "# EOF\n")
-    data = tmp_path / "data"
-    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(tmp_path / "metrics.om"), str(data)],
-                   check=True, capture_output=True)
-    (tmp_path / "prometheus.yml").write_text("global: {scrape_interval: 1m}\n")
-    port = free_port()
-    proc = subprocess.Popen(["prometheus", f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={data}",
-                             f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_http(f"{url}/-/ready", proc, "prometheus")
-        start = onset - pd.Timedelta(minutes=2)
-        # The user's window alone: 8 points before the change, too few to judge it.
-        assert not A.window(ik.prometheus.query_range(url, "ik_queue_depth", start, end, step="15s")).found
-        inv = Investigation("resource_pressure", start=start, end=end)
-        got = metric(inv, url, "ik_queue_depth", step="15s")
-        assert got.incident.found and got.incident.direction == "up"
-        assert onset <= got.incident.start <= onset + pd.Timedelta(seconds=30)
-        assert got.frame["ts"].min() >= start and len(got.frame) >= 80
-        # A start inside the change: reported from the start, its own onset kept aside.
-        got = metric(Investigation("resource_pressure", start=onset + pd.Timedelta(minutes=5), end=end), url,
-                     "ik_queue_depth", step="15s")
-        assert got.incident.start == onset + pd.Timedelta(minutes=5)
-        assert onset <= got.incident.extra["began"] <= onset + pd.Timedelta(seconds=30)
-    finally:
-        stop_process(proc)
 
 
 def test_an_earlier_recovered_incident_does_not_hide_a_smaller_current_one():

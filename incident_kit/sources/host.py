@@ -78,6 +78,35 @@ def disk(path: str | Path | Iterable[str | Path] | None = "/") -> pd.DataFrame:
     return _metrics(rows, "host")
 
 
+def _directory_bytes(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for f in files:
+            try:
+                st = os.lstat(os.path.join(root, f))
+            except OSError:
+                continue
+            total += getattr(st, "st_blocks", 0) * 512 or st.st_size
+    return total
+
+
+@source("host", "metrics", target_arg=0)
+def quota_use(paths: Any, quota_bytes: float) -> pd.DataFrame:
+    """Return the use of directories that have a size quota (not a filesystem of their own) as host
+    metrics: ``disk_used_bytes``, ``disk_total_bytes``, ``disk_used_percent`` with ``path`` and
+    ``mountpoint`` ``quota:<path>``."""
+    rows = []
+    for p in [paths] if isinstance(paths, (str, Path)) else list(paths):
+        used = _directory_bytes(Path(p))
+        for metric, value in (("disk_total_bytes", quota_bytes), ("disk_used_bytes", used),
+                              ("disk_used_percent", 100.0 * used / quota_bytes if quota_bytes else float("nan"))):
+            rows.append({"ts": now(), "metric": metric, "value": float(value), "path": str(p), "mountpoint": f"quota:{p}"})
+    return _metrics(rows, "host:quota")
+
+
+quota_use.live_state = True  # type: ignore[attr-defined]
+
+
 def _mountpoint(p: Path) -> str:
     p = p.resolve()
     while not os.path.ismount(p) and p != p.parent:
@@ -260,4 +289,4 @@ def node(prometheus_url: str, instance: str | None = None, *, at: Any = None, ti
     return concat(frames, "metrics", source=f"node_exporter via {frames[0].attrs.get('source', '')}")
 
 
-__all__ = ["stats", "disk", "processes", "largest_dirs", "oom_kills", "node"]
+__all__ = ["stats", "disk", "quota_use", "processes", "largest_dirs", "oom_kills", "node"]
