@@ -16,6 +16,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 from . import frames
+from .errors import IncidentKitError
 from .analysis.rates import rates as _rates
 from .analysis.window import IncidentWindow
 from .analysis.window import window as _window
@@ -156,7 +157,6 @@ def _two_days(url: Any, promql: str, begin: pd.Timestamp, end: pd.Timestamp, ste
     ``step`` or the coarser step that keeps it within 10,000 points, when the server holds data that old
     and one series; else None (also when that read fails: the short read stands, and the window's reason
     says how much history it had)."""
-    from .errors import IncidentKitError
     from .sources import prometheus
 
     first = begin - SEASON_LOOKBACK

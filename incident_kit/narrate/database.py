@@ -14,6 +14,7 @@ def idle_in_transaction_trend(trend: pd.DataFrame) -> pd.DataFrame:
     rows = trend[trend["metric"] == "connections"]
     return rows.pivot_table(index="ts", columns="state", values="value", aggfunc="sum").fillna(0)
 
+
 def _refused(frame: pd.DataFrame | None) -> Answer | None:
     """Return the answer for a read the database refused for lack of connections, else None."""
     if frame is None or not frame.attrs.get("saturated"):

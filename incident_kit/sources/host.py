@@ -78,6 +78,11 @@ def disk(path: str | Path | Iterable[str | Path] | None = "/") -> pd.DataFrame:
     return _metrics(rows, "host")
 
 
+def _allocated(st: os.stat_result) -> int:
+    """Return the bytes a file occupies on disk, as ``du`` counts them (its size where blocks are unknown)."""
+    return getattr(st, "st_blocks", 0) * 512 or st.st_size
+
+
 def _directory_bytes(path: Path) -> int:
     total = 0
     for root, _dirs, files in os.walk(path):
@@ -86,7 +91,7 @@ def _directory_bytes(path: Path) -> int:
                 st = os.lstat(os.path.join(root, f))
             except OSError:
                 continue
-            total += getattr(st, "st_blocks", 0) * 512 or st.st_size
+            total += _allocated(st)
     return total
 
 
@@ -184,7 +189,7 @@ def largest_dirs(path: str | Path, n: int = 20, *, depth: int = 1, timeout_s: fl
                     stack.append(Path(entry.path))
                 continue
             t = totals.setdefault(key, [0, 0])
-            t[0] += getattr(st, "st_blocks", 0) * 512 or st.st_size
+            t[0] += _allocated(st)
             t[1] += 1
     frame = pd.DataFrame([{"path": k, "bytes": v[0], "files": v[1]} for k, v in totals.items()],
                          columns=["path", "bytes", "files"])

@@ -18,7 +18,7 @@ from ...errors import ConfigError
 from ...timeutil import parse_time
 from .binomial import rate_window
 from .inputs import as_series
-from .novelty import ALPHA, Episode, episodes
+from .novelty import ALPHA, Episode, episodes, line_r2
 from .recurrence import repeats, seasonal_residual
 from .result import IncidentWindow, label, show
 
@@ -91,13 +91,8 @@ def _kind(ep: Episode, values: np.ndarray, stop: int, before: np.ndarray) -> str
     if ep.kind == "variance" or (ok.sum() >= 6 and len(before) >= 6 and np.std(seg[ok]) > 2 * np.std(before)
                                  and abs(np.mean(seg[ok]) - np.median(before)) < np.std(seg[ok]) / 2):
         return "variance"
-    if ep.scale > 1 and length >= 6 and ok.sum() >= 6:
-        t = np.arange(length)[ok]
-        slope, icpt = np.polyfit(t, seg[ok], 1)
-        fitted = slope * t + icpt
-        total = float(np.sum((seg[ok] - seg[ok].mean()) ** 2))
-        if total > 0 and 1 - float(np.sum((seg[ok] - fitted) ** 2)) / total >= 0.6:
-            return "trend"
+    if ep.scale > 1 and length >= 6 and ok.sum() >= 6 and line_r2(seg) >= 0.6:
+        return "trend"
     return "level"
 
 

@@ -209,14 +209,14 @@ def _first_run(flags: np.ndarray, start: int, length: int) -> int | None:
     return start + int(hit[0]) if len(hit) else None
 
 
-def _ramp_like(segment: np.ndarray) -> bool:
-    """Return whether ``segment`` (an onset to its detection) fits a straight line with R^2 >= RAMP_R2
-    over at least RAMP_POINTS finite points."""
+def line_r2(segment: np.ndarray) -> float:
+    """Return the R^2 of a straight line fitted to the finite points of ``segment`` against their
+    positions (0 for fewer than 2 such points or a constant segment)."""
     ok = np.isfinite(segment)
-    if ok.sum() < RAMP_POINTS or np.ptp(segment[ok]) == 0:
-        return False
+    if ok.sum() < 2 or np.ptp(segment[ok]) == 0:
+        return 0.0
     r = np.corrcoef(np.flatnonzero(ok), segment[ok])[0, 1]
-    return bool(np.isfinite(r) and r * r >= RAMP_R2)
+    return float(r * r) if np.isfinite(r) else 0.0
 
 
 def _first_unusual(point_scores: np.ndarray, start: int, detect: int, tests: int) -> int:
@@ -333,7 +333,8 @@ def _walk(x: np.ndarray, tests: list[tuple[str, int, str]], stack: np.ndarray, p
         k = variance_onset(x[at:i + 1], centre[i], (band_hi - band_lo) / 2.563) if d == "either" else None
         k = split(x[at:i + 1]) if k is None else k
         start = start if k is None else min(at + k, i)
-        if d in ("up", "down") and not _ramp_like(x[start:i + 1]):
+        lead_in = x[start:i + 1]
+        if d in ("up", "down") and not (np.isfinite(lead_in).sum() >= RAMP_POINTS and line_r2(lead_in) >= RAMP_R2):
             start = _first_unusual(stack[tests.index(("level", 1, d))], start, i, len(tests))
         if d == "either":
             d = "up" if np.nanmean(block) >= centre[i] else "down"
@@ -372,4 +373,4 @@ def episodes(x: np.ndarray, *, directions: tuple[str, ...] = ("up", "down"), alp
     return found
 
 
-__all__ = ["ALPHA", "Episode", "SCALES", "trend_log10_p", "episodes", "split", "variance_onset", "history", "resolution", "lag1", "tail_log10_p", "tail_scales"]
+__all__ = ["ALPHA", "Episode", "SCALES", "trend_log10_p", "episodes", "line_r2", "split", "variance_onset", "history", "resolution", "lag1", "tail_log10_p", "tail_scales"]
