@@ -111,7 +111,9 @@ def test_cold_run_names_the_staged_cause(name, staged_runs):
     assert "service" not in ran["cold_parameters"] or name == "queue_backlog", ran["cold_parameters"]
     _same_cause_and_severity(ran["cold"], ran["summary"], ran["story"], "cold")
     for src in ran["cold"]["sources"]:
-        assert src["status"] in ("ok", "empty", "skipped"), src
+        # A cold run reads while the staged incident is live: a leak that fills the role's connections can
+        # refuse the kit's own read too, which the report records as a refusal for lack of connections.
+        assert src["status"] in ("ok", "empty", "skipped") or src.get("saturated"), src
 
 
 @pytest.mark.slow
